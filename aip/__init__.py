@@ -1,0 +1,1 @@
+"""Building archival information packages (AIPs) and ingesting them."""

@@ -1,0 +1,113 @@
+"""Plain typed records that describe an AIP while it is built.
+
+The builder fills these from a validated SIP; the METS and PREMIS writers turn them into XML; the
+catalog stores a projection of them. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FormatId:
+    """A file format as identified (PRONOM via fido)."""
+
+    puid: str | None  # e.g. "fmt/18"; None when nothing matched
+    name: str | None = None  # e.g. "Acrobat PDF 1.4 - Portable Document Format"
+    version: str | None = None
+    mime: str | None = None
+    #: how the match was made: "signature", "container", "extension" or "none"
+    basis: str = "none"
+    registry: str = "PRONOM"
+    #: the signature file release fido used, e.g. "v109"
+    registry_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ContentFile:
+    """One content file of the AIP's representation."""
+
+    uuid: str  # lower-case UUID of the PREMIS file object; METS file ID is "ID-" + upper(uuid)
+    aip_path: str  # relative to the AIP root, e.g. "representations/rep1/data/000001.pdf"
+    original_name: str  # the producer's relative path, exactly as submitted
+    size: int
+    sha256: str  # lower-case hex
+    format: FormatId
+    mime: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class MetadataFile:
+    """A file the builder wrote itself (PREMIS.xml, schemas, submission records)."""
+
+    aip_path: str
+    size: int
+    sha256: str
+    mime: str = "application/xml"
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A PREMIS agent: software, organisation or person."""
+
+    uuid: str
+    name: str
+    type: str  # PREMIS agentType: "software", "organization", "person"
+    version: str | None = None  # for software
+    role: str | None = None  # e.g. "executing program", "implementer", "authorizer"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A PREMIS event. ``object_uuids`` link the objects it concerns."""
+
+    uuid: str
+    type: str  # PREMIS eventType label, e.g. "validation", "message digest calculation"
+    type_uri: str  # id.loc.gov vocabulary URI
+    datetime: datetime  # timezone-aware
+    outcome: str  # "success" | "failure" | "warning"
+    detail: str = ""
+    outcome_detail: str = ""
+    agent_uuids: tuple[str, ...] = ()
+    object_uuids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AipDescription:
+    """Everything the METS and PREMIS writers need to describe one AIP."""
+
+    uuid: str  # lower-case AIP UUID; METS OBJID is "urn:uuid:" + uuid
+    label: str
+    created: datetime  # timezone-aware
+    organisation: str
+    software_name: str
+    software_version: str
+    files: tuple[ContentFile, ...]
+    events: tuple[Event, ...] = ()
+    agents: tuple[Agent, ...] = ()
+    #: AIP-level metadata files referenced from METS (PREMIS.xml is added by the builder)
+    metadata: tuple[MetadataFile, ...] = ()
+    schemas: tuple[MetadataFile, ...] = ()
+    submission: tuple[MetadataFile, ...] = ()
+    record_status: str = "NEW"
+    source_kind: str = "bagit"  # what was submitted: "bagit", "eark", "tt05-hoso", …
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+# PREMIS event type vocabulary (id.loc.gov/vocabulary/preservation/eventType)
+EVENT_TYPES: dict[str, str] = {
+    "validation": "http://id.loc.gov/vocabulary/preservation/eventType/val",
+    "format identification": "http://id.loc.gov/vocabulary/preservation/eventType/for",
+    "message digest calculation": "http://id.loc.gov/vocabulary/preservation/eventType/mes",
+    "ingestion": "http://id.loc.gov/vocabulary/preservation/eventType/ing",
+    "information package creation": "http://id.loc.gov/vocabulary/preservation/eventType/inf",
+    "digital signature generation": "http://id.loc.gov/vocabulary/preservation/eventType/dig",
+    "replication": "http://id.loc.gov/vocabulary/preservation/eventType/rep",
+    "fixity check": "http://id.loc.gov/vocabulary/preservation/eventType/fix",
+    "dissemination": "http://id.loc.gov/vocabulary/preservation/eventType/dis",
+    "deletion": "http://id.loc.gov/vocabulary/preservation/eventType/del",
+    "virus check": "http://id.loc.gov/vocabulary/preservation/eventType/vir",
+    "digital signature validation": "http://id.loc.gov/vocabulary/preservation/eventType/dsv",
+}

@@ -1,0 +1,1 @@
+"""Dissemination information packages (DIPs): access copies for researchers."""

@@ -1,0 +1,1 @@
+"""What the archive decides: accepted formats, retention, access, audit schedules."""

@@ -1,0 +1,1 @@
+"""Validators of submission information packages (SIPs)."""
