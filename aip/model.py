@@ -9,20 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-
-@dataclass(frozen=True)
-class FormatId:
-    """A file format as identified (PRONOM via fido)."""
-
-    puid: str | None  # e.g. "fmt/18"; None when nothing matched
-    name: str | None = None  # e.g. "Acrobat PDF 1.4 - Portable Document Format"
-    version: str | None = None
-    mime: str | None = None
-    #: how the match was made: "signature", "container", "extension" or "none"
-    basis: str = "none"
-    registry: str = "PRONOM"
-    #: the signature file release fido used, e.g. "v109"
-    registry_version: str | None = None
+# FormatId lives in the core (preservation/ must not import aip/); re-exported here
+from preservation.formats import FormatId as FormatId
 
 
 @dataclass(frozen=True)
@@ -102,12 +90,12 @@ EVENT_TYPES: dict[str, str] = {
     "format identification": "http://id.loc.gov/vocabulary/preservation/eventType/for",
     "message digest calculation": "http://id.loc.gov/vocabulary/preservation/eventType/mes",
     "ingestion": "http://id.loc.gov/vocabulary/preservation/eventType/ing",
-    "information package creation": "http://id.loc.gov/vocabulary/preservation/eventType/inf",
-    "digital signature generation": "http://id.loc.gov/vocabulary/preservation/eventType/dig",
+    "information package creation": "http://id.loc.gov/vocabulary/preservation/eventType/ipc",
+    "digital signature generation": "http://id.loc.gov/vocabulary/preservation/eventType/dsg",
     "replication": "http://id.loc.gov/vocabulary/preservation/eventType/rep",
     "fixity check": "http://id.loc.gov/vocabulary/preservation/eventType/fix",
     "dissemination": "http://id.loc.gov/vocabulary/preservation/eventType/dis",
     "deletion": "http://id.loc.gov/vocabulary/preservation/eventType/del",
     "virus check": "http://id.loc.gov/vocabulary/preservation/eventType/vir",
-    "digital signature validation": "http://id.loc.gov/vocabulary/preservation/eventType/dsv",
+    "digital signature validation": "http://id.loc.gov/vocabulary/preservation/eventType/dig",
 }

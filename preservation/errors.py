@@ -93,3 +93,10 @@ class RejectedError(PreservationError):
     def __init__(self, message: str, report: object, *, code: str | None = None):
         super().__init__(message, code=code)
         self.report = report
+
+
+class XmlError(PreservationError):
+    """XML that is malformed (XML-MALFORMED), hostile (XML-UNSAFE), too large (XML-TOO-LARGE),
+    or a schema that cannot be loaded (XML-SCHEMA)."""
+
+    code = "XML-MALFORMED"

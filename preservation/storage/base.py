@@ -9,6 +9,7 @@ and fails (leaving nothing behind) when the streamed bytes do not match.
 from __future__ import annotations
 
 import abc
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-from preservation.errors import StorageError
+from preservation.errors import ChecksumMismatchError, StorageError
 
 #: Keys are ASCII, '/'-separated, with no empty, '.' or '..' segment.
 _KEY_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$")
 MAX_KEY_LENGTH = 900
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 def check_key(key: str) -> str:
@@ -31,6 +33,79 @@ def check_key(key: str) -> str:
         if segment in (".", "..") or not _KEY_SEGMENT.match(segment):
             raise StorageError(f"unsafe object key: {key!r}", code="STORAGE-BAD-KEY")
     return key
+
+
+def check_prefix(prefix: str) -> str:
+    """Return ``prefix`` if some valid key can start with it (``""``, ``"a"``, ``"a/"``, ``"a/b"``).
+
+    Listing compares plain strings (``"ab"`` matches ``"abc/x"``), but a prefix that no key can
+    have, such as ``"../"``, is refused rather than answered with nothing.
+    """
+    if prefix:
+        check_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
+
+
+def check_sha256(value: str) -> str:
+    """Return ``value`` if it is a lower-case hex SHA-256, else raise :class:`StorageError`."""
+    if not isinstance(value, str) or not _SHA256_HEX.match(value):
+        raise StorageError(f"not a lower-case hex SHA-256: {value!r}", code="STORAGE-BAD-DIGEST")
+    return value
+
+
+class StreamVerifier:
+    """Reads the source of a ``put`` while counting and hashing, as every backend must.
+
+    ``read`` refuses (with :class:`ChecksumMismatchError`) as soon as the source gives more
+    bytes than announced, so a wrong ``size`` never makes a backend buffer or send unbounded
+    data; ``finish`` checks the end of the stream, the size and the SHA-256.
+    """
+
+    def __init__(self, source: BinaryIO, *, key: str, size: int, sha256: str) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise StorageError(f"invalid object size {size!r}", code="STORAGE-BAD-SIZE")
+        self.key = key
+        self.size = size
+        self.sha256 = check_sha256(sha256)
+        self.count = 0
+        self._source = source
+        self._hash = hashlib.sha256()
+        self._eof = False
+
+    def read(self, limit: int) -> bytes:
+        """Up to ``limit`` bytes of the source (fewer only at its end), hashed and counted."""
+        chunks: list[bytes] = []
+        wanted = limit
+        while wanted > 0 and not self._eof:
+            chunk = self._source.read(wanted)
+            if not chunk:
+                self._eof = True
+                break
+            self.count += len(chunk)
+            if self.count > self.size:
+                raise ChecksumMismatchError(
+                    f"source of {self.key} is longer than the announced {self.size} bytes",
+                    location=self.key,
+                )
+            self._hash.update(chunk)
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return b"".join(chunks)
+
+    def finish(self) -> None:
+        """Make sure the source is exhausted and had exactly the announced size and SHA-256."""
+        self.read(1)  # reaches EOF, or raises if a byte is left beyond the announced size
+        if self.count != self.size:
+            raise ChecksumMismatchError(
+                f"source of {self.key} has {self.count} bytes, announced {self.size}",
+                location=self.key,
+            )
+        digest = self._hash.hexdigest()
+        if digest != self.sha256:
+            raise ChecksumMismatchError(
+                f"source of {self.key} has SHA-256 {digest}, announced {self.sha256}",
+                location=self.key,
+            )
 
 
 @dataclass(frozen=True)

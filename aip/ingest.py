@@ -1,0 +1,310 @@
+"""Ingest: a producer's transfer in, a signed AIP on every configured location, verified, then
+registered in the catalog.
+
+Order of work, so that nothing is lost and nothing half-done is left behind:
+
+1. validate the SIP (read every byte once: all manifest digests and SHA-256 in one pass);
+   a rejected SIP stops here, with its report saved under ``<home>/reports``;
+2. identify formats, build METS/PREMIS/tag files in a private staging folder, sign;
+3. for each location: put every object (the backend checks each SHA-256 while streaming), then
+   read every object back and verify it;
+4. only then register the AIP, its files, copies and events in one catalog transaction.
+
+Any failure before (4) deletes what this attempt wrote and leaves the catalog untouched. If the
+process is killed, the staging folder (with its lock released) remains; the next ingest finds it,
+removes the orphaned objects from every location and starts clean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sip.bagit import BagCheck, validate_bag
+
+from aip.builder import Actors, BuiltAip, StagedObject, build_aip
+from aip.model import FormatId
+from preservation import SOFTWARE_NAME, __version__
+from preservation.catalog import AipRecord, Catalog, CopyRecord, EventRecord, FileRecord
+from preservation.config import Config, StorageConfig
+from preservation.errors import (
+    ChecksumMismatchError,
+    DeleteRefusedError,
+    NotFoundError,
+    RejectedError,
+    StorageError,
+)
+from preservation.findings import Report
+from preservation.formats import FormatIdentifier
+from preservation.hashing import sha256_stream
+from preservation.manifest import object_key
+from preservation.progress import Progress, no_progress
+from preservation.signing import SigningIdentity
+from preservation.storage import StorageBackend, open_location
+from preservation.timeutil import iso, now_local
+
+log = logging.getLogger(__name__)
+WORKERS = 4
+LOCK_NAME = ".lock"
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    location: str
+    url: str
+    objects: int
+    bytes: int
+    verified_at: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    aip_id: str
+    label: str
+    file_count: int
+    content_size: int
+    copies: tuple[CopyResult, ...]
+    report: Report
+    report_path: Path
+
+
+def ingest(
+    config: Config,
+    source: Path,
+    *,
+    identity: SigningIdentity,
+    catalog: Catalog,
+    label: str | None = None,
+    progress: Progress = no_progress,
+    clock: Callable[[], datetime] = now_local,
+) -> IngestResult:
+    """Ingest the bag at ``source``; raise :class:`RejectedError` with the report if invalid."""
+    if not source.is_dir():
+        raise NotFoundError(f"no transfer folder at {source}", location=str(source))
+    staging_root = config.work_dir / "ingest"
+    recover_interrupted(config, catalog)
+
+    check = validate_bag(source, progress=lambda n: progress("validate", n, None))
+    report_path = save_report(config, check.report, source, clock())
+    if not check.report.valid:
+        raise RejectedError(
+            f"{source} was rejected: {len(check.report.errors)} error(s); report: {report_path}",
+            check.report)
+
+    formats, fido_version = identify_formats(check, progress)
+    staging_root.mkdir(parents=True, exist_ok=True)
+    with _staging_lock(staging_root) as claim:
+        built = build_aip(source, check, formats, staging_root=staging_root, identity=identity,
+                          actors=Actors.current(config.name), created=clock(), label=label,
+                          fido_version=fido_version)
+        claim(built.staging)
+        backends = [open_location(s.url, **s.options) for s in config.storage]
+        try:
+            copies = tuple(
+                replicate(built, loc, backend, progress, clock)
+                for loc, backend in zip(config.storage, backends, strict=True))
+            catalog.register_aip(*_records(config, built, copies))
+        except BaseException:
+            _abandon(built, backends)
+            raise
+        finally:
+            for backend in backends:
+                backend.close()
+    shutil.rmtree(built.staging, ignore_errors=True)
+    return IngestResult(aip_id=built.uuid, label=built.label,
+                        file_count=sum(1 for o in built.objects if o.role == "content"),
+                        content_size=built.content_size, copies=copies, report=check.report,
+                        report_path=report_path)
+
+
+def identify_formats(check: BagCheck, progress: Progress) -> tuple[dict[str, FormatId], str]:
+    """PRONOM format of every payload file, with one fido instance for the whole transfer."""
+    out: dict[str, FormatId] = {}
+    with FormatIdentifier() as identifier:
+        for payload in check.payload:
+            out[payload.bag_path] = identifier.identify(payload.fs_path)
+            progress("identify", 1, len(check.payload))
+        return out, identifier.signature_version
+
+
+def replicate(built: BuiltAip, loc: StorageConfig, backend: StorageBackend, progress: Progress,
+              clock: Callable[[], datetime]) -> CopyResult:
+    """Write one complete copy, then read all of it back and verify it."""
+    store_copy(built, backend, loc.name, progress)
+    verify_copy(built, backend, loc.name, progress)
+    return CopyResult(location=loc.name, url=backend.describe(), objects=len(built.objects),
+                      bytes=sum(o.size for o in built.objects), verified_at=iso(clock()))
+
+
+def store_copy(built: BuiltAip, backend: StorageBackend, name: str, progress: Progress) -> None:
+    """Put every object; the signature goes last, so a copy with a signature is complete."""
+    total = sum(o.size for o in built.objects)
+
+    def put(obj: StagedObject) -> None:
+        with obj.source.open("rb") as stream:
+            backend.put(object_key(built.uuid, obj.bag_path), stream, size=obj.size,
+                        sha256=obj.sha256)
+        progress(f"store {name}", obj.size, total)
+
+    *body, signature = built.objects
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(put, body))
+    put(signature)
+
+
+def verify_copy(built: BuiltAip, backend: StorageBackend, name: str, progress: Progress) -> None:
+    """Read every object of a fresh copy back; any difference fails the ingest."""
+    total = sum(o.size for o in built.objects)
+
+    def check(obj: StagedObject) -> None:
+        key = object_key(built.uuid, obj.bag_path)
+        with backend.open(key) as stream:
+            digest, size = sha256_stream(stream)
+        if (digest, size) != (obj.sha256, obj.size):
+            raise ChecksumMismatchError(
+                f"copy {name}: {obj.bag_path} read back as {size} bytes sha256 {digest}, "
+                f"expected {obj.size} bytes sha256 {obj.sha256}", location=f"{name}:{key}")
+        progress(f"verify {name}", obj.size, total)
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(check, built.objects))
+
+
+def save_report(config: Config, report: Report, source: Path, when: datetime) -> Path:
+    """Keep every validation report (accepted or rejected) under ``<home>/reports``."""
+    config.reports_dir.mkdir(parents=True, exist_ok=True)
+    stamp = when.strftime("%Y%m%dT%H%M%S")
+    path = config.reports_dir / f"sip-{stamp}-{uuid.uuid4().hex[:8]}.json"
+    data = {"source": str(source), "checked_at": iso(when), **report.to_dict("en"),
+            "findings_vi": [f.message("vi") for f in report.findings]}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def recover_interrupted(config: Config, catalog: Catalog) -> list[str]:
+    """Remove what an ingest killed mid-way left behind: staging and unregistered objects.
+
+    A staging folder whose lock is held belongs to a running ingest and is left alone.
+    """
+    root = config.work_dir / "ingest"
+    if not root.is_dir():
+        return []
+    recovered = []
+    for staging in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            aip_id = str(uuid.UUID(staging.name))
+        except ValueError:
+            continue
+        with _try_lock(staging) as locked:
+            if not locked:
+                continue
+            if catalog.aip(aip_id) is None:
+                backends = [open_location(s.url, **s.options) for s in config.storage]
+                try:
+                    _discard(aip_id, backends)
+                finally:
+                    for b in backends:
+                        b.close()
+                log.warning("removed objects of interrupted ingest %s", aip_id)
+                recovered.append(aip_id)
+            shutil.rmtree(staging, ignore_errors=True)
+    return recovered
+
+
+def _abandon(built: BuiltAip, backends: list[StorageBackend]) -> None:
+    """Undo a failed ingest: its objects on every location, then its staging folder."""
+    _discard(built.uuid, backends)
+    shutil.rmtree(built.staging, ignore_errors=True)
+
+
+def _discard(aip_id: str, backends: list[StorageBackend]) -> None:
+    """Delete every object under the AIP's prefix; report objects a location refuses to drop."""
+    refused = []
+    for backend in backends:
+        try:
+            for info in list(backend.list(f"{aip_id}/")):
+                try:
+                    backend.delete(info.key)
+                except DeleteRefusedError:
+                    refused.append(f"{backend.describe()}:{info.key}")
+        except StorageError as e:
+            log.error("could not clean up %s on %s: %s", aip_id, backend.describe(), e)
+    if refused:
+        log.error("objects of the failed ingest %s are locked and stay (unregistered): %s",
+                  aip_id, ", ".join(refused[:10]))
+
+
+@contextlib.contextmanager
+def _staging_lock(root: Path) -> Iterator[Callable[[Path], None]]:
+    """Hold an exclusive lock on the staging folder once it exists (``claim(path)``)."""
+    handles: list[int] = []
+
+    def claim(staging: Path) -> None:
+        fd = os.open(staging / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        handles.append(fd)
+
+    try:
+        yield claim
+    finally:
+        for fd in handles:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _try_lock(staging: Path) -> Iterator[bool]:
+    lock = staging / LOCK_NAME
+    if not lock.exists():
+        # died before taking the lock: nothing was stored yet; treat as abandoned
+        yield True
+        return
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _records(config: Config, built: BuiltAip, copies: tuple[CopyResult, ...]
+             ) -> tuple[AipRecord, list[FileRecord], list[CopyRecord], list[EventRecord]]:
+    aid = built.uuid
+    agent = f"{SOFTWARE_NAME} {__version__}"
+    aip = AipRecord(
+        id=aid, version=1, label=built.label, created=iso(built.created),
+        source_kind=built.description.source_kind,
+        source_name=built.source_name,
+        file_count=sum(1 for o in built.objects if o.role == "content"),
+        total_size=built.content_size, tagmanifest_sha256=built.tagmanifest_sha256,
+        signer=built.signer, organisation=config.name)
+    files = [FileRecord(aid, o.bag_path, o.role, o.size, o.sha256, o.original_name,
+                        o.format.puid if o.format else None,
+                        o.format.name if o.format else None) for o in built.objects]
+    copy_records = [CopyRecord(aid, c.location, c.url, c.verified_at, "ok", c.verified_at)
+                    for c in copies]
+    events = [EventRecord(e.uuid, aid, e.type, iso(e.datetime), e.outcome, e.detail,
+                          e.outcome_detail, None, agent) for e in built.description.events]
+    events.append(EventRecord(str(uuid.uuid4()), aid, "digital signature generation",
+                              iso(built.created), "success",
+                              "detached CMS (RFC 5652) signature over tagmanifest-sha256.txt",
+                              built.signer, None, agent))
+    events.extend(
+        EventRecord(str(uuid.uuid4()), aid, "replication", c.verified_at, "success",
+                    f"complete copy written and read back: {c.objects} objects, {c.bytes} bytes",
+                    c.url, c.location, agent) for c in copies)
+    return aip, files, copy_records, events
+

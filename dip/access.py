@@ -1,0 +1,172 @@
+"""Access copies: the files of an AIP, read from a copy that verifies, with a METS describing them.
+
+The DIP is assembled in a hidden folder beside the output and renamed into place only when every
+file was read from one copy whose bytes, manifests and signature all verify; a copy that fails is
+reported and the next one is tried. Each byte is read once: hashed while it is written out.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from cryptography import x509
+
+from dip.mets import DipFile, dip_mets_bytes
+from preservation import SOFTWARE_NAME, __version__
+from preservation.audit import (
+    check_manifests,
+    check_reads,
+    check_signature,
+    location_backend,
+    read_object,
+)
+from preservation.catalog import AipRecord, Catalog, EventRecord, FileRecord
+from preservation.config import Config
+from preservation.errors import NotFoundError, PreservationError, UsageError
+from preservation.findings import Report
+from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST, object_key
+from preservation.paths import path_problems
+from preservation.progress import Progress, no_progress
+from preservation.storage import StorageBackend
+from preservation.timeutil import iso, now_local
+
+PREMIS_PATH = "data/metadata/preservation/PREMIS.xml"
+CONTENT_DIR = "representations/rep1/data"
+
+
+class NoIntactCopyError(PreservationError):
+    """Every copy of the AIP failed verification; ``reports`` says why, copy by copy."""
+
+    code = "DIP-NO-INTACT-COPY"
+
+    def __init__(self, message: str, reports: Sequence[Report]):
+        super().__init__(message)
+        self.reports = list(reports)
+
+
+@dataclass(frozen=True)
+class DipResult:
+    aip_id: str
+    dip_id: str
+    out_dir: Path
+    location: str
+    files: tuple[DipFile, ...]
+    rejected_copies: tuple[Report, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
+               trust_anchors: Sequence[x509.Certificate], *, progress: Progress = no_progress,
+               clock: Callable[[], datetime] = now_local) -> DipResult:
+    """Write the AIP's content files under their original names, with METS and PREMIS."""
+    aip = catalog.aip(aip_id)
+    if aip is None:
+        raise NotFoundError(f"no AIP {aip_id} in the catalog", code="DIP-UNKNOWN-AIP")
+    out_dir = out_dir.absolute()
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise UsageError(f"{out_dir} exists and is not an empty folder", code="DIP-OUTPUT-EXISTS",
+                         location=str(out_dir))
+    files = catalog.files(aip_id)
+    wanted = [f for f in files if f.role == "content" or f.path == PREMIS_PATH
+              or f.path in (MANIFEST, TAGMANIFEST, SIGNATURE)]
+    for f in wanted:
+        if f.role == "content" and (f.original_name is None or path_problems(f.original_name)):
+            raise PreservationError(f"unsafe original name recorded for {f.path}",
+                                    code="DIP-UNSAFE-NAME", location=f.path)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    backends: dict[str, StorageBackend] = {}
+    rejected: list[Report] = []
+    try:
+        for copy in sorted(catalog.copies(aip_id), key=lambda c: c.status != "ok"):
+            backend = location_backend(config, copy, backends)
+            if backend is None:
+                continue
+            staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
+            staging.mkdir()
+            try:
+                report = _fetch(aip_id, copy.location, backend, files, wanted, staging,
+                                trust_anchors, progress)
+                if not report.valid:
+                    rejected.append(report)
+                    continue
+                dip_id, dip_files = _finish(aip, wanted, staging, clock())
+                if out_dir.exists():
+                    out_dir.rmdir()
+                staging.rename(out_dir)
+            finally:
+                if staging.exists():
+                    shutil.rmtree(staging)
+            result = DipResult(aip_id, dip_id, out_dir, copy.location, dip_files,
+                               tuple(rejected))
+            _record(catalog, result, clock())
+            return result
+    finally:
+        for b in backends.values():
+            b.close()
+    raise NoIntactCopyError(f"no copy of AIP {aip_id} verifies; nothing was written", rejected)
+
+
+def _fetch(aip_id: str, location: str, backend: StorageBackend, files: Sequence[FileRecord],
+           wanted: Sequence[FileRecord], staging: Path,
+           trust_anchors: Sequence[x509.Certificate], progress: Progress) -> Report:
+    """Copy the wanted objects into ``staging`` and check them against one copy's evidence."""
+    report = Report(subject=f"{aip_id}@{location}", kind="dip-source")
+    total = sum(f.size for f in wanted)
+    reads = []
+    for record in wanted:
+        target = _target(staging, record)
+        if target is None:
+            reads.append(read_object(backend, object_key(aip_id, record.path), record))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("xb") as sink:
+                reads.append(read_object(backend, object_key(aip_id, record.path), record, sink))
+        progress(f"read {location}", record.size, total)
+    kept = check_reads(report, location, reads)
+    check_manifests(report, location, files, kept)
+    check_signature(report, location, kept, trust_anchors)
+    return report
+
+
+def _target(staging: Path, record: FileRecord) -> Path | None:
+    if record.role == "content":
+        assert record.original_name is not None
+        return staging.joinpath(CONTENT_DIR, *PurePosixPath(record.original_name).parts)
+    if record.path == PREMIS_PATH:
+        return staging / "metadata" / "preservation" / "PREMIS.xml"
+    return None
+
+
+def _finish(aip: AipRecord, wanted: Sequence[FileRecord], staging: Path, when: datetime
+            ) -> tuple[str, tuple[DipFile, ...]]:
+    dip_id = str(uuid.uuid4())
+    dip_files = tuple(
+        DipFile(path=f"{CONTENT_DIR}/{f.original_name}", size=f.size, sha256=f.sha256,
+                puid=f.puid, format_name=f.format_name)
+        for f in wanted if f.role == "content")
+    premis = next(f for f in wanted if f.path == PREMIS_PATH)
+    premis_file = DipFile(path="metadata/preservation/PREMIS.xml", size=premis.size,
+                          sha256=premis.sha256)
+    (staging / "METS.xml").write_bytes(
+        dip_mets_bytes(dip_id=dip_id, aip_id=aip.id, label=aip.label, created=when,
+                       organisation=aip.organisation, files=dip_files, premis=premis_file))
+    return dip_id, dip_files
+
+
+def _record(catalog: Catalog, result: DipResult, when: datetime) -> None:
+    catalog.add_events([EventRecord(
+        id=str(uuid.uuid4()), aip_id=result.aip_id, type="dissemination", datetime=iso(when),
+        outcome="success",
+        detail=f"access copy (DIP {result.dip_id}) of {len(result.files)} files, "
+               f"{result.size} bytes, read from copy {result.location}",
+        outcome_detail=str(result.out_dir), location=result.location,
+        agent=f"{SOFTWARE_NAME} {__version__}")])

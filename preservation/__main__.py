@@ -1,0 +1,5 @@
+"""``python -m preservation`` runs the command line."""
+
+from preservation.cli import main
+
+main()

@@ -1,0 +1,252 @@
+"""Fixity audits: re-read every file of every copy and prove the AIP is intact.
+
+For each copy of an AIP the audit streams every object once, compares size and SHA-256 with the
+catalog, checks that the copy's own manifests agree with the catalog, verifies the CMS signature
+over the tagmanifest against the configured trust anchors, and lists the copy for objects that
+should not be there. Every copy check becomes a PREMIS ``fixity check`` event in the catalog, and
+every problem a finding that names the copy and the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+from cryptography import x509
+
+from preservation import SOFTWARE_NAME, __version__
+from preservation.catalog import Catalog, CopyRecord, EventRecord, FileRecord
+from preservation.config import Config
+from preservation.errors import NotFoundError, ObjectMissingError, StorageError
+from preservation.findings import Report
+from preservation.hashing import CHUNK
+from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST, object_key, parse_manifest
+from preservation.progress import Progress, no_progress
+from preservation.signing import SignatureCheck, verify_detached
+from preservation.storage import StorageBackend, open_location
+from preservation.timeutil import iso, now_local
+
+WORKERS = 4
+_KEEP = {MANIFEST, TAGMANIFEST, SIGNATURE}  # small files whose bytes the audit parses
+
+
+@dataclass(frozen=True)
+class CopyAudit:
+    aip_id: str
+    location: str
+    url: str
+    files_checked: int
+    bytes_read: int
+    report: Report
+    signature: SignatureCheck | None
+
+    @property
+    def ok(self) -> bool:
+        return self.report.valid
+
+
+@dataclass(frozen=True)
+class AipAudit:
+    aip_id: str
+    copies: tuple[CopyAudit, ...]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.copies) and all(c.ok for c in self.copies)
+
+
+@dataclass(frozen=True)
+class ObjectRead:
+    record: FileRecord
+    sha256: str | None  # None: missing or unreadable
+    size: int
+    data: bytes | None  # kept for manifests and signature
+    error: str | None = None
+
+
+def audit(config: Config, catalog: Catalog, aip_ids: Sequence[str] | None,
+          trust_anchors: Sequence[x509.Certificate], *, progress: Progress = no_progress,
+          clock: Callable[[], datetime] = now_local) -> list[AipAudit]:
+    """Audit the named AIPs (all when ``aip_ids`` is None), recording an event per copy."""
+    ids = list(aip_ids) if aip_ids is not None else catalog.aip_ids()
+    for aip_id in ids:
+        if catalog.aip(aip_id) is None:
+            raise NotFoundError(f"no AIP {aip_id} in the catalog", code="AUDIT-UNKNOWN-AIP")
+    backends: dict[str, StorageBackend] = {}
+    try:
+        return [audit_aip(config, catalog, aip_id, trust_anchors, backends, progress, clock)
+                for aip_id in ids]
+    finally:
+        for backend in backends.values():
+            backend.close()
+
+
+def audit_aip(config: Config, catalog: Catalog, aip_id: str,
+              trust_anchors: Sequence[x509.Certificate], backends: dict[str, StorageBackend],
+              progress: Progress = no_progress, clock: Callable[[], datetime] = now_local
+              ) -> AipAudit:
+    files = catalog.files(aip_id)
+    results = []
+    for copy in catalog.copies(aip_id):
+        backend = location_backend(config, copy, backends)
+        if backend is None:
+            report = Report(subject=f"{aip_id}@{copy.location}", kind="audit")
+            report.add("AUDIT-LOCATION-UNKNOWN", copy.location, location=copy.location)
+            result = CopyAudit(aip_id, copy.location, copy.url, 0, 0, report, None)
+        else:
+            result = check_copy(aip_id, copy.location, backend, files, trust_anchors, progress)
+        results.append(result)
+        _record(catalog, result, clock())
+    return AipAudit(aip_id, tuple(results))
+
+
+def check_copy(aip_id: str, location: str, backend: StorageBackend,
+               files: Sequence[FileRecord], trust_anchors: Sequence[x509.Certificate],
+               progress: Progress = no_progress) -> CopyAudit:
+    """Verify one copy of an AIP against the catalog's file list; never raises for bad data."""
+    report = Report(subject=f"{aip_id}@{location}", kind="audit")
+    total = sum(f.size for f in files)
+
+    def read(record: FileRecord) -> ObjectRead:
+        result = read_object(backend, object_key(aip_id, record.path), record)
+        progress(f"audit {location}", record.size, total)
+        return result
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        reads = list(pool.map(read, files))
+
+    kept = check_reads(report, location, reads)
+    check_manifests(report, location, files, kept)
+    signature = check_signature(report, location, kept, trust_anchors)
+    _check_extra_objects(report, location, backend, aip_id, files)
+    return CopyAudit(aip_id, location, backend.describe(), len(files),
+                     sum(r.size for r in reads), report, signature)
+
+
+def read_object(backend: StorageBackend, key: str, record: FileRecord,
+                sink: BinaryIO | None = None) -> ObjectRead:
+    """Stream one object once: hash it, keep it if it is a manifest or signature, and copy it
+    to ``sink`` when given. Missing or unreadable objects are results, not exceptions."""
+    digest = hashlib.sha256()
+    size = 0
+    keep = record.path in _KEEP
+    chunks: list[bytes] = []
+    try:
+        with backend.open(key) as stream:
+            while chunk := stream.read(CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                if keep:
+                    chunks.append(chunk)
+                if sink is not None:
+                    sink.write(chunk)
+    except ObjectMissingError:
+        return ObjectRead(record, None, 0, None)
+    except (StorageError, OSError) as e:
+        return ObjectRead(record, None, size, None, error=str(e))
+    return ObjectRead(record, digest.hexdigest(), size, b"".join(chunks) if keep else None)
+
+
+def check_reads(report: Report, location: str, reads: Iterable[ObjectRead]) -> dict[str, bytes]:
+    """Turn object reads into findings; return the kept bytes of manifests and signature."""
+    kept: dict[str, bytes] = {}
+    for r in reads:
+        where = f"{location}:{r.record.path}"
+        if r.error is not None:
+            report.add("AUDIT-OBJECT-UNREADABLE", where, location=location, file=r.record.path,
+                       error=r.error)
+        elif r.sha256 is None:
+            report.add("AUDIT-OBJECT-MISSING", where, location=location, file=r.record.path)
+        elif r.size != r.record.size:
+            report.add("AUDIT-SIZE-MISMATCH", where, location=location, file=r.record.path,
+                       expected=r.record.size, actual=r.size)
+        elif r.sha256 != r.record.sha256:
+            report.add("AUDIT-CHECKSUM-MISMATCH", where, location=location, file=r.record.path,
+                       expected=r.record.sha256, actual=r.sha256)
+        if r.data is not None:
+            kept[r.record.path] = r.data
+    return kept
+
+
+def check_manifests(report: Report, location: str, files: Sequence[FileRecord],
+                     kept: dict[str, bytes]) -> None:
+    """The copy's manifest and tagmanifest must list exactly what the catalog lists."""
+    expected_payload = {f.path: f.sha256 for f in files if f.path.startswith("data/")}
+    expected_tags = {f.path: f.sha256 for f in files
+                     if not f.path.startswith("data/") and f.path not in (TAGMANIFEST, SIGNATURE)}
+    for name, expected in ((MANIFEST, expected_payload), (TAGMANIFEST, expected_tags)):
+        data = kept.get(name)
+        if data is None:
+            continue  # already reported as missing or unreadable
+        try:
+            listed = parse_manifest(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            report.add("AUDIT-MANIFEST-UNREADABLE", f"{location}:{name}", location=location,
+                       file=name, error=str(e))
+            continue
+        for path in sorted(set(expected) | set(listed)):
+            if listed.get(path) != expected.get(path):
+                report.add("AUDIT-MANIFEST-DISAGREES", f"{location}:{name}", location=location,
+                           file=path, manifest=name, expected=expected.get(path, "(absent)"),
+                           actual=listed.get(path, "(absent)"))
+
+
+def check_signature(report: Report, location: str, kept: dict[str, bytes],
+                     trust_anchors: Sequence[x509.Certificate]) -> SignatureCheck | None:
+    signature, tagmanifest = kept.get(SIGNATURE), kept.get(TAGMANIFEST)
+    if signature is None or tagmanifest is None:
+        report.add("AUDIT-SIGNATURE-NOT-CHECKED", f"{location}:{SIGNATURE}", location=location)
+        return None
+    result = verify_detached(signature, tagmanifest, trust_anchors)
+    if not result.intact:
+        report.add("AUDIT-SIGNATURE-INVALID", f"{location}:{SIGNATURE}", location=location,
+                   problems=", ".join(result.problems))
+    elif not result.trusted:
+        report.add("AUDIT-SIGNATURE-UNTRUSTED", f"{location}:{SIGNATURE}", location=location,
+                   signer=result.signer_subject)
+    return result
+
+
+def _check_extra_objects(report: Report, location: str, backend: StorageBackend, aip_id: str,
+                         files: Iterable[FileRecord]) -> None:
+    known = {object_key(aip_id, f.path) for f in files}
+    try:
+        for info in backend.list(f"{aip_id}/"):
+            if info.key not in known:
+                report.add("AUDIT-UNEXPECTED-OBJECT", f"{location}:{info.key}",
+                           location=location, key=info.key)
+    except StorageError as e:
+        report.add("AUDIT-LIST-FAILED", location, location=location, error=str(e))
+
+
+def location_backend(config: Config, copy: CopyRecord, cache: dict[str, StorageBackend]
+             ) -> StorageBackend | None:
+    if copy.location not in cache:
+        matching = [s for s in config.storage if s.name == copy.location]
+        if not matching:
+            return None
+        cache[copy.location] = open_location(matching[0].url, **matching[0].options)
+    return cache[copy.location]
+
+
+def _record(catalog: Catalog, result: CopyAudit, when: datetime) -> None:
+    stamp = iso(when)
+    problems = "; ".join(f"{f.code} {f.location}" for f in result.report.errors[:20])
+    more = len(result.report.errors) - 20
+    if more > 0:
+        problems += f"; … {more} more"
+    catalog.add_events([EventRecord(
+        id=str(uuid.uuid4()), aip_id=result.aip_id, type="fixity check", datetime=stamp,
+        outcome="success" if result.ok else "failure",
+        detail=f"SHA-256 of {result.files_checked} objects ({result.bytes_read} bytes) and the "
+               f"tagmanifest signature on copy {result.location}",
+        outcome_detail=problems, location=result.location,
+        agent=f"{SOFTWARE_NAME} {__version__}")])
+    if any(c.location == result.location for c in catalog.copies(result.aip_id)):
+        catalog.set_copy_status(result.aip_id, result.location,
+                                "ok" if result.ok else "failed", stamp)

@@ -1,0 +1,83 @@
+"""``aip list`` and ``aip show``: what the catalog knows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from preservation.cli.runtime import app, emit, handle_errors, json_option
+from preservation.errors import NotFoundError
+from preservation.repository import Repository
+
+
+def register(group: click.Group) -> None:
+    group.add_command(aip_group)
+
+
+@click.group("aip")
+def aip_group() -> None:
+    """Inspect archival information packages."""
+
+
+@aip_group.command("list")
+@json_option
+@click.pass_context
+@handle_errors
+def aip_list(ctx: click.Context) -> None:
+    """One line per AIP: id, label, files, size, copies."""
+    with Repository.open(app(ctx).home) as repo:
+        rows = []
+        for aip in repo.catalog.aips():
+            copies = repo.catalog.copies(aip.id)
+            rows.append({**asdict(aip), "copies": [
+                {"location": c.location, "status": c.status, "checked_at": c.checked_at}
+                for c in copies]})
+
+    def text(console: Console) -> None:
+        table = Table("AIP", "label", "files", "bytes", "created", "copies")
+        for r in rows:
+            table.add_row(r["id"], r["label"], str(r["file_count"]), str(r["total_size"]),
+                          r["created"], ", ".join(f"{c['location']}:{c['status']}"
+                                                  for c in r["copies"]))
+        console.print(table)
+
+    emit(ctx, {"ok": True, "aips": rows}, text)
+
+
+@aip_group.command("show")
+@click.argument("aip_id")
+@json_option
+@click.pass_context
+@handle_errors
+def aip_show(ctx: click.Context, aip_id: str) -> None:
+    """Everything about one AIP: files, copies and PREMIS events."""
+    with Repository.open(app(ctx).home) as repo:
+        aip = repo.catalog.aip(aip_id)
+        if aip is None:
+            raise NotFoundError(f"no AIP {aip_id} in the catalog", code="AIP-UNKNOWN")
+        data = {"ok": True, "aip": asdict(aip),
+                "files": [asdict(f) for f in repo.catalog.files(aip_id)],
+                "copies": [asdict(c) for c in repo.catalog.copies(aip_id)],
+                "events": [asdict(e) for e in repo.catalog.events(aip_id)]}
+
+    def text(console: Console) -> None:
+        console.print(f"AIP {aip.id}: {aip.label}", markup=False)
+        console.print(f"  created {aip.created} by {aip.organisation}; signer {aip.signer}",
+                      markup=False)
+        files = Table("path", "original name", "bytes", "format", "sha256")
+        for f in data["files"]:
+            if f["role"] == "content":
+                files.add_row(f["path"], f["original_name"], str(f["size"]), f["puid"] or "?",
+                              f["sha256"][:16] + "…")
+        console.print(files)
+        for c in data["copies"]:
+            console.print(f"  copy {c['location']}: {c['url']} — {c['status']} "
+                          f"(checked {c['checked_at']})", markup=False)
+        for e in data["events"]:
+            console.print(f"  {e['datetime']}  {e['type']:<28} {e['outcome']:<8} "
+                          f"{e['location'] or ''}", markup=False)
+
+    emit(ctx, data, text)

@@ -1,0 +1,69 @@
+"""``demo``: the whole path on the embedded default — a sample transfer ingested, audited and
+served as an access copy — and where everything is."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from aip.ingest import ingest
+from dip.access import create_dip
+from preservation.audit import audit
+from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.config import CONFIG_NAME, resolve_home
+from preservation.repository import Repository, init_repository
+from preservation.timeutil import now_local
+from sip.samples import make_sample_transfer
+
+
+@click.command("demo")
+@json_option
+@click.pass_context
+@handle_errors
+def demo_cmd(ctx: click.Context) -> None:
+    """Run the whole path once: init (if needed), ingest a sample transfer, audit, access copy."""
+    home = resolve_home(app(ctx).home)
+    created = not (home / CONFIG_NAME).exists()
+    if created:
+        init_repository(home, name="Demo Archive (test)")
+    stamp = now_local().strftime("%Y%m%d-%H%M%S-%f")
+    transfer = make_sample_transfer(home / "demo" / f"transfer-{stamp}")
+    with Repository.open(home) as repo, progress_bar(ctx) as progress:
+        result = ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog,
+                        progress=progress)
+        audits = audit(repo.config, repo.catalog, [result.aip_id], repo.trust_anchors(),
+                       progress=progress)
+        dip = create_dip(repo.config, repo.catalog, result.aip_id,
+                         home / "demo" / f"access-copy-{stamp}", repo.trust_anchors(),
+                         progress=progress)
+        config = repo.config
+    intact = all(a.ok for a in audits)
+    data = {
+        "ok": intact, "home": str(home), "repository_created": created,
+        "config": str(home / CONFIG_NAME), "catalog": str(config.catalog_path),
+        "transfer": str(transfer), "aip_id": result.aip_id,
+        "copies": [{"location": c.location, "url": c.url,
+                    "aip_folder": f"{c.url}/{result.aip_id}"} for c in result.copies],
+        "audit": {"intact": intact, "copies": [
+            {"location": c.location, "ok": c.ok, "files_checked": c.files_checked}
+            for a in audits for c in a.copies]},
+        "access_copy": str(dip.out_dir), "validation_report": str(result.report_path),
+    }
+
+    def text(console: Console) -> None:
+        console.print("[bold]Demo: a transfer ingested, audited and served as a copy[/bold]")
+        console.print(f"  repository home:  {home}" + (" (created)" if created else ""))
+        console.print(f"  sample transfer:  {transfer}  (BagIt, Vietnamese file names, a PDF)")
+        console.print(f"  AIP:              {result.aip_id} "
+                      f"({result.file_count} files, signed)")
+        for c in data["copies"]:
+            console.print(f"  copy {c['location']}:       {c['aip_folder']}")
+        console.print(f"  audit:            {'all copies intact' if intact else 'FAILED'}")
+        console.print(f"  access copy:      {dip.out_dir}")
+        console.print(f"  catalog:          {config.catalog_path}")
+        console.print(f"  SIP report:       {result.report_path}")
+        console.print("Next: `preservation aip show " + result.aip_id + "`, "
+                      "`preservation audit --all`.")
+
+    emit(ctx, data, text)
+    ctx.exit(0 if intact else 1)

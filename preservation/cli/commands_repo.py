@@ -1,0 +1,117 @@
+"""``init``, ``ingest`` and ``demo``: making a repository and putting transfers into it."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from aip.ingest import IngestResult, ingest
+from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.config import resolve_home
+from preservation.errors import UsageError
+from preservation.repository import Repository, init_repository
+
+
+def register(group: click.Group) -> None:
+    group.add_command(init_cmd)
+    group.add_command(ingest_cmd)
+
+
+def ask_passphrase(env_name: str) -> bytes | None:
+    """Prompt for a PKCS#12 passphrase on a terminal; None when nobody can answer."""
+    if not sys.stdin.isatty():
+        return None
+    return getpass.getpass(f"PKCS#12 passphrase (or set {env_name}): ").encode()
+
+
+@click.command("init")
+@click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--name", default="Demo Archive (test)", show_default=True,
+              help="The archive's name, used in AIP metadata and the test certificate.")
+@click.option("--archive-code", default="", help="The archive's own code (TT05 arc codes).")
+@click.option("--location", "locations", multiple=True, metavar="URL",
+              help="A storage location (file:///path or s3://bucket/prefix); repeat for each. "
+                   "Default: two folders inside the home.")
+@click.option("--signing-p12", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The archive's PKCS#12 signing identity (passphrase from "
+                   "$PRESERVATION_P12_PASSPHRASE or a prompt). Default: a self-signed TEST "
+                   "identity.")
+@json_option
+@click.pass_context
+@handle_errors
+def init_cmd(ctx: click.Context, directory: Path | None, name: str, archive_code: str,
+             locations: tuple[str, ...], signing_p12: Path | None) -> None:
+    """Create a repository home: configuration, storage locations, catalog, signing identity."""
+    home = resolve_home(directory if directory is not None else app(ctx).home)
+    passphrase = None
+    if signing_p12 is not None:
+        env = os.environ.get("PRESERVATION_P12_PASSPHRASE")
+        passphrase = env.encode() if env is not None else ask_passphrase(
+            "PRESERVATION_P12_PASSPHRASE")
+        if passphrase is None:
+            raise UsageError("the PKCS#12 passphrase is needed: set PRESERVATION_P12_PASSPHRASE",
+                             code="SIGN-P12-PASSPHRASE")
+    config = init_repository(home, name=name, locations=locations, signing_p12=signing_p12,
+                             passphrase=passphrase, archive_code=archive_code)
+    data = {
+        "ok": True, "home": str(config.home), "config": str(config.home / "preservation.toml"),
+        "catalog": str(config.catalog_path),
+        "storage": [{"name": s.name, "url": s.url} for s in config.storage],
+        "test_identity": config.signing.test_identity,
+    }
+
+    def text(console: Console) -> None:
+        console.print(f"Repository created at {config.home}")
+        console.print(f"  configuration: {data['config']}")
+        console.print(f"  catalog:       {data['catalog']}")
+        for s in config.storage:
+            console.print(f"  copy {s.name}:    {s.url}")
+        if config.signing.test_identity:
+            console.print("  signing:       a self-signed TEST identity (not for production; "
+                          "use --signing-p12 for the archive's certificate)")
+
+    emit(ctx, data, text)
+
+
+def ingest_result_dict(result: IngestResult, lang: str) -> dict[str, Any]:
+    return {
+        "ok": True, "aip_id": result.aip_id, "label": result.label,
+        "files": result.file_count, "bytes": result.content_size,
+        "copies": [{"location": c.location, "url": c.url, "objects": c.objects,
+                    "bytes": c.bytes, "verified_at": c.verified_at} for c in result.copies],
+        "report": str(result.report_path),
+        "findings": [f.to_dict(lang) for f in result.report.findings],
+    }
+
+
+@click.command("ingest")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--label", help="A title for the AIP (default: from bag-info.txt or the folder).")
+@json_option
+@click.pass_context
+@handle_errors
+def ingest_cmd(ctx: click.Context, path: Path, label: str | None) -> None:
+    """Validate a transfer (a BagIt bag) and store it as a signed AIP on every location."""
+    with Repository.open(app(ctx).home) as repo, progress_bar(ctx) as progress:
+        result = ingest(repo.config, path.absolute(), identity=repo.identity(ask_passphrase),
+                        catalog=repo.catalog, label=label, progress=progress)
+    data = ingest_result_dict(result, app(ctx).lang)
+
+    def text(console: Console) -> None:
+        console.print(f"Ingested {path} as AIP {result.aip_id} ({result.file_count} files, "
+                      f"{result.content_size} bytes)")
+        for c in result.copies:
+            console.print(f"  copy {c.location}: {c.url} — {c.objects} objects written and "
+                          "verified")
+        for f in result.report.findings:
+            console.print(f"  {f.severity.value}: {f.code} {f.location} — "
+                          f"{f.message(app(ctx).lang)}", markup=False)
+        console.print(f"  validation report: {result.report_path}")
+
+    emit(ctx, data, text)

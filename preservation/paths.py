@@ -1,0 +1,199 @@
+"""Hostile package paths: what is wrong with a path that came from a package, and which names collide.
+
+Every path named by a package (a manifest line, a ZIP entry, a METS ``xlink:href``) is hostile until
+checked. :func:`path_problems` says what is wrong with one package-relative path (``/``-separated);
+:func:`collisions` finds names that would become one file after Unicode NFC normalisation or on a
+case-insensitive filesystem. :func:`printable` makes any such name safe to show in a report or a
+terminal. Nothing here touches the filesystem: callers match package paths against what they listed
+themselves, so a hostile path is never opened, joined or resolved.
+
+Problem codes (stable, language-neutral; callers map them to their own finding codes):
+
+========================  ==========================================================  =========
+code                      meaning                                                     kind
+========================  ==========================================================  =========
+``empty``                 the path is empty                                           unsafe
+``absolute``              starts with ``/`` or ``\\`` (rooted)                         unsafe
+``drive-letter``          starts with a Windows drive (``C:``)                        unsafe
+``unc``                   a UNC or device path (``//server``, ``\\\\?\\``)              unsafe
+``backslash``             contains ``\\`` (a separator on Windows)                     unsafe
+``dot-dot``               a ``..`` segment                                            unsafe
+``dot-segment``           a ``.`` segment                                             unsafe
+``tilde``                 first segment starts with ``~`` (home-directory expansion)  unsafe
+``empty-segment``         ``//`` inside, or a trailing ``/``                          unsafe
+``nul``                   contains NUL                                                unsafe
+``control-character``     contains another C0/C1 control character (LF, CR, ESC, …)   unsafe
+``invalid-surrogate``     contains a lone surrogate (bytes that were not valid text)  unsafe
+``bidi-control``          bidirectional override/isolate characters (spoofing)        portab.
+``windows-reserved``      a Windows device name (CON, NUL, COM1 …) or a name ending   portab.
+                          in a dot or a space
+``windows-character``     a character Windows forbids in names (``<>:"|?*``)          portab.
+========================  ==========================================================  =========
+
+``UNSAFE`` problems let a path escape its root, alias another file or break tools; reject them.
+``PORTABILITY`` problems are legal on Linux but break on other systems; warn about them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+
+__all__ = [
+    "PORTABILITY",
+    "UNSAFE",
+    "collisions",
+    "path_problems",
+    "printable",
+]
+
+UNSAFE = frozenset({
+    "empty", "absolute", "drive-letter", "unc", "backslash", "dot-dot", "dot-segment", "tilde",
+    "empty-segment", "nul", "control-character", "invalid-surrogate",
+})
+PORTABILITY = frozenset({"bidi-control", "windows-reserved", "windows-character"})
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x01-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# LRE RLE PDF LRO RLO (U+202A–202E) and LRI RLI FSI PDI (U+2066–2069): they reorder what is shown.
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+_WINDOWS_CHARACTER = re.compile(r'[<>:"|?*]')
+_WINDOWS_DEVICE = re.compile(
+    r"^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³]|CONIN\$|CONOUT\$)(\..*)?$", re.IGNORECASE)
+
+
+def path_problems(relpath: str) -> list[str]:
+    """Problem codes of one package-relative, ``/``-separated path, in a stable order.
+
+    An empty list means the path is safe to match against the package's own listing. The check is
+    purely lexical: ``data/%7Efile`` and ``data/~file`` are fine (no expansion happens there),
+    ``~/x``, ``../x``, ``/x``, ``C:x`` and ``a\\b`` are not.
+    """
+    if relpath == "":
+        return ["empty"]
+    problems: list[str] = []
+
+    def add(code: str) -> None:
+        if code not in problems:
+            problems.append(code)
+
+    if relpath.startswith(("//", "\\\\", "/\\", "\\/")):
+        add("unc")
+    elif relpath.startswith(("/", "\\")):
+        add("absolute")
+    if _DRIVE.match(relpath):
+        add("drive-letter")
+    if "\\" in relpath:
+        add("backslash")
+    segments = relpath.split("/")
+    if segments[0].startswith("~"):
+        add("tilde")
+    inner = segments[1:] if relpath.startswith("/") else segments
+    if relpath.startswith("//"):
+        inner = segments[2:]
+    for segment in inner:
+        # Windows also splits on backslashes: "a\..\b" climbs there.
+        for part in segment.split("\\"):
+            if part == "..":
+                add("dot-dot")
+            elif part == ".":
+                add("dot-segment")
+    if any(s == "" for s in inner):
+        add("empty-segment")
+    if "\x00" in relpath:
+        add("nul")
+    if _CONTROL.search(relpath):
+        add("control-character")
+    if _SURROGATE.search(relpath):
+        add("invalid-surrogate")
+    if _BIDI.search(relpath):
+        add("bidi-control")
+    for segment in segments:
+        if segment and (_WINDOWS_DEVICE.match(segment)
+                        or (segment not in (".", "..") and segment[-1] in ". ")):
+            add("windows-reserved")
+            break
+    # A drive letter's colon is reported as drive-letter, not again as a forbidden character.
+    rest = relpath[2:] if _DRIVE.match(relpath) else relpath
+    if _WINDOWS_CHARACTER.search(rest):
+        add("windows-character")
+    return problems
+
+
+def _key_nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
+
+
+def _key_case(name: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def collisions(paths: Iterable[str]) -> list[tuple[str, str, str]]:
+    """Pairs ``(a, b, kind)`` of distinct names that would become one on some filesystems.
+
+    ``kind`` is ``"nfc"`` when ``a`` and ``b`` are equal after Unicode NFC normalisation (macOS
+    and many tools normalise, so one silently replaces the other) and ``"case"`` when they differ
+    only by case (Windows and macOS by default). Directories count too: ``data/Ảnh/1.jpg`` and
+    ``data/ảnh/2.jpg`` collide as ``("data/Ảnh", "data/ảnh", "case")``. Only the shortest colliding
+    prefix is reported, each pair once, ``a`` sorting before ``b``; a pair that collides by NFC is
+    not reported again as a case collision.
+    """
+    names: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        for end in range(1, len(parts) + 1):
+            names.add("/".join(parts[:end]))
+
+    out: list[tuple[str, str, str]] = []
+    by_nfc: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(names):
+        by_nfc[_key_nfc(name)].append(name)
+    for group in by_nfc.values():
+        out.extend(_pairs(group, "nfc"))
+
+    by_case: dict[str, list[str]] = defaultdict(list)
+    for group in by_nfc.values():
+        by_case[_key_case(group[0])].append(group[0])
+    for group in by_case.values():
+        out.extend(_pairs(sorted(group), "case"))
+    return sorted(out)
+
+
+def _pairs(group: list[str], kind: str) -> list[tuple[str, str, str]]:
+    """Pairs of one group whose parents are the same name (deeper pairs repeat a parent's)."""
+    out = []
+    for i, a in enumerate(group):
+        for b in group[i + 1:]:
+            if a.rpartition("/")[0] == b.rpartition("/")[0]:
+                out.append((a, b, kind))
+    return out
+
+
+def printable(name: str) -> str:
+    """``name`` made safe to print: controls, lone surrogates and bidi overrides escaped.
+
+    Undecodable bytes (lone surrogates U+DC80–U+DCFF, as ``os.fsdecode`` makes them) become
+    ``\\xNN``; C0/C1 controls become ``\\xNN`` (``\\n``, ``\\r``, ``\\t`` by name); other lone
+    surrogates and bidi controls become ``\\uXXXX``. A backslash is kept as is. The result never
+    moves a terminal's cursor, changes its colours or reorders the text around it.
+    """
+    if not (_CONTROL.search(name) or _SURROGATE.search(name) or _BIDI.search(name)
+            or "\x00" in name):
+        return name
+    out = []
+    for ch in name:
+        code = ord(ch)
+        if ch in "\n\r\t":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch])
+        elif code <= 0x1F or 0x7F <= code <= 0x9F:
+            out.append(f"\\x{code:02x}")
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif 0xD800 <= code <= 0xDFFF or _BIDI.match(ch):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -1,0 +1,167 @@
+"""A repository home: its configuration, catalog and signing identity, opened together.
+
+``init_repository`` lays out a new home with the embedded default (two filesystem locations and
+a SQLite catalog inside the home). ``Repository`` is what every command works through.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from preservation.catalog import Catalog
+from preservation.config import CONFIG_NAME, Config, dump_toml, load_config, parse_config
+from preservation.errors import ConfigError, SigningError, UsageError
+from preservation.signing import (
+    SigningIdentity,
+    create_test_identity,
+    load_pem_identity,
+    load_pkcs12,
+)
+
+PassphraseSource = Callable[[str], bytes | None]
+
+_COMMENTS = {
+    "repository": "The archive running this repository. min_copies: verified copies every AIP "
+                  "must have.",
+    "catalog": "The catalog is an index; every fact in it is also in the AIPs on storage.",
+    "signing": "The identity that signs every AIP (CMS over its tagmanifest). Either certificate "
+               "+ key (PEM),\nor pkcs12 with the passphrase in the environment variable "
+               "passphrase_env. trust_anchors: certificates an\nAIP signature must chain to "
+               "(keep old ones when the certificate changes).",
+    "storage": "Storage locations: file:///absolute/path or s3://bucket/prefix (credentials, "
+               "endpoint and region\nthe standard boto3 way; optional: endpoint_url, region, "
+               "profile, retention_mode, retention_days).",
+    "policies": "Policy files (formats, retention, access, audit schedules); empty: the shipped "
+                "defaults.",
+}
+
+
+def init_repository(
+    home: Path,
+    *,
+    name: str,
+    locations: Sequence[str] = (),
+    signing_p12: Path | None = None,
+    passphrase: bytes | None = None,
+    archive_code: str = "",
+) -> Config:
+    """Create a repository home and its configuration; refuse to touch an existing one."""
+    home = home.absolute()
+    config_path = home / CONFIG_NAME
+    if config_path.exists():
+        raise UsageError(f"a repository already exists at {home}", code="REPO-EXISTS",
+                         location=str(config_path))
+    if not name.strip():
+        raise UsageError("the archive name must not be empty", code="REPO-NAME-EMPTY")
+    home.mkdir(parents=True, exist_ok=True)
+    keys = home / "keys"
+    keys.mkdir(exist_ok=True)
+    if not locations:
+        locations = tuple((home / "storage" / n).as_uri() for n in ("copy1", "copy2"))
+    storage = [{"name": f"copy{i}", "url": url} for i, url in enumerate(locations, 1)]
+
+    signing: dict[str, object]
+    if signing_p12 is not None:
+        identity = load_pkcs12(signing_p12, passphrase)
+        anchors = keys / "trust-anchors.pem"
+        anchors.write_bytes(b"".join(
+            c.public_bytes(serialization.Encoding.PEM)
+            for c in (identity.certificate, *identity.chain)))
+        signing = {"pkcs12": str(signing_p12.absolute()),
+                   "passphrase_env": "PRESERVATION_P12_PASSPHRASE",
+                   "trust_anchors": ["keys/trust-anchors.pem"], "test_identity": False}
+    else:
+        key_path, cert_path = create_test_identity(keys, name)
+        signing = {"certificate": str(cert_path.relative_to(home)),
+                   "key": str(key_path.relative_to(home)),
+                   "trust_anchors": [str(cert_path.relative_to(home))],
+                   "test_identity": True}
+    data: dict[str, object] = {
+        "repository": {"name": name, "archive_code": archive_code, "min_copies": 2},
+        "catalog": {"url": "sqlite:///catalog.sqlite"},
+        "signing": signing,
+        "storage": storage,
+        "policies": {"files": []},
+    }
+    text = dump_toml(data, _COMMENTS)
+    config = parse_config(_reparse(text), home, source=str(config_path))
+    for loc in config.storage:
+        if loc.url.startswith("file://"):
+            Path(loc.url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+    tmp = config_path.with_suffix(".toml.tmp")
+    tmp.write_text("# Preservation repository configuration (written by `preservation init`).\n"
+                   + text, encoding="utf-8")
+    os.replace(tmp, config_path)
+    with Catalog(config.catalog_path):
+        pass
+    return config
+
+
+def _reparse(text: str) -> dict[str, object]:
+    return tomllib.loads(text)
+
+
+class Repository:
+    """An open repository home. Close it (or use ``with``) to close the catalog."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._catalog: Catalog | None = None
+
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None) -> Repository:
+        return cls(load_config(home))
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = Catalog(self.config.catalog_path)
+        return self._catalog
+
+    def trust_anchors(self) -> list[x509.Certificate]:
+        """Certificates an AIP signature must chain to (default: the signing certificate)."""
+        signing = self.config.signing
+        paths = signing.trust_anchors or ((signing.certificate,) if signing.certificate else ())
+        if not paths:
+            raise ConfigError("signing.trust_anchors is empty: audits could not trust any "
+                              "signature", code="CONFIG-NO-TRUST-ANCHORS")
+        out: list[x509.Certificate] = []
+        for path in paths:
+            try:
+                out.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+            except (OSError, ValueError) as e:
+                raise ConfigError(f"cannot read trust anchor {path}: {e}",
+                                  code="CONFIG-TRUST-ANCHOR", location=str(path)) from e
+        return out
+
+    def identity(self, passphrase: PassphraseSource | None = None) -> SigningIdentity:
+        """Load the signing identity; ``passphrase(env_name)`` supplies a PKCS#12 passphrase."""
+        signing = self.config.signing
+        if signing.pkcs12 is not None:
+            secret = os.environ.get(signing.passphrase_env)
+            value = secret.encode() if secret is not None else (
+                passphrase(signing.passphrase_env) if passphrase else None)
+            if value is None:
+                raise SigningError(
+                    f"the PKCS#12 passphrase is needed: set {signing.passphrase_env}",
+                    code="SIGN-P12-PASSPHRASE", location=str(signing.pkcs12))
+            return load_pkcs12(signing.pkcs12, value)
+        assert signing.key is not None and signing.certificate is not None
+        return load_pem_identity(signing.key, signing.certificate, signing.chain)

@@ -1,0 +1,310 @@
+"""A storage location on a local or mounted filesystem: ``file:///absolute/path``.
+
+Each object is one plain file under the root, at the path its key names, so a copy stays readable
+with nothing but ``ls`` and ``sha256sum``. Writes are crash-safe and write-once:
+
+* the bytes go to a temporary file (``.tmp-…``) in the target's directory, hashed and counted
+  while streaming, and are fsync'ed before anything else happens;
+* a file that does not have the announced size and SHA-256 is removed, never published;
+* the verified file is made read-only and published with ``os.link``, which fails when the name
+  exists, so two concurrent writers cannot overwrite each other; the directory is fsync'ed so the
+  new name survives a power cut.
+
+The SHA-256 is not stored beside the file (``head`` returns ``sha256=None``): the AIP's BagIt
+manifests already record it, and a second record here could only disagree with them. Retention
+(Object Lock) does not exist on a filesystem and is ignored.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from preservation.errors import (
+    ConfigError,
+    DeleteRefusedError,
+    ObjectExistsError,
+    ObjectMissingError,
+    StorageError,
+)
+from preservation.storage.base import (
+    ObjectInfo,
+    Retention,
+    StorageBackend,
+    StreamVerifier,
+    check_key,
+    check_prefix,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bytes read from the source and written per system call.
+CHUNK_SIZE = 1024 * 1024
+#: Names starting with this are unfinished writes, never objects (keys cannot start with '.').
+TEMP_PREFIX = ".tmp-"
+
+
+class FilesystemBackend(StorageBackend):
+    """Objects as read-only files under a root directory that must already exist.
+
+    The root is not created: a missing root usually means an unmounted disk, and writing into
+    the empty mount point would put the archive's copy on the wrong device.
+    """
+
+    scheme = "file"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.root = _root_from_url(url)
+        if not self.root.is_dir():
+            raise ConfigError(
+                f"storage root {self.root} does not exist or is not a directory "
+                "(is the disk mounted?)",
+                code="CONFIG-STORAGE-ROOT",
+                location=url,
+            )
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    def put(
+        self,
+        key: str,
+        source: BinaryIO,
+        *,
+        size: int,
+        sha256: str,
+        retention: Retention | None = None,
+    ) -> ObjectInfo:
+        """Stream ``source`` into a new read-only file; see the module docstring for the steps.
+
+        The returned :class:`ObjectInfo` carries the SHA-256 just verified.
+        """
+        target = self._path(key)
+        where = self._where(key)
+        verifier = StreamVerifier(source, key=key, size=size, sha256=sha256)
+        if os.path.lexists(target):
+            raise ObjectExistsError(f"object {key} already exists", location=where)
+        self._make_parents(target.parent, key)
+        with _os_errors("create a file for", key, where):
+            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                # Errors of the source propagate unchanged; only our own I/O is a StorageError.
+                while chunk := verifier.read(CHUNK_SIZE):
+                    with _os_errors("write", key, where):
+                        out.write(chunk)
+                verifier.finish()
+                with _os_errors("write", key, where):
+                    out.flush()
+                    os.fsync(out.fileno())
+                    os.fchmod(out.fileno(), 0o444)
+            self._publish(temp, target, key)
+        finally:
+            temp.unlink(missing_ok=True)
+        _fsync_directory(target.parent)
+        stat_result = target.stat()
+        return ObjectInfo(
+            key=key, size=stat_result.st_size, sha256=sha256, modified=_mtime(stat_result)
+        )
+
+    def _publish(self, temp: Path, target: Path, key: str) -> None:
+        """Give the verified temporary file its final name, refusing to replace anything."""
+        try:
+            os.link(temp, target)
+        except FileExistsError:
+            if target.is_dir() and not target.is_symlink():
+                raise StorageError(
+                    f"key {key} names a directory of other objects",
+                    code="STORAGE-KEY-CONFLICT",
+                    location=self._where(key),
+                ) from None
+            raise ObjectExistsError(
+                f"object {key} already exists", location=self._where(key)
+            ) from None
+        except OSError as exc:  # e.g. a filesystem without hard links
+            raise StorageError(
+                f"cannot publish {key} (os.link): {exc}", location=self._where(key)
+            ) from exc
+
+    def _make_parents(self, directory: Path, key: str) -> None:
+        """Create the missing directories between the root and ``directory``, durably.
+
+        Each new directory's parent is fsync'ed so that the path to a stored object survives a
+        crash, not only the object's own name.
+        """
+        missing = []
+        current = directory
+        while current != self.root and not current.is_dir():
+            missing.append(current)
+            current = current.parent
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+            except FileExistsError:
+                if not path.is_dir():  # a concurrent put made it a directory: fine; a file: not
+                    raise StorageError(
+                        f"key {key} runs through the object {path.relative_to(self.root)}",
+                        code="STORAGE-KEY-CONFLICT",
+                        location=self._where(key),
+                    ) from None
+                continue
+            except NotADirectoryError:
+                raise StorageError(
+                    f"key {key} runs through an object, not a directory",
+                    code="STORAGE-KEY-CONFLICT",
+                    location=self._where(key),
+                ) from None
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot create directory for {key}: {exc}", location=self._where(key)
+                ) from exc
+            _fsync_directory(path.parent)
+
+    def open(self, key: str) -> BinaryIO:
+        """The object's file, opened for binary reading (use it in a ``with`` block)."""
+        path = self._path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectMissingError(f"no object {key}", location=self._where(key)) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symbolic link is never one of our objects
+                raise ObjectMissingError(
+                    f"no object {key} (a symbolic link is there)", location=self._where(key)
+                ) from None
+            raise StorageError(f"cannot open {key}: {exc}", location=self._where(key)) from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ObjectMissingError(f"no object {key}", location=self._where(key))
+        return os.fdopen(fd, "rb", buffering=CHUNK_SIZE)
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """Size and modification time of the object's file, or None when there is none."""
+        path = self._path(key)
+        try:
+            stat_result = path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot stat {key}: {exc}", location=self._where(key)) from exc
+        if not stat.S_ISREG(stat_result.st_mode):
+            return None
+        return ObjectInfo(key=key, size=stat_result.st_size, modified=_mtime(stat_result))
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Walk the tree below the deepest directory ``prefix`` names, one directory at a time.
+
+        Only directories that can hold matching keys are entered. Names starting with '.' are
+        never keys (unfinished writes, a NAS's ``.snapshot``) and are passed over silently;
+        other files whose names cannot be keys, or that are not regular files, are skipped with
+        a warning, since a stray file in an archive copy deserves a look.
+        """
+        check_prefix(prefix)
+        start = prefix.rpartition("/")[0]
+        pending = [start]
+        while pending:
+            directory = pending.pop()
+            try:
+                entries = os.scandir(self.root.joinpath(*directory.split("/")))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot list {directory or '/'}: {exc}", location=self.url
+                ) from exc
+            with entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue  # unfinished writes, or the filesystem's own (.snapshot)
+                    key = f"{directory}/{entry.name}" if directory else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        if key.startswith(prefix):
+                            pending.append(key)
+                        continue
+                    if not key.startswith(prefix):
+                        continue
+                    try:
+                        check_key(key)
+                    except StorageError:
+                        log.warning("skipping %s in %s: not a valid object key", key, self.root)
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        log.warning("skipping %s in %s: not a regular file", key, self.root)
+                        continue
+                    stat_result = entry.stat(follow_symlinks=False)
+                    yield ObjectInfo(
+                        key=key, size=stat_result.st_size, modified=_mtime(stat_result)
+                    )
+
+    def delete(self, key: str) -> None:
+        """Unlink the object's file; absent is fine.
+
+        On POSIX, removing a read-only file needs only write permission on its directory; a
+        directory made read-only by an administrator refuses with :class:`DeleteRefusedError`.
+        Emptied directories are left in place: removing them could race a concurrent ``put``.
+        """
+        path = self._path(key)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return
+        except PermissionError as exc:
+            raise DeleteRefusedError(
+                f"the filesystem refuses to delete {key}: {exc}", location=self._where(key)
+            ) from exc
+        except OSError as exc:
+            raise StorageError(f"cannot delete {key}: {exc}", location=self._where(key)) from exc
+        _fsync_directory(path.parent)
+
+    def _where(self, key: str) -> str:
+        return f"{self.url}#{key}"
+
+
+def _root_from_url(url: str) -> Path:
+    """The absolute directory a ``file://`` URL names (percent-escapes decoded)."""
+    parts = urlsplit(url)
+    problem = None
+    if parts.scheme != "file":
+        problem = "the scheme must be file://"
+    elif parts.netloc not in ("", "localhost"):
+        problem = f"a host ({parts.netloc!r}) is not allowed; use file:///absolute/path"
+    elif parts.query or parts.fragment:
+        problem = "a query or fragment is not allowed"
+    elif not parts.path.startswith("/"):
+        problem = "the path must be absolute (file:///absolute/path)"
+    if problem:
+        raise ConfigError(f"invalid storage URL {url!r}: {problem}", code="CONFIG-STORAGE-URL")
+    return Path(unquote(parts.path))
+
+
+def _mtime(stat_result: os.stat_result) -> datetime:
+    return datetime.fromtimestamp(stat_result.st_mtime, tz=UTC)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Flush a directory's entries to disk so a new or removed name survives a crash."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _os_errors(action: str, key: str, where: str) -> Iterator[None]:
+    """Report a failure of our own file operations as a :class:`StorageError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(f"cannot {action} {key}: {exc}", location=where) from exc

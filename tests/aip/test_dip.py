@@ -1,0 +1,78 @@
+"""Access copies: original names, identical bytes, read from a copy that verifies."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from aip.ingest import IngestResult, ingest
+from dip.access import NoIntactCopyError, create_dip
+from preservation.errors import UsageError
+from preservation.repository import Repository
+from sip.samples import sample_files
+from tests.helpers import location_root
+
+
+@pytest.fixture
+def stored(repo: Repository, transfer: Path) -> IngestResult:
+    return ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog)
+
+
+def make(repo: Repository, aip_id: str, out: Path):  # type: ignore[no-untyped-def]
+    return create_dip(repo.config, repo.catalog, aip_id, out, repo.trust_anchors())
+
+
+def test_dip_files_are_byte_identical_under_original_names(
+        repo: Repository, stored: IngestResult, tmp_path: Path, shared_dir: Path) -> None:
+    out = tmp_path / "dip"
+    result = make(repo, stored.aip_id, out)
+    data = out / "representations" / "rep1" / "data"
+    for name, content in sample_files().items():
+        assert (data / name).read_bytes() == content
+    assert (out / "metadata" / "preservation" / "PREMIS.xml").is_file()
+    xsd = etree.XMLSchema(etree.parse(str(shared_dir / "schemas" / "mets.xsd")))
+    mets = etree.parse(str(out / "METS.xml"))
+    assert xsd.validate(mets), xsd.error_log
+    ns = {"m": "http://www.loc.gov/METS/"}
+    assert len(mets.xpath("//m:fileGrp/m:file", namespaces=ns)) == len(sample_files())
+    assert result.location == "copy1" and result.rejected_copies == ()
+    events = [e for e in repo.catalog.events(stored.aip_id) if e.type == "dissemination"]
+    assert len(events) == 1
+
+
+def test_a_damaged_copy_is_skipped_and_reported(repo: Repository, stored: IngestResult,
+                                                tmp_path: Path) -> None:
+    record = next(f for f in repo.catalog.files(stored.aip_id) if f.role == "content")
+    target = location_root(repo.config, 0) / stored.aip_id / record.path
+    os.chmod(target, 0o644)
+    target.write_bytes(b"damaged")
+    result = make(repo, stored.aip_id, tmp_path / "dip")
+    assert result.location == "copy2"
+    assert [r.codes() for r in result.rejected_copies] == [{"AUDIT-SIZE-MISMATCH"}]
+    for name, content in sample_files().items():
+        assert (tmp_path / "dip/representations/rep1/data" / name).read_bytes() == content
+
+
+def test_no_intact_copy_writes_nothing(repo: Repository, stored: IngestResult,
+                                       tmp_path: Path) -> None:
+    record = next(f for f in repo.catalog.files(stored.aip_id) if f.role == "content")
+    for index in (0, 1):
+        (location_root(repo.config, index) / stored.aip_id / record.path).unlink()
+    with pytest.raises(NoIntactCopyError) as info:
+        make(repo, stored.aip_id, tmp_path / "dip")
+    assert len(info.value.reports) == 2
+    assert not (tmp_path / "dip").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dip")] == []
+
+
+def test_output_folder_must_be_new_or_empty(repo: Repository, stored: IngestResult,
+                                            tmp_path: Path) -> None:
+    out = tmp_path / "dip"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(UsageError):
+        make(repo, stored.aip_id, out)
+    assert (out / "keep.txt").read_text() == "mine"
