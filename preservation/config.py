@@ -190,7 +190,7 @@ def _storage(item: Any, index: int, source: str, home: Path) -> StorageConfig:
     if scheme == "file":
         rest = url[len("file://"):]
         if not rest.startswith("/"):
-            url = "file://" + str((home / rest).resolve())
+            url = (home / rest).resolve().as_uri()
     mode = options.get("retention_mode")
     if mode is not None and mode not in ("COMPLIANCE", "GOVERNANCE"):
         raise _err(source, f"{where}.retention_mode", "must be COMPLIANCE or GOVERNANCE")

@@ -1,4 +1,4 @@
-"""Hostile package paths: what is wrong with a path that came from a package, and which names collide.
+"""Hostile package paths: what is wrong with a package path, and which names collide.
 
 Every path named by a package (a manifest line, a ZIP entry, a METS ``xlink:href``) is hostile until
 checked. :func:`path_problems` says what is wrong with one package-relative path (``/``-separated);
@@ -132,44 +132,25 @@ def _key_case(name: str) -> str:
 
 
 def collisions(paths: Iterable[str]) -> list[tuple[str, str, str]]:
-    """Pairs ``(a, b, kind)`` of distinct names that would become one on some filesystems.
+    """Pairs ``(a, b, kind)`` of distinct paths that would become one on some filesystems.
 
     ``kind`` is ``"nfc"`` when ``a`` and ``b`` are equal after Unicode NFC normalisation (macOS
-    and many tools normalise, so one silently replaces the other) and ``"case"`` when they differ
-    only by case (Windows and macOS by default). Directories count too: ``data/Ảnh/1.jpg`` and
-    ``data/ảnh/2.jpg`` collide as ``("data/Ảnh", "data/ảnh", "case")``. Only the shortest colliding
-    prefix is reported, each pair once, ``a`` sorting before ``b``; a pair that collides by NFC is
-    not reported again as a case collision.
+    and many tools normalise names, so one file silently replaces the other) and ``"case"`` when
+    they differ only by case (Windows and macOS by default). Whole paths are compared; pass folder
+    paths too if folders matter. Within a group of colliding paths each is paired with the first
+    (sorted), so a group of *n* gives *n − 1* pairs; a pair that collides by NFC is not reported
+    again as a case collision. The result is sorted.
     """
-    names: set[str] = set()
-    for path in paths:
-        parts = path.split("/")
-        for end in range(1, len(parts) + 1):
-            names.add("/".join(parts[:end]))
-
-    out: list[tuple[str, str, str]] = []
     by_nfc: dict[str, list[str]] = defaultdict(list)
-    for name in sorted(names):
+    for name in sorted(set(paths)):
         by_nfc[_key_nfc(name)].append(name)
-    for group in by_nfc.values():
-        out.extend(_pairs(group, "nfc"))
+    out = [(group[0], other, "nfc") for group in by_nfc.values() for other in group[1:]]
 
     by_case: dict[str, list[str]] = defaultdict(list)
     for group in by_nfc.values():
         by_case[_key_case(group[0])].append(group[0])
-    for group in by_case.values():
-        out.extend(_pairs(sorted(group), "case"))
+    out += [(group[0], other, "case") for group in by_case.values() for other in group[1:]]
     return sorted(out)
-
-
-def _pairs(group: list[str], kind: str) -> list[tuple[str, str, str]]:
-    """Pairs of one group whose parents are the same name (deeper pairs repeat a parent's)."""
-    out = []
-    for i, a in enumerate(group):
-        for b in group[i + 1:]:
-            if a.rpartition("/")[0] == b.rpartition("/")[0]:
-                out.append((a, b, kind))
-    return out
 
 
 def printable(name: str) -> str:

@@ -26,12 +26,13 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -47,7 +48,7 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 REGION = "us-east-1"
 
-# (flag, name) of every port `weed server` would otherwise open on a default number.
+#: Every port `weed server` would otherwise open on a default number (grpc: http port + 10000).
 _PORT_FLAGS = (
     "master.port",
     "master.port.grpc",
@@ -98,7 +99,13 @@ class SeaweedFS:
     access_key: str
     secret_key: str
     directory: Path
+    #: The master's HTTP API (``/dir/status``, ``/cluster/status``), for readiness and debugging.
+    master_url: str
     region: str = REGION
+    #: One boto3 session for every client: a new session reloads the service models (~0.25 s).
+    _session: boto3.session.Session = field(
+        default_factory=boto3.session.Session, repr=False, compare=False
+    )
 
     @property
     def log_path(self) -> Path:
@@ -107,7 +114,7 @@ class SeaweedFS:
 
     def client(self) -> S3Client:
         """A fresh boto3 S3 client for this server (path-style, few retries)."""
-        client: S3Client = boto3.session.Session().client(
+        client: S3Client = self._session.client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key,
@@ -168,10 +175,14 @@ def _s3_config(path: Path, access_key: str, secret_key: str) -> None:
 
 
 def _wait_until_ready(server: SeaweedFS, process: subprocess.Popen[bytes]) -> None:
-    """Poll ``list_buckets`` until the gateway answers, the process dies, or time runs out."""
+    """Wait until S3 answers and the master has a volume server with room, or fail loudly.
+
+    ``list_buckets`` can answer before the volume server has registered with the master; a
+    first write in that window stalls while SeaweedFS retries, so both are awaited.
+    """
     deadline = time.monotonic() + START_TIMEOUT
     client = server.client()
-    last_error: Exception | None = None
+    last_error: Exception | str | None = None
     try:
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -181,16 +192,25 @@ def _wait_until_ready(server: SeaweedFS, process: subprocess.Popen[bytes]) -> No
                 )
             try:
                 client.list_buckets()
-                return
-            except (BotoCoreError, ClientError) as exc:
+                if _free_volume_slots(server.master_url) > 0:
+                    return
+                last_error = "no volume server registered yet"
+            except (BotoCoreError, ClientError, OSError, ValueError) as exc:
                 last_error = exc
-                time.sleep(0.25)
+            time.sleep(0.25)
     finally:
         client.close()
     raise RuntimeError(
         f"SeaweedFS S3 did not answer within {START_TIMEOUT:.0f} s ({last_error}); "
         f"log:\n{_log_tail(server.log_path)}"
     )
+
+
+def _free_volume_slots(master_url: str) -> int:
+    """How many more volumes the master can create (0 until a volume server has registered)."""
+    with urllib.request.urlopen(f"{master_url}/dir/status", timeout=5) as answer:
+        status = json.load(answer)
+    return int(status["Topology"]["Free"])
 
 
 def _log_tail(path: Path, lines: int = 40) -> str:
@@ -216,6 +236,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
+def _remove_sockets(ports: Iterable[int]) -> None:
+    """Remove the Unix sockets SeaweedFS leaves in /tmp (``seaweedfs-s3-<port>.sock`` …).
+
+    They are named after our ports, so only this server's are touched; the S3 gateway's are not
+    removed by SeaweedFS itself on stop.
+    """
+    for port in ports:
+        for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+            if path.is_socket():
+                path.unlink(missing_ok=True)
+
+
 @contextmanager
 def run_seaweedfs(directory: Path, *, weed: str | None = None) -> Iterator[SeaweedFS]:
     """Run ``weed server`` with S3 on loopback, data under ``directory``, until the block ends."""
@@ -231,13 +263,16 @@ def run_seaweedfs(directory: Path, *, weed: str | None = None) -> Iterator[Seawe
     ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
     command = [
         weed,
-        f"-logdir={directory}",
+        "-logtostderr",
         "server",
         f"-dir={data}",
         "-ip=127.0.0.1",
         "-ip.bind=127.0.0.1",
-        # 0 = as many volumes as the free disk holds; the default (8) runs out at the 3rd bucket.
-        "-volume.max=0",
+        # A bucket's first write creates 7 volumes, so the default of 8 runs out at the second
+        # bucket. 0 would mean "free disk / volume size", which varies by machine (and falls
+        # under what a session needs on a nearly full disk); volumes are sparse, so a fixed
+        # 100 reserves no disk and leaves room for a dozen buckets.
+        "-volume.max=100",
         "-master.volumeSizeLimitMB=64",
         # Stop promptly: no grace period between the last heartbeat and the volume shutdown.
         "-volume.preStopSeconds=0",
@@ -252,6 +287,7 @@ def run_seaweedfs(directory: Path, *, weed: str | None = None) -> Iterator[Seawe
         access_key=access_key,
         secret_key=secret_key,
         directory=directory,
+        master_url=f"http://127.0.0.1:{ports['master.port']}",
     )
     with server.log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -267,6 +303,7 @@ def run_seaweedfs(directory: Path, *, weed: str | None = None) -> Iterator[Seawe
         yield server
     finally:
         _stop(process)
+        _remove_sockets(ports.values())
 
 
 @pytest.fixture(scope="session")
@@ -295,8 +332,3 @@ def s3_lock_bucket(seaweedfs: SeaweedFS) -> str:
 def s3_url(s3_bucket: str) -> str:
     """``s3://<session bucket>/<unique prefix>``: an empty location of this test's own."""
     return f"s3://{s3_bucket}/t-{uuid.uuid4().hex[:16]}"
-
-
-def s3_options(server: SeaweedFS, **extra: Any) -> dict[str, Any]:
-    """Keyword options for ``open_location("s3://…", …)`` that reach ``server``."""
-    return {"client": server.client(), **extra}

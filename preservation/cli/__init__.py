@@ -31,6 +31,10 @@ def main(ctx: click.Context, home: Path | None, lang: str, verbose: int) -> None
     audit them, and serve access copies."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        # pyHanko logs a full traceback at WARNING for every untrusted signature; our findings
+        # already say it, once and in words.
+        logging.getLogger("pyhanko").setLevel(logging.ERROR)
     ctx.obj = AppContext(home=home, lang=lang)
 
 

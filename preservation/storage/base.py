@@ -93,8 +93,17 @@ class StreamVerifier:
         return b"".join(chunks)
 
     def finish(self) -> None:
-        """Make sure the source is exhausted and had exactly the announced size and SHA-256."""
-        self.read(1)  # reaches EOF, or raises if a byte is left beyond the announced size
+        """After the last ``read``: the source must be exhausted and match size and SHA-256.
+
+        A byte still left in the source fails the put, whatever the count: it was never handed
+        to the backend, so storing what was read would silently lose it.
+        """
+        if not self._eof and self._source.read(1):
+            raise ChecksumMismatchError(
+                f"source of {self.key} is longer than the announced {self.size} bytes",
+                location=self.key,
+            )
+        self._eof = True
         if self.count != self.size:
             raise ChecksumMismatchError(
                 f"source of {self.key} has {self.count} bytes, announced {self.size}",

@@ -10,6 +10,9 @@ with nothing but ``ls`` and ``sha256sum``. Writes are crash-safe and write-once:
   exists, so two concurrent writers cannot overwrite each other; the directory is fsync'ed so the
   new name survives a power cut.
 
+Directories exist only to hold objects, as in S3: a delete, or a put that fails, removes the
+directories it leaves empty, so a discarded AIP leaves no empty folder behind in the copy.
+
 The SHA-256 is not stored beside the file (``head`` returns ``sha256=None``): the AIP's BagIt
 manifests already record it, and a second record here could only disagree with them. Retention
 (Object Lock) does not exist on a filesystem and is ignored.
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 CHUNK_SIZE = 1024 * 1024
 #: Names starting with this are unfinished writes, never objects (keys cannot start with '.').
 TEMP_PREFIX = ".tmp-"
+#: How often a put recreates directories that a concurrent delete pruned under it.
+_ATTEMPTS = 10
 
 
 class FilesystemBackend(StorageBackend):
@@ -93,11 +98,9 @@ class FilesystemBackend(StorageBackend):
         where = self._where(key)
         verifier = StreamVerifier(source, key=key, size=size, sha256=sha256)
         if os.path.lexists(target):
-            raise ObjectExistsError(f"object {key} already exists", location=where)
-        self._make_parents(target.parent, key)
-        with _os_errors("create a file for", key, where):
-            fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
-        temp = Path(temp_name)
+            raise self._taken(target, key)
+        fd, temp = self._create_temp(target, key)
+        published = False
         try:
             with os.fdopen(fd, "wb") as out:
                 # Errors of the source propagate unchanged; only our own I/O is a StorageError.
@@ -110,8 +113,11 @@ class FilesystemBackend(StorageBackend):
                     os.fsync(out.fileno())
                     os.fchmod(out.fileno(), 0o444)
             self._publish(temp, target, key)
+            published = True
         finally:
             temp.unlink(missing_ok=True)
+            if not published:
+                self._prune(target.parent)
         _fsync_directory(target.parent)
         stat_result = target.stat()
         return ObjectInfo(
@@ -123,19 +129,57 @@ class FilesystemBackend(StorageBackend):
         try:
             os.link(temp, target)
         except FileExistsError:
-            if target.is_dir() and not target.is_symlink():
-                raise StorageError(
-                    f"key {key} names a directory of other objects",
-                    code="STORAGE-KEY-CONFLICT",
-                    location=self._where(key),
-                ) from None
-            raise ObjectExistsError(
-                f"object {key} already exists", location=self._where(key)
-            ) from None
+            raise self._taken(target, key) from None
         except OSError as exc:  # e.g. a filesystem without hard links
             raise StorageError(
                 f"cannot publish {key} (os.link): {exc}", location=self._where(key)
             ) from exc
+
+    def _taken(self, target: Path, key: str) -> StorageError:
+        """The error for a put whose target name exists: an object, or a directory of them."""
+        if target.is_dir() and not target.is_symlink():
+            return StorageError(
+                f"key {key} names a directory of other objects",
+                code="STORAGE-KEY-CONFLICT",
+                location=self._where(key),
+            )
+        return ObjectExistsError(f"object {key} already exists", location=self._where(key))
+
+    def _create_temp(self, target: Path, key: str) -> tuple[int, Path]:
+        """Create the target's directories and an empty temporary file in them.
+
+        A concurrent delete may prune a directory between its creation here and the temporary
+        file's (see :meth:`_prune`); then the directories are made again, a few times at most.
+        """
+        for _ in range(_ATTEMPTS):
+            try:
+                self._make_parents(target.parent, key)
+                fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StorageError(
+                    f"cannot create a file for {key}: {exc}", location=self._where(key)
+                ) from exc
+            return fd, Path(name)
+        raise StorageError(
+            f"the directory of {key} vanished {_ATTEMPTS} times while writing",
+            location=self._where(key),
+        )
+
+    def _prune(self, directory: Path) -> None:
+        """Remove ``directory`` and its parents, up to the root, as long as they are empty.
+
+        ``rmdir`` removes nothing but an empty directory, so this can never take an object
+        with it; a put racing with it starts its directories over (:meth:`_create_temp`).
+        """
+        while directory != self.root:
+            try:
+                directory.rmdir()
+            except OSError:
+                return  # not empty (the usual case), or already removed by someone else
+            _fsync_directory(directory.parent)
+            directory = directory.parent
 
     def _make_parents(self, directory: Path, key: str) -> None:
         """Create the missing directories between the root and ``directory``, durably.
@@ -165,6 +209,8 @@ class FilesystemBackend(StorageBackend):
                     code="STORAGE-KEY-CONFLICT",
                     location=self._where(key),
                 ) from None
+            except FileNotFoundError:
+                raise  # a concurrent prune removed a parent: the caller starts over
             except OSError as exc:
                 raise StorageError(
                     f"cannot create directory for {key}: {exc}", location=self._where(key)
@@ -252,7 +298,7 @@ class FilesystemBackend(StorageBackend):
 
         On POSIX, removing a read-only file needs only write permission on its directory; a
         directory made read-only by an administrator refuses with :class:`DeleteRefusedError`.
-        Emptied directories are left in place: removing them could race a concurrent ``put``.
+        Directories left empty are removed (:meth:`_prune`).
         """
         path = self._path(key)
         try:
@@ -266,6 +312,7 @@ class FilesystemBackend(StorageBackend):
         except OSError as exc:
             raise StorageError(f"cannot delete {key}: {exc}", location=self._where(key)) from exc
         _fsync_directory(path.parent)
+        self._prune(path.parent)
 
     def _where(self, key: str) -> str:
         return f"{self.url}#{key}"
@@ -293,8 +340,14 @@ def _mtime(stat_result: os.stat_result) -> datetime:
 
 
 def _fsync_directory(directory: Path) -> None:
-    """Flush a directory's entries to disk so a new or removed name survives a crash."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    """Flush a directory's entries to disk so a new or removed name survives a crash.
+
+    A directory that a concurrent delete has just pruned has nothing left to flush.
+    """
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return
     try:
         os.fsync(fd)
     finally:

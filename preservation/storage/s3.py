@@ -190,9 +190,9 @@ class S3Backend(StorageBackend):
         """
         name = self._name(key)
         verifier = StreamVerifier(source, key=key, size=size, sha256=sha256)
+        lock = self._retention(retention)
         if self.head(key) is not None:
             raise ObjectExistsError(f"object {key} already exists", location=self._where(key))
-        lock = self._retention(retention)
         common: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": name,
@@ -278,8 +278,8 @@ class S3Backend(StorageBackend):
             self._client.abort_multipart_upload(**target)
         except (BotoCoreError, ClientError) as exc:
             log.error(
-                "could not abort multipart upload %s of %s in bucket %s: %s "
-                "(a bucket lifecycle rule for incomplete uploads will clear it)",
+                "could not abort multipart upload %s of %s in bucket %s: %s (a lifecycle "
+                "rule for incomplete multipart uploads on the bucket clears such leftovers)",
                 target["UploadId"],
                 target["Key"],
                 target["Bucket"],

@@ -353,6 +353,24 @@ def test_corrupt_container_is_not_an_error(
     assert "container signatures not checked" in caplog.text
 
 
+def test_zip_bomb_member_is_not_read(
+    identifier: FormatIdentifier, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """fido would inflate the whole [Content_Types].xml into memory; past the limit we don't."""
+    path = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("[Content_Types].xml", "w", force_zip64=True) as member:
+            block = b" " * (1024 * 1024)
+            for _ in range(formats.MAX_CONTAINER_MEMBER // len(block) + 1):
+                member.write(block)
+        z.writestr("word/document.xml", DOCUMENT)
+    assert path.stat().st_size < 1024 * 1024
+    result = identifier.identify(path)
+    assert result.basis == "signature"
+    assert result.puid == "x-fmt/263"
+    assert "inflates to" in caplog.text
+
+
 def test_nothing_is_printed(corpus: Path, capfd: pytest.CaptureFixture[str]) -> None:
     with FormatIdentifier() as fi:
         for name in CORPUS:

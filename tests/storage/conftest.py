@@ -2,7 +2,9 @@
 
 The contract tests in ``test_storage_contract.py`` take ``backend`` and so run once per kind; a
 new backend joins the suite by adding its kind to ``KINDS`` and a branch to ``backend``. The S3
-kind uses the session's SeaweedFS server, started only when an S3 test actually runs.
+kind uses the session's SeaweedFS server (``seaweedfs``, ``s3_url`` from ``tests/s3server.py``,
+registered once for the whole suite by ``tests/conftest.py``; registering them again here would
+start a second server), started only when an S3 test actually runs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from preservation.storage import StorageBackend, open_location
-from tests.s3server import s3_bucket, s3_lock_bucket, s3_url, seaweedfs  # noqa: F401
 
 MiB = 1024 * 1024
 

@@ -1,0 +1,243 @@
+"""What is on disk in a bag, listed without following links, and its files hashed in one pass.
+
+:func:`walk` lists the bag once with ``lstat`` semantics: regular files (with size and inode),
+folders, symbolic links, special files and folders it could not list. It never follows a link and
+never leaves the root. Every later access to a file goes through :func:`open_listed`, which opens
+the listed file with ``O_NOFOLLOW`` and checks that it is still the same regular file (device,
+inode, size, modification time) before a byte is read, so a file swapped for a link, a FIFO or
+another file after the walk is reported as changed rather than read.
+
+:func:`hash_files` reads each file once, in 1 MiB chunks, feeding every requested algorithm from
+the same buffer, with a small thread pool (hashlib releases the GIL on large updates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty, SimpleQueue
+from typing import BinaryIO
+
+CHUNK = 1024 * 1024
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A regular file found by :func:`walk`."""
+
+    rel: str  # "/"-separated, relative to the bag root, exactly as on disk (os.fsdecode)
+    size: int
+    dev: int
+    ino: int
+    mtime_ns: int
+
+
+@dataclass
+class Tree:
+    """Everything under a bag root, by "/"-separated relative path, sorted."""
+
+    files: dict[str, Listed] = field(default_factory=dict)
+    dirs: list[str] = field(default_factory=list)
+    empty_dirs: list[str] = field(default_factory=list)
+    symlinks: list[str] = field(default_factory=list)
+    specials: list[tuple[str, str]] = field(default_factory=list)  # (rel, kind)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (rel, error)
+
+    def names(self) -> Iterator[str]:
+        """Every path the walk saw, whatever it is."""
+        yield from self.files
+        yield from self.dirs
+        yield from self.symlinks
+        yield from (rel for rel, _ in self.specials)
+        yield from (rel for rel, _ in self.unreadable)
+
+    def not_regular(self) -> set[str]:
+        """Paths that exist but are not regular files (already reported on their own)."""
+        return ({*self.dirs, *self.symlinks} | {rel for rel, _ in self.specials}
+                | {rel for rel, _ in self.unreadable})
+
+
+def describe_error(error: OSError) -> str:
+    """An OSError without the absolute path (reports must not leak where the bag sits)."""
+    return error.strerror or type(error).__name__
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    return f"mode {stat.S_IFMT(mode):o}"
+
+
+def walk(root: Path) -> Tree:
+    """List ``root`` recursively without following links.
+
+    Raises :class:`OSError` when ``root`` itself cannot be listed; folders below it that cannot be
+    listed are recorded in ``unreadable``.
+    """
+    tree = Tree()
+    stack: list[str] = [""]
+    first = True
+    while stack:
+        rel_dir = stack.pop()
+        try:
+            with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as error:
+            if first:
+                raise
+            tree.unreadable.append((rel_dir, describe_error(error)))
+            continue
+        first = False
+        if not entries and rel_dir:
+            tree.empty_dirs.append(rel_dir)
+        subdirs = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                if entry.is_symlink():
+                    tree.symlinks.append(rel)
+                elif entry.is_dir(follow_symlinks=False):
+                    tree.dirs.append(rel)
+                    subdirs.append(rel)
+                else:
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode):
+                        tree.files[rel] = Listed(rel, st.st_size, st.st_dev, st.st_ino,
+                                                st.st_mtime_ns)
+                    else:
+                        tree.specials.append((rel, _kind(st.st_mode)))
+            except OSError as error:
+                tree.unreadable.append((rel, describe_error(error)))
+        stack.extend(reversed(subdirs))
+    tree.dirs.sort()
+    tree.empty_dirs.sort()
+    tree.symlinks.sort()
+    tree.files = dict(sorted(tree.files.items()))
+    return tree
+
+
+class ChangedError(Exception):
+    """The file is no longer the regular file the walk listed."""
+
+
+@contextmanager
+def open_listed(root: Path, listed: Listed) -> Iterator[BinaryIO]:
+    """Open a listed file read-only, never through a link; :class:`ChangedError` if swapped."""
+    try:
+        fd = os.open(os.path.join(root, listed.rel), _OPEN_FLAGS)
+    except OSError as error:
+        if os.path.islink(os.path.join(root, listed.rel)):
+            raise ChangedError(listed.rel) from error
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (
+                (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                != (listed.dev, listed.ino, listed.size, listed.mtime_ns)):
+            raise ChangedError(listed.rel)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        stream = os.fdopen(fd, "rb", buffering=CHUNK)
+    except BaseException:
+        os.close(fd)
+        raise
+    with stream:
+        yield stream
+
+
+@dataclass(frozen=True)
+class Hashed:
+    """The outcome of hashing one listed file: digests, or why there are none."""
+
+    listed: Listed
+    digests: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    changed: bool = False
+
+
+def _hash_one(root: Path, listed: Listed, algorithms: frozenset[str],
+              report_bytes: Callable[[int], None] | None) -> Hashed:
+    try:
+        with open_listed(root, listed) as stream:
+            hashers = [(a, hashlib.new(a, usedforsecurity=False)) for a in sorted(algorithms)]
+            buffer = bytearray(CHUNK)
+            view = memoryview(buffer)
+            total = 0
+            raw = stream.raw  # type: ignore[attr-defined]
+            while n := raw.readinto(buffer):
+                chunk = view[:n]
+                for _, hasher in hashers:
+                    hasher.update(chunk)
+                total += n
+                if report_bytes is not None:
+                    report_bytes(n)
+            if total != listed.size:
+                return Hashed(listed, changed=True)
+            return Hashed(listed, {a: h.hexdigest() for a, h in hashers})
+    except ChangedError:
+        return Hashed(listed, changed=True)
+    except OSError as error:
+        return Hashed(listed, error=describe_error(error))
+
+
+def workers() -> int:
+    """Threads used for hashing: min(4, CPUs)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def hash_files(root: Path, jobs: Sequence[tuple[Listed, frozenset[str]]], *,
+               progress: Callable[[int], None] | None = None) -> list[Hashed]:
+    """Hash every job's file once with all its algorithms; results in the order of ``jobs``.
+
+    ``progress(n)`` is called in the caller's thread with the number of bytes read since the
+    previous call. At most a few jobs per worker are in flight, so a million files do not make a
+    million futures.
+    """
+    queue: SimpleQueue[int] = SimpleQueue()
+    report_bytes = queue.put if progress is not None else None
+    results: list[Hashed | None] = [None] * len(jobs)
+    # Biggest first: the pool stays busy to the end instead of waiting on one late big file.
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].size)
+    window = workers() * 4
+
+    def drain() -> None:
+        if progress is None:
+            return
+        total = 0
+        while True:
+            try:
+                total += queue.get_nowait()
+            except Empty:
+                break
+        if total:
+            progress(total)
+
+    with ThreadPoolExecutor(workers(), thread_name_prefix="bagit-hash") as pool:
+        pending: dict[Future[Hashed], int] = {}
+        position = 0
+        while position < len(order) or pending:
+            while position < len(order) and len(pending) < window:
+                index = order[position]
+                listed, algorithms = jobs[index]
+                pending[pool.submit(_hash_one, root, listed, algorithms, report_bytes)] = index
+                position += 1
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                results[pending.pop(future)] = future.result()
+            drain()
+    drain()
+    return [r for r in results if r is not None]
