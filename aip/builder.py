@@ -27,8 +27,6 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from sip.bagit import BagCheck
-
 from aip.mets import mets_bytes
 from aip.model import (
     EVENT_TYPES,
@@ -52,6 +50,7 @@ from preservation.manifest import (
     manifest_text,
 )
 from preservation.signing import SigningIdentity, sign_detached
+from sip.bagit import BagCheck
 
 SCHEMA_FILES = ("mets.xsd", "xlink.xsd", "premis-v3-0.xsd", "DILCISExtensionMETS.xsd")
 PREMIS_PATH = "metadata/preservation/PREMIS.xml"
@@ -124,6 +123,7 @@ def build_aip(
     created: datetime,
     label: str | None = None,
     fido_version: str = "",
+    signatures: str = "",
 ) -> BuiltAip:
     """Write the AIP's metadata and tag files into ``staging_root/<uuid>`` and sign it."""
     aip_uuid = str(uuid.uuid4())
@@ -149,7 +149,8 @@ def build_aip(
     meta: list[MetadataFile] = []
     schemas = tuple(_write_schema(staging, name) for name in SCHEMA_FILES)
     submission = tuple(_write_submission(staging, source, check.report))
-    agents, events = _provenance(check.report, files, actors, created, fido_version)
+    agents, events = _provenance(check.report, files, actors, created, fido_version,
+                                 signatures)
 
     desc = AipDescription(
         uuid=aip_uuid, label=title, created=created, organisation=actors.organisation,
@@ -247,7 +248,7 @@ def _write_submission(staging: Path, source: Path, report: Report) -> list[Metad
 
 def _provenance(
     report: Report, files: Sequence[ContentFile], actors: Actors, when: datetime,
-    fido_version: str,
+    fido_version: str, signatures: str,
 ) -> tuple[tuple[Agent, ...], tuple[Event, ...]]:
     software = Agent(str(uuid.uuid4()), SOFTWARE_NAME, "software", __version__,
                      "executing program")
@@ -271,7 +272,8 @@ def _provenance(
         event("validation", f"BagIt (RFC 8493) validation of the submitted {report.kind} package",
               "accepted" + (f"; findings: {', '.join(warnings)}" if warnings else ""),
               (software.uuid, *people)),
-        event("format identification", f"PRONOM identification with fido {fido_version}".strip(),
+        event("format identification",
+              f"PRONOM identification with fido {fido_version}, signatures {signatures}",
               f"{identified} of {len(files)} files identified", (fido.uuid,), file_ids),
         event("message digest calculation", "SHA-256 of every content file, verified against "
               "the producer's manifests", f"{len(files)} files", (software.uuid,), file_ids),

@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sip.bagit import BagCheck, validate_bag
-
 from aip.builder import Actors, BuiltAip, StagedObject, build_aip
 from aip.model import FormatId
 from preservation import SOFTWARE_NAME, __version__
@@ -52,6 +50,7 @@ from preservation.progress import Progress, no_progress
 from preservation.signing import SigningIdentity
 from preservation.storage import StorageBackend, open_location
 from preservation.timeutil import iso, now_local
+from sip.bagit import BagCheck, validate_bag
 
 log = logging.getLogger(__name__)
 WORKERS = 4
@@ -101,12 +100,12 @@ def ingest(
             f"{source} was rejected: {len(check.report.errors)} error(s); report: {report_path}",
             check.report)
 
-    formats, fido_version = identify_formats(check, progress)
+    formats, fido_version, signatures = identify_formats(check, progress)
     staging_root.mkdir(parents=True, exist_ok=True)
     with _staging_lock(staging_root) as claim:
         built = build_aip(source, check, formats, staging_root=staging_root, identity=identity,
                           actors=Actors.current(config.name), created=clock(), label=label,
-                          fido_version=fido_version)
+                          fido_version=fido_version, signatures=signatures)
         claim(built.staging)
         backends = [open_location(s.url, **s.options) for s in config.storage]
         try:
@@ -127,14 +126,18 @@ def ingest(
                         report_path=report_path)
 
 
-def identify_formats(check: BagCheck, progress: Progress) -> tuple[dict[str, FormatId], str]:
-    """PRONOM format of every payload file, with one fido instance for the whole transfer."""
+def identify_formats(check: BagCheck, progress: Progress
+                     ) -> tuple[dict[str, FormatId], str, str]:
+    """PRONOM format of every payload file, with one fido instance for the whole transfer.
+
+    Returns the formats by bag path, fido's version and the PRONOM signature release.
+    """
     out: dict[str, FormatId] = {}
     with FormatIdentifier() as identifier:
         for payload in check.payload:
             out[payload.bag_path] = identifier.identify(payload.fs_path)
             progress("identify", 1, len(check.payload))
-        return out, identifier.signature_version
+        return out, identifier.fido_version, identifier.signature_version
 
 
 def replicate(built: BuiltAip, loc: StorageConfig, backend: StorageBackend, progress: Progress,

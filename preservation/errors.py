@@ -73,8 +73,9 @@ class DeleteRefusedError(StorageError):
     code = "STORAGE-DELETE-REFUSED"
 
 
-class SigningError(PreservationError):
-    """A signing identity could not be loaded or a signature could not be made."""
+class SigningError(ConfigError):
+    """The signing identity could not be loaded or cannot sign (a configuration problem:
+    wrong passphrase, expired certificate, unsupported key); exit code 2."""
 
     code = "SIGN-ERROR"
 

@@ -37,11 +37,12 @@ def aip_list(ctx: click.Context) -> None:
                 for c in copies]})
 
     def text(console: Console) -> None:
-        table = Table("AIP", "label", "files", "bytes", "created", "copies")
+        table = Table("label", "files", "bytes", "created", "copies")
+        table.add_column("AIP", no_wrap=True, min_width=36)
         for r in rows:
-            table.add_row(r["id"], r["label"], str(r["file_count"]), str(r["total_size"]),
+            table.add_row(r["label"], str(r["file_count"]), str(r["total_size"]),
                           r["created"], ", ".join(f"{c['location']}:{c['status']}"
-                                                  for c in r["copies"]))
+                                                  for c in r["copies"]), r["id"])
         console.print(table)
 
     emit(ctx, {"ok": True, "aips": rows}, text)
@@ -58,25 +59,26 @@ def aip_show(ctx: click.Context, aip_id: str) -> None:
         aip = repo.catalog.aip(aip_id)
         if aip is None:
             raise NotFoundError(f"no AIP {aip_id} in the catalog", code="AIP-UNKNOWN")
-        data = {"ok": True, "aip": asdict(aip),
-                "files": [asdict(f) for f in repo.catalog.files(aip_id)],
-                "copies": [asdict(c) for c in repo.catalog.copies(aip_id)],
-                "events": [asdict(e) for e in repo.catalog.events(aip_id)]}
+        files = [asdict(f) for f in repo.catalog.files(aip_id)]
+        copies = [asdict(c) for c in repo.catalog.copies(aip_id)]
+        events = [asdict(e) for e in repo.catalog.events(aip_id)]
+    data = {"ok": True, "aip": asdict(aip), "files": files, "copies": copies, "events": events}
 
     def text(console: Console) -> None:
         console.print(f"AIP {aip.id}: {aip.label}", markup=False)
         console.print(f"  created {aip.created} by {aip.organisation}; signer {aip.signer}",
                       markup=False)
-        files = Table("path", "original name", "bytes", "format", "sha256")
-        for f in data["files"]:
+        table = Table("original name", "bytes", "format", "sha256")
+        table.add_column("AIP path", no_wrap=True)
+        for f in files:
             if f["role"] == "content":
-                files.add_row(f["path"], f["original_name"], str(f["size"]), f["puid"] or "?",
-                              f["sha256"][:16] + "…")
-        console.print(files)
-        for c in data["copies"]:
+                table.add_row(f["original_name"], str(f["size"]), f["puid"] or "?",
+                              f["sha256"][:16] + "…", f["path"].removeprefix("data/"))
+        console.print(table)
+        for c in copies:
             console.print(f"  copy {c['location']}: {c['url']} — {c['status']} "
                           f"(checked {c['checked_at']})", markup=False)
-        for e in data["events"]:
+        for e in events:
             console.print(f"  {e['datetime']}  {e['type']:<28} {e['outcome']:<8} "
                           f"{e['location'] or ''}", markup=False)
 

@@ -3,6 +3,9 @@ served as an access copy — and where everything is."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
 import click
 from rich.console import Console
 
@@ -38,12 +41,13 @@ def demo_cmd(ctx: click.Context) -> None:
                          progress=progress)
         config = repo.config
     intact = all(a.ok for a in audits)
+    copies = [{"location": c.location, "url": c.url, "aip_folder": _folder(c.url, result.aip_id)}
+              for c in result.copies]
     data = {
         "ok": intact, "home": str(home), "repository_created": created,
         "config": str(home / CONFIG_NAME), "catalog": str(config.catalog_path),
         "transfer": str(transfer), "aip_id": result.aip_id,
-        "copies": [{"location": c.location, "url": c.url,
-                    "aip_folder": f"{c.url}/{result.aip_id}"} for c in result.copies],
+        "copies": copies,
         "audit": {"intact": intact, "copies": [
             {"location": c.location, "ok": c.ok, "files_checked": c.files_checked}
             for a in audits for c in a.copies]},
@@ -56,7 +60,7 @@ def demo_cmd(ctx: click.Context) -> None:
         console.print(f"  sample transfer:  {transfer}  (BagIt, Vietnamese file names, a PDF)")
         console.print(f"  AIP:              {result.aip_id} "
                       f"({result.file_count} files, signed)")
-        for c in data["copies"]:
+        for c in copies:
             console.print(f"  copy {c['location']}:       {c['aip_folder']}")
         console.print(f"  audit:            {'all copies intact' if intact else 'FAILED'}")
         console.print(f"  access copy:      {dip.out_dir}")
@@ -67,3 +71,10 @@ def demo_cmd(ctx: click.Context) -> None:
 
     emit(ctx, data, text)
     ctx.exit(0 if intact else 1)
+
+
+def _folder(url: str, aip_id: str) -> str:
+    """Where an AIP's objects are: a plain path for file:// locations."""
+    if url.startswith("file://"):
+        return str(Path(unquote(urlsplit(url).path)) / aip_id)
+    return f"{url.rstrip('/')}/{aip_id}"
