@@ -26,21 +26,29 @@ def make(repo: Repository, aip_id: str, out: Path):  # type: ignore[no-untyped-d
 
 
 def test_dip_files_are_byte_identical_under_original_names(
-        repo: Repository, stored: IngestResult, tmp_path: Path, shared_dir: Path) -> None:
+        repo: Repository, stored: IngestResult, tmp_path: Path) -> None:
     out = tmp_path / "dip"
     result = make(repo, stored.aip_id, out)
     data = out / "representations" / "rep1" / "data"
     for name, content in sample_files().items():
         assert (data / name).read_bytes() == content
     assert (out / "metadata" / "preservation" / "PREMIS.xml").is_file()
-    xsd = etree.XMLSchema(etree.parse(str(shared_dir / "schemas" / "mets.xsd")))
     mets = etree.parse(str(out / "METS.xml"))
-    assert xsd.validate(mets), xsd.error_log
     ns = {"m": "http://www.loc.gov/METS/"}
     assert len(mets.xpath("//m:fileGrp/m:file", namespaces=ns)) == len(sample_files())
+    assert mets.xpath("//m:altRecordID[@TYPE='AIP']/text()", namespaces=ns) == [
+        f"urn:uuid:{stored.aip_id}"]
     assert result.location == "copy1" and result.rejected_copies == ()
     events = [e for e in repo.catalog.events(stored.aip_id) if e.type == "dissemination"]
     assert len(events) == 1
+
+
+def test_dip_mets_is_schema_valid(repo: Repository, stored: IngestResult, tmp_path: Path,
+                                  shared_dir: Path) -> None:
+    make(repo, stored.aip_id, tmp_path / "dip")
+    xsd = etree.XMLSchema(etree.parse(str(shared_dir / "schemas" / "mets.xsd")))
+    mets = etree.parse(str(tmp_path / "dip" / "METS.xml"))
+    assert xsd.validate(mets), xsd.error_log
 
 
 def test_a_damaged_copy_is_skipped_and_reported(repo: Repository, stored: IngestResult,

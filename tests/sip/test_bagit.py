@@ -7,9 +7,11 @@ in ../shared is an independent oracle.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import os
+import random
 import shutil
 import stat
 import unicodedata
@@ -316,6 +318,32 @@ def test_old_versions_relax_some_rules(tmp_path: Path) -> None:
     set_version(bag, "1.0")
     check = validated(bag)
     assert "BAGIT-MANIFEST-DUPLICATE" in codes(check, Severity.ERROR)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_garbage_tag_files_are_findings_not_crashes(tmp_path: Path, seed: int) -> None:
+    """Random damage to the tag files (bytes, line ends, BOMs, odd encodings) never raises."""
+    rng = random.Random(seed)
+    bag = make_test_bag(tmp_path, checksums=("sha256", "md5"))
+    (bag / "fetch.txt").write_text("https://example.org/a 6 data/a.txt\n", encoding="utf-8")
+    names = ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-md5.txt",
+             "tagmanifest-sha256.txt", "fetch.txt"]
+    pieces = [b"\r", b"\n", b"\x00", b"%", b"%0A", b"%25", b"\t", b":", codecs.BOM_UTF8,
+              codecs.BOM_UTF16_LE, b"../", b"~", b"\\", b"\xff", b"\xe1\xbb"]
+    for _ in range(rng.randint(1, 4)):
+        path = bag / rng.choice(names)
+        data = bytearray(path.read_bytes())
+        spot = rng.randrange(len(data) + 1)
+        data[spot:spot + rng.randrange(3)] = rng.choice(pieces)
+        if rng.random() < 0.3:
+            encoding = rng.choice(["UTF-16", "UTF-32", "ISO-8859-1", "cp1258", "utf-7", "hz",
+                                   "idna", "x\udcff", "shift_jis"])
+            data = (f"BagIt-Version: {rng.choice(['1.0', '0.97', '0.93'])}\n"
+                    f"Tag-File-Character-Encoding: {encoding}\n").encode("utf-8", "surrogateescape")
+            path = bag / "bagit.txt"
+        path.write_bytes(bytes(data))
+    check = validated(bag)
+    assert check.report.kind == "bagit"
 
 
 def test_nfc_nfd_collision_rejected_although_make_bag_accepts_it(tmp_path: Path) -> None:
