@@ -10,28 +10,29 @@ themselves, so a hostile path is never opened, joined or resolved.
 Problem codes (stable, language-neutral; callers map them to their own finding codes):
 
 ========================  ==========================================================  =========
-code                      meaning                                                     kind
+code                      meaning                                                     advice
 ========================  ==========================================================  =========
-``empty``                 the path is empty                                           unsafe
-``absolute``              starts with ``/`` or ``\\`` (rooted)                         unsafe
-``drive-letter``          starts with a Windows drive (``C:``)                        unsafe
-``unc``                   a UNC or device path (``//server``, ``\\\\?\\``)              unsafe
-``backslash``             contains ``\\`` (a separator on Windows)                     unsafe
-``dot-dot``               a ``..`` segment                                            unsafe
-``dot-segment``           a ``.`` segment                                             unsafe
-``tilde``                 first segment starts with ``~`` (home-directory expansion)  unsafe
-``empty-segment``         ``//`` inside, or a trailing ``/``                          unsafe
-``nul``                   contains NUL                                                unsafe
-``control-character``     contains another C0/C1 control character (LF, CR, ESC, …)   unsafe
-``invalid-surrogate``     contains a lone surrogate (bytes that were not valid text)  unsafe
-``bidi-control``          bidirectional override/isolate characters (spoofing)        portab.
-``windows-reserved``      a Windows device name (CON, NUL, COM1 …) or a name ending   portab.
+``empty``                 the path is empty                                           reject
+``absolute``              starts with ``/`` or ``\\`` (rooted)                         reject
+``drive-letter``          starts with a Windows drive (``C:``)                        reject
+``unc``                   a UNC or device path (``//server``, ``\\\\?\\``)              reject
+``backslash``             contains ``\\`` (a separator on Windows)                     reject
+``dot-dot``               a ``..`` segment                                            reject
+``dot-segment``           a ``.`` segment                                             reject
+``tilde``                 first segment starts with ``~`` (home-directory expansion)  reject
+``empty-segment``         ``//`` inside, or a trailing ``/``                          reject
+``nul``                   contains NUL                                                reject
+``control-character``     contains another C0/C1 control character (LF, CR, ESC, …)   reject
+``invalid-surrogate``     contains a lone surrogate (bytes that were not valid text)  reject
+``bidi-control``          bidirectional override/isolate characters (spoofing)        warn
+``windows-reserved``      a Windows device name (CON, NUL, COM1 …) or a name ending   warn
                           in a dot or a space
-``windows-character``     a character Windows forbids in names (``<>:"|?*``)          portab.
+``windows-character``     a character Windows forbids in names (``<>:"|?*``)          warn
 ========================  ==========================================================  =========
 
-``UNSAFE`` problems let a path escape its root, alias another file or break tools; reject them.
-``PORTABILITY`` problems are legal on Linux but break on other systems; warn about them.
+``UNSAFE`` (reject) problems let a path escape its root, alias another file or break tools.
+``PORTABILITY`` (warn) problems are legal here but break copies on other systems or mislead
+whoever reads the name.
 """
 
 from __future__ import annotations

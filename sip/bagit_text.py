@@ -164,15 +164,19 @@ def read_lines(stream: BinaryIO, *, codec: str, name: str, report: Report
         if not head.startswith(boms):
             codec += "-be"  # no byte-order mark: big-endian (RFC 2781 §4.3)
     text = io.TextIOWrapper(stream, encoding=codec, errors=_ESCAPE, newline="")
+    number = 0
+
+    def readline(limit: int) -> str:
+        try:
+            return text.readline(limit)
+        except (UnicodeError, ValueError):  # a decoder that gives up despite the handler
+            report.add("BAGIT-TAGFILE-DECODING", name, file=name, line=number + 1,
+                       encoding=codec)
+            return ""  # nothing more can be read from this file
+
     try:
-        number = 0
         while True:
-            try:
-                chunk = text.readline(MAX_LINE + 2)
-            except (UnicodeError, ValueError):  # a decoder that gives up despite the handler
-                report.add("BAGIT-TAGFILE-DECODING", name, file=name, line=number + 1,
-                           encoding=codec)
-                return
+            chunk = readline(MAX_LINE + 2)
             if not chunk:
                 return
             number += 1
@@ -185,7 +189,7 @@ def read_lines(stream: BinaryIO, *, codec: str, name: str, report: Report
                 report.add("BAGIT-TAGFILE-LINE-TOO-LONG", name, file=name, line=number,
                            limit=MAX_LINE)
                 while chunk and not chunk.endswith(("\n", "\r")):
-                    chunk = text.readline(MAX_LINE)
+                    chunk = readline(MAX_LINE)
                 continue
             if _undecodable(line):
                 report.add("BAGIT-TAGFILE-DECODING", name, file=name, line=number, encoding=codec)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -25,6 +26,9 @@ from queue import Empty, SimpleQueue
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+#: Small files are hashed in batches of about this many bytes or files per task.
+BATCH_BYTES = 8 * CHUNK
+BATCH_FILES = 256
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 
@@ -135,8 +139,12 @@ class ChangedError(Exception):
 
 
 @contextmanager
-def open_listed(root: Path, listed: Listed) -> Iterator[BinaryIO]:
-    """Open a listed file read-only, never through a link; :class:`ChangedError` if swapped."""
+def open_listed(root: Path, listed: Listed, *, buffering: int = 64 * 1024
+                ) -> Iterator[BinaryIO]:
+    """Open a listed file read-only, never through a link; :class:`ChangedError` if swapped.
+
+    ``buffering=0`` gives the unbuffered file (for reading into a caller's buffer).
+    """
     try:
         fd = os.open(os.path.join(root, listed.rel), _OPEN_FLAGS)
     except OSError as error:
@@ -149,9 +157,9 @@ def open_listed(root: Path, listed: Listed) -> Iterator[BinaryIO]:
                 (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
                 != (listed.dev, listed.ino, listed.size, listed.mtime_ns)):
             raise ChangedError(listed.rel)
-        if hasattr(os, "posix_fadvise"):
+        if hasattr(os, "posix_fadvise") and listed.size > CHUNK:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        stream = os.fdopen(fd, "rb", buffering=CHUNK)
+        stream = os.fdopen(fd, "rb", buffering=buffering)
     except BaseException:
         os.close(fd)
         raise
@@ -169,16 +177,21 @@ class Hashed:
     changed: bool = False
 
 
+_Job = tuple[Listed, frozenset[str]]
+_buffers = threading.local()
+
+
 def _hash_one(root: Path, listed: Listed, algorithms: frozenset[str],
               report_bytes: Callable[[int], None] | None) -> Hashed:
+    buffer: bytearray | None = getattr(_buffers, "buffer", None)
+    if buffer is None:  # one 1 MiB buffer per thread, not per file
+        buffer = _buffers.buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
     try:
-        with open_listed(root, listed) as stream:
+        with open_listed(root, listed, buffering=0) as stream:
             hashers = [(a, hashlib.new(a, usedforsecurity=False)) for a in sorted(algorithms)]
-            buffer = bytearray(CHUNK)
-            view = memoryview(buffer)
             total = 0
-            raw = stream.raw  # type: ignore[attr-defined]
-            while n := raw.readinto(buffer):
+            while n := stream.readinto(buffer):  # type: ignore[attr-defined]
                 chunk = view[:n]
                 for _, hasher in hashers:
                     hasher.update(chunk)
@@ -192,6 +205,30 @@ def _hash_one(root: Path, listed: Listed, algorithms: frozenset[str],
         return Hashed(listed, changed=True)
     except OSError as error:
         return Hashed(listed, error=describe_error(error))
+    finally:
+        view.release()
+
+
+def _hash_batch(root: Path, batch: list[tuple[int, _Job]],
+                report_bytes: Callable[[int], None] | None) -> list[tuple[int, Hashed]]:
+    return [(index, _hash_one(root, listed, algorithms, report_bytes))
+            for index, (listed, algorithms) in batch]
+
+
+def _batches(jobs: Sequence[_Job]) -> Iterator[list[tuple[int, _Job]]]:
+    """Jobs in batches of about BATCH_BYTES (one big file alone), biggest first, so the pool
+    stays busy to the end and small files do not cost a future each."""
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].size)
+    batch: list[tuple[int, _Job]] = []
+    size = 0
+    for index in order:
+        batch.append((index, jobs[index]))
+        size += jobs[index][0].size
+        if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def workers() -> int:
@@ -199,20 +236,18 @@ def workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def hash_files(root: Path, jobs: Sequence[tuple[Listed, frozenset[str]]], *,
+def hash_files(root: Path, jobs: Sequence[_Job], *,
                progress: Callable[[int], None] | None = None) -> list[Hashed]:
     """Hash every job's file once with all its algorithms; results in the order of ``jobs``.
 
     ``progress(n)`` is called in the caller's thread with the number of bytes read since the
-    previous call. At most a few jobs per worker are in flight, so a million files do not make a
-    million futures.
+    previous call. At most a few batches per worker are in flight, so a million files do not
+    make a million futures.
     """
     queue: SimpleQueue[int] = SimpleQueue()
     report_bytes = queue.put if progress is not None else None
     results: list[Hashed | None] = [None] * len(jobs)
-    # Biggest first: the pool stays busy to the end instead of waiting on one late big file.
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].size)
-    window = workers() * 4
+    window = workers() * 3
 
     def drain() -> None:
         if progress is None:
@@ -227,17 +262,21 @@ def hash_files(root: Path, jobs: Sequence[tuple[Listed, frozenset[str]]], *,
             progress(total)
 
     with ThreadPoolExecutor(workers(), thread_name_prefix="bagit-hash") as pool:
-        pending: dict[Future[Hashed], int] = {}
-        position = 0
-        while position < len(order) or pending:
-            while position < len(order) and len(pending) < window:
-                index = order[position]
-                listed, algorithms = jobs[index]
-                pending[pool.submit(_hash_one, root, listed, algorithms, report_bytes)] = index
-                position += 1
-            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in done:
-                results[pending.pop(future)] = future.result()
+        batches = _batches(jobs)
+        pending: set[Future[list[tuple[int, Hashed]]]] = set()
+        exhausted = False
+        while not exhausted or pending:
+            while not exhausted and len(pending) < window:
+                batch = next(batches, None)
+                if batch is None:
+                    exhausted = True
+                else:
+                    pending.add(pool.submit(_hash_batch, root, batch, report_bytes))
+            if pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    for index, hashed in future.result():
+                        results[index] = hashed
             drain()
     drain()
     return [r for r in results if r is not None]

@@ -29,6 +29,7 @@ def test_ingest_stores_two_verified_copies_and_registers(repo: Repository, trans
     result = run_ingest(repo, transfer)
 
     assert tree_digest(transfer) == before, "the producer's bag must never change"
+    assert result.report.findings == [], "the sample transfer is clean"
     assert [c.location for c in result.copies] == ["copy1", "copy2"]
     record = repo.catalog.aip(result.aip_id)
     assert record is not None and record.file_count == 3
