@@ -117,7 +117,8 @@ def build_aip(
     check: BagCheck,
     formats: Mapping[str, FormatId],
     *,
-    staging_root: Path,
+    aip_uuid: str,
+    staging: Path,
     identity: SigningIdentity,
     actors: Actors,
     created: datetime,
@@ -125,10 +126,7 @@ def build_aip(
     fido_version: str = "",
     signatures: str = "",
 ) -> BuiltAip:
-    """Write the AIP's metadata and tag files into ``staging_root/<uuid>`` and sign it."""
-    aip_uuid = str(uuid.uuid4())
-    staging = staging_root / aip_uuid
-    staging.mkdir(parents=True)
+    """Write the AIP's metadata and tag files into the (empty) ``staging`` folder and sign."""
     source_name = source.name
     title = label or _bag_title(check.info) or source_name
 

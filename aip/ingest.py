@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +56,8 @@ from sip.bagit import BagCheck, validate_bag
 log = logging.getLogger(__name__)
 WORKERS = 4
 LOCK_NAME = ".lock"
+#: seconds after which a staging folder without a lock file is taken as abandoned
+ABANDONED_AFTER = 60.0
 
 
 @dataclass(frozen=True)
@@ -101,12 +104,11 @@ def ingest(
             check.report)
 
     formats, fido_version, signatures = identify_formats(check, progress)
-    staging_root.mkdir(parents=True, exist_ok=True)
-    with _staging_lock(staging_root) as claim:
-        built = build_aip(source, check, formats, staging_root=staging_root, identity=identity,
-                          actors=Actors.current(config.name), created=clock(), label=label,
-                          fido_version=fido_version, signatures=signatures)
-        claim(built.staging)
+    with _new_staging(staging_root) as (aip_uuid, staging):
+        built = build_aip(source, check, formats, aip_uuid=aip_uuid, staging=staging,
+                          identity=identity, actors=Actors.current(config.name),
+                          created=clock(), label=label, fido_version=fido_version,
+                          signatures=signatures)
         backends = [open_location(s.url, **s.options) for s in config.storage]
         try:
             copies = tuple(
@@ -204,14 +206,14 @@ def recover_interrupted(config: Config, catalog: Catalog) -> list[str]:
         return []
     recovered = []
     for staging in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            aip_id = str(uuid.UUID(staging.name))
-        except ValueError:
-            continue
-        with _try_lock(staging) as locked:
-            if not locked:
+        with _try_lock(staging) as abandoned:
+            if not abandoned:
                 continue
-            if catalog.aip(aip_id) is None:
+            try:
+                aip_id: str | None = str(uuid.UUID(staging.name))
+            except ValueError:
+                aip_id = None  # killed before it was named: nothing was stored
+            if aip_id is not None and catalog.aip(aip_id) is None:
                 backends = [open_location(s.url, **s.options) for s in config.storage]
                 try:
                     _discard(aip_id, backends)
@@ -248,28 +250,34 @@ def _discard(aip_id: str, backends: list[StorageBackend]) -> None:
 
 
 @contextlib.contextmanager
-def _staging_lock(root: Path) -> Iterator[Callable[[Path], None]]:
-    """Hold an exclusive lock on the staging folder once it exists (``claim(path)``)."""
-    handles: list[int] = []
+def _new_staging(root: Path) -> Iterator[tuple[str, Path]]:
+    """A new staging folder ``root/<uuid>``, locked for as long as the ingest runs.
 
-    def claim(staging: Path) -> None:
-        fd = os.open(staging / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        handles.append(fd)
-
+    It is made and locked under a temporary name, then renamed, so that no other process can
+    ever see it unlocked under its AIP's name.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    aip_uuid = str(uuid.uuid4())
+    pending = root / f".new-{aip_uuid}"
+    pending.mkdir()
+    fd = os.open(pending / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        yield claim
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        staging = root / aip_uuid
+        pending.rename(staging)
+        yield aip_uuid, staging
     finally:
-        for fd in handles:
-            os.close(fd)
+        os.close(fd)
 
 
 @contextlib.contextmanager
 def _try_lock(staging: Path) -> Iterator[bool]:
+    """Yield True (holding the lock) when no running ingest owns ``staging``."""
     lock = staging / LOCK_NAME
     if not lock.exists():
-        # died before taking the lock: nothing was stored yet; treat as abandoned
-        yield True
+        # between mkdir and the lock of a live ingest (microseconds), or killed there: only a
+        # folder that has stayed so for a while is taken as abandoned
+        yield time.time() - staging.stat().st_mtime > ABANDONED_AFTER
         return
     fd = os.open(lock, os.O_RDWR)
     try:

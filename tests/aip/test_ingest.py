@@ -168,3 +168,15 @@ def test_ingest_killed_midway_is_cleaned_up_by_the_next_one(
     assert not (location_root(repo.config, 0) / orphan).exists()
     assert not (repo.config.work_dir / "ingest" / orphan).exists()
     assert repo.catalog.aip_ids() == [result.aip_id]
+
+
+def test_recovery_leaves_a_running_ingest_alone(repo: Repository, transfer: Path) -> None:
+    """Another process's staging folder, locked while it builds, is not taken for a crash."""
+    with ingest_module._new_staging(repo.config.work_dir / "ingest") as (aip_uuid, staging):
+        (staging / "METS.xml").write_bytes(b"in progress")
+        assert ingest_module.recover_interrupted(repo.config, repo.catalog) == []
+        run_ingest(repo, transfer)  # a concurrent ingest runs recovery first
+        assert (staging / "METS.xml").exists()
+    # once its owner is gone (lock released) it is an orphan like any other
+    assert ingest_module.recover_interrupted(repo.config, repo.catalog) == [aip_uuid]
+    assert not staging.exists()
