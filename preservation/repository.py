@@ -90,7 +90,7 @@ def init_repository(
         "policies": {"files": []},
     }
     text = dump_toml(data, _COMMENTS)
-    config = parse_config(_reparse(text), home, source=str(config_path))
+    config = parse_config(tomllib.loads(text), home, source=str(config_path))
     for loc in config.storage:
         if loc.url.startswith("file://"):
             Path(loc.url[len("file://"):]).mkdir(parents=True, exist_ok=True)
@@ -101,10 +101,6 @@ def init_repository(
     with Catalog(config.catalog_path):
         pass
     return config
-
-
-def _reparse(text: str) -> dict[str, object]:
-    return tomllib.loads(text)
 
 
 class Repository:

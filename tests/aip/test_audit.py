@@ -112,3 +112,65 @@ def test_a_foreign_signer_is_untrusted(repo: Repository, stored: IngestResult,
     other = x509.load_pem_x509_certificates(cert.read_bytes())
     [result] = audit(repo.config, repo.catalog, None, other)
     assert {c.report.codes().pop() for c in result.copies} == {"AUDIT-SIGNATURE-UNTRUSTED"}
+
+
+def test_a_missing_signature_is_not_checked_and_fails(repo: Repository,
+                                                      stored: IngestResult) -> None:
+    from preservation.manifest import SIGNATURE
+
+    (location_root(repo.config, 1) / stored.aip_id / SIGNATURE).unlink()
+    [result] = run_audit(repo)
+    assert result.copies[1].report.codes() == {"AUDIT-OBJECT-MISSING",
+                                                "AUDIT-SIGNATURE-NOT-CHECKED"}
+    assert result.copies[0].ok
+
+
+def test_an_undecodable_manifest_is_reported(repo: Repository, stored: IngestResult) -> None:
+    target = location_root(repo.config, 0) / stored.aip_id / MANIFEST
+    size = target.stat().st_size
+    os.chmod(target, 0o644)
+    target.write_bytes(b"\xff" * size)
+    [result] = run_audit(repo)
+    assert result.copies[0].report.codes() == {"AUDIT-MANIFEST-UNREADABLE",
+                                                "AUDIT-CHECKSUM-MISMATCH"}
+
+
+def test_a_folder_in_place_of_an_object_is_missing(repo: Repository,
+                                                   stored: IngestResult) -> None:
+    path, target = content_object(repo, stored.aip_id, 0)
+    target.unlink()
+    target.mkdir()
+    [result] = run_audit(repo)
+    [finding] = result.copies[0].report.errors
+    assert (finding.code, finding.location.path) == ("AUDIT-OBJECT-MISSING", f"copy1:{path}")
+
+
+def test_a_read_error_is_reported_as_unreadable(repo: Repository, stored: IngestResult,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from preservation.errors import StorageError
+    from preservation.storage.filesystem import FilesystemBackend
+
+    path, _target = content_object(repo, stored.aip_id, 1)
+    real_open = FilesystemBackend.open
+
+    def failing_open(self: FilesystemBackend, key: str):  # type: ignore[no-untyped-def]
+        if key.endswith(path) and "copy2" in self.url:
+            raise StorageError("Input/output error (injected)")
+        return real_open(self, key)
+
+    monkeypatch.setattr(FilesystemBackend, "open", failing_open)
+    [result] = run_audit(repo)
+    [finding] = result.copies[1].report.errors
+    assert (finding.code, finding.location.path) == ("AUDIT-OBJECT-UNREADABLE", f"copy2:{path}")
+    assert result.copies[0].ok
+
+
+def test_a_copy_on_a_location_no_longer_configured(repo: Repository, stored: IngestResult
+                                                   ) -> None:
+    from dataclasses import replace
+
+    config = replace(repo.config, storage=(replace(repo.config.storage[0], name="renamed"),
+                                           repo.config.storage[1]))
+    [result] = audit(config, repo.catalog, None, repo.trust_anchors())
+    assert result.copies[0].report.codes() == {"AUDIT-LOCATION-UNKNOWN"}
+    assert not result.ok and result.copies[1].ok

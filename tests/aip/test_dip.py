@@ -84,3 +84,29 @@ def test_output_folder_must_be_new_or_empty(repo: Repository, stored: IngestResu
     with pytest.raises(UsageError):
         make(repo, stored.aip_id, out)
     assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_unknown_aip(repo: Repository, tmp_path: Path) -> None:
+    from preservation.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as info:
+        make(repo, "00000000-0000-0000-0000-000000000000", tmp_path / "dip")
+    assert info.value.code == "DIP-UNKNOWN-AIP"
+
+
+def test_an_unsafe_recorded_name_is_refused_before_anything_is_written(
+        repo: Repository, stored: IngestResult, tmp_path: Path) -> None:
+    """Defence in depth: even a tampered catalog cannot make a DIP write outside its folder."""
+    import sqlite3
+
+    from preservation.errors import PreservationError
+
+    db = sqlite3.connect(repo.config.catalog_path)
+    db.execute("UPDATE files SET original_name = '../../escape.txt' "
+               "WHERE aip_id = ? AND role = 'content'", (stored.aip_id,))
+    db.commit()
+    db.close()
+    with pytest.raises(PreservationError) as info:
+        make(repo, stored.aip_id, tmp_path / "out" / "dip")
+    assert info.value.code == "DIP-UNSAFE-NAME"
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escape.txt").exists()
