@@ -142,9 +142,6 @@ def build_aip(
         )
         for n, p in enumerate(check.payload, 1)
     )
-    sources = {f.aip_path: p.fs_path for f, p in zip(files, check.payload, strict=True)}
-
-    meta: list[MetadataFile] = []
     schemas = tuple(_write_schema(staging, name) for name in SCHEMA_FILES)
     submission = tuple(_write_submission(staging, source, check.report))
     agents, events = _provenance(check.report, files, actors, created, fido_version,
@@ -157,18 +154,19 @@ def build_aip(
         source_kind=check.report.kind,
     )
     premis = _write(staging, PREMIS_PATH, premis_bytes(desc))
-    meta.append(premis)
     mets = _write(staging, "METS.xml", mets_bytes(desc, premis))
 
-    payload: list[tuple[str, Path, int, str, str, ContentFile | None]] = [
-        ("data/" + f.aip_path, sources[f.aip_path], f.size, f.sha256, "content", f)
-        for f in files
+    payload = [
+        StagedObject("data/" + f.aip_path, p.fs_path, f.size, f.sha256, "content",
+                     original_name=f.original_name, format=f.format)
+        for f, p in zip(files, check.payload, strict=True)
+    ] + [
+        StagedObject("data/" + m.aip_path, staging / "data" / m.aip_path, m.size, m.sha256,
+                     "metadata")
+        for m in (premis, *schemas, *submission, mets)
     ]
-    for m in (*meta, *schemas, *submission, mets):
-        payload.append(("data/" + m.aip_path, staging / "data" / m.aip_path, m.size, m.sha256,
-                        "metadata", None))
 
-    oxum = f"{sum(p[2] for p in payload)}.{len(payload)}"
+    oxum = f"{sum(p.size for p in payload)}.{len(payload)}"
     tag_texts = {
         "bagit.txt": BAGIT_TXT,
         "bag-info.txt": bag_info_text([
@@ -180,7 +178,7 @@ def build_aip(
             ("Internal-Sender-Identifier", source_name),
             ("Payload-Oxum", oxum),
         ]),
-        MANIFEST: manifest_text((p[0], p[3]) for p in payload),
+        MANIFEST: manifest_text((p.bag_path, p.sha256) for p in payload),
     }
     tags = [_write_tag(staging, name, text) for name, text in tag_texts.items()]
     tagmanifest_body = manifest_text((t.bag_path, t.sha256) for t in tags).encode()
@@ -191,15 +189,9 @@ def build_aip(
     signature = StagedObject(SIGNATURE, sig_path, len(signature_der), sha256_bytes(signature_der),
                              "signature")
 
-    objects = [
-        StagedObject(path, src, size, digest, role,
-                     original_name=cf.original_name if cf else None,
-                     format=cf.format if cf else None)
-        for path, src, size, digest, role, cf in payload
-    ]
     return BuiltAip(
         uuid=aip_uuid, label=title, source_name=source_name, created=created, staging=staging,
-        objects=(*objects, *tags, tagmanifest, signature), description=desc,
+        objects=(*payload, *tags, tagmanifest, signature), description=desc,
         tagmanifest_sha256=tagmanifest.sha256, signer=identity.certificate.subject.rfc4514_string(),
     )
 
