@@ -1,0 +1,176 @@
+"""A submitted package on disk, listed once and hashed once, shared by every SIP validator.
+
+The E-ARK, TT05 and content validators all look at the same folder (a producer's folder, or a ZIP
+already extracted into a private work folder by :mod:`sip.archive`). :class:`PackageTree` lists it
+once without following links (:func:`sip.bagit_tree.walk`), hashes every regular file in one
+parallel pass, and answers later questions from that listing: does this path exist, what is its
+size and digest. References found in METS files are resolved with :meth:`PackageTree.resolve`,
+which never joins a hostile href to the file system: it normalises the href lexically and then
+matches it against the listing.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from preservation.paths import path_problems
+from sip.bagit_tree import Hashed, Listed, Tree, hash_files, open_listed, walk
+
+#: Algorithm names as METS CHECKSUMTYPE / BagIt spell them → hashlib names.
+ALGORITHMS = {
+    "MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384",
+    "SHA-512": "sha512", "SHA1": "sha1", "SHA256": "sha256", "SHA384": "sha384",
+    "SHA512": "sha512",
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An href resolved against the package: the package-relative path, or why it cannot be."""
+
+    href: str
+    path: str | None  # "/"-separated, relative to the package root; None if unsafe / not local
+    problems: tuple[str, ...] = ()  # path_problems codes, or "escapes-root", "not-local"
+
+
+class PackageTree:
+    """Everything under one package root, by "/"-separated relative path."""
+
+    def __init__(self, root: Path, tree: Tree | None = None) -> None:
+        self.root = root
+        self.tree = tree if tree is not None else walk(root)
+        self._hashed: dict[str, Hashed] = {}
+        self._dirs = set(self.tree.dirs)
+        self._nfc = {unicodedata.normalize("NFC", rel): rel for rel in self.tree.files}
+
+    # --- listing ------------------------------------------------------------------------------
+    @property
+    def files(self) -> dict[str, Listed]:
+        return self.tree.files
+
+    def is_file(self, rel: str) -> bool:
+        return rel in self.tree.files
+
+    def is_dir(self, rel: str) -> bool:
+        return rel == "" or rel in self._dirs
+
+    def size(self, rel: str) -> int | None:
+        listed = self.tree.files.get(rel)
+        return listed.size if listed else None
+
+    def under(self, folder: str) -> Iterator[str]:
+        """Every file path below ``folder`` ("" for all), sorted."""
+        prefix = f"{folder.rstrip('/')}/" if folder else ""
+        return (rel for rel in self.tree.files if rel.startswith(prefix))
+
+    def children(self, folder: str) -> list[str]:
+        """Names (not paths) of the files and folders directly inside ``folder``."""
+        prefix = f"{folder.rstrip('/')}/" if folder else ""
+        names = {rel[len(prefix):].split("/", 1)[0]
+                 for rel in (*self.tree.files, *self.tree.dirs) if rel.startswith(prefix)}
+        return sorted(n for n in names if n)
+
+    def find_nfc(self, rel: str) -> str | None:
+        """The listed path equal to ``rel`` after NFC normalisation (hrefs vs NFD names)."""
+        if rel in self.tree.files:
+            return rel
+        return self._nfc.get(unicodedata.normalize("NFC", rel))
+
+    # --- hashing ------------------------------------------------------------------------------
+    def hash_all(self, algorithms: Iterable[str] = ("sha256",), *,
+                 progress: Callable[[int], None] | None = None) -> None:
+        """Hash every file not hashed yet with ``algorithms`` (hashlib names), one read each."""
+        wanted = frozenset(algorithms)
+        jobs = [(listed, wanted) for rel, listed in self.tree.files.items()
+                if not wanted <= set(self._hashed.get(rel, _EMPTY).digests)]
+        for hashed in hash_files(self.root, jobs, progress=progress):
+            previous = self._hashed.get(hashed.listed.rel)
+            if previous is not None and not hashed.error and not hashed.changed:
+                hashed = Hashed(hashed.listed, {**previous.digests, **hashed.digests})
+            self._hashed[hashed.listed.rel] = hashed
+
+    def hashed(self, rel: str, algorithm: str = "sha256") -> Hashed | None:
+        """Digests of a listed file (computed now if needed); None if it is not listed.
+
+        Check ``error`` and ``changed`` on the result before trusting ``digests``.
+        """
+        listed = self.tree.files.get(rel)
+        if listed is None:
+            return None
+        known = self._hashed.get(rel)
+        if known is None or (algorithm not in known.digests and not known.error
+                             and not known.changed):
+            self.hash_all_of([rel], (algorithm,))
+        return self._hashed.get(rel)
+
+    def hash_all_of(self, rels: Iterable[str], algorithms: Iterable[str]) -> None:
+        wanted = frozenset(algorithms)
+        jobs = [(self.tree.files[rel], wanted) for rel in rels if rel in self.tree.files]
+        for hashed in hash_files(self.root, jobs):
+            previous = self._hashed.get(hashed.listed.rel)
+            if previous is not None and not hashed.error and not hashed.changed:
+                hashed = Hashed(hashed.listed, {**previous.digests, **hashed.digests})
+            self._hashed[hashed.listed.rel] = hashed
+
+    def digest(self, rel: str, algorithm: str = "sha256") -> str | None:
+        """Lower-case hex digest of a listed file, or None (not listed, unreadable, changed)."""
+        hashed = self.hashed(rel, algorithm)
+        if hashed is None or hashed.error or hashed.changed:
+            return None
+        return hashed.digests.get(algorithm)
+
+    def opened(self, rel: str) -> AbstractContextManager[BinaryIO]:
+        """``with tree.opened(rel) as f``: a listed file, never through a link.
+
+        Raises :class:`sip.bagit_tree.ChangedError` if it was swapped since the listing.
+        """
+        return open_listed(self.root, self.tree.files[rel])
+
+    def read_bytes(self, rel: str, limit: int) -> bytes:
+        """The whole file if it is at most ``limit`` bytes; ValueError otherwise."""
+        listed = self.tree.files[rel]
+        if listed.size > limit:
+            raise ValueError(f"{rel} is {listed.size} bytes, over the limit of {limit}")
+        with open_listed(self.root, listed) as stream:
+            return stream.read(limit + 1)
+
+    # --- references ---------------------------------------------------------------------------
+    def resolve(self, base_dir: str, href: str) -> Resolved:
+        """Resolve an ``xlink:href`` (or schemaLocation) written in a file inside ``base_dir``.
+
+        Relative references are percent-decoded and joined to ``base_dir`` lexically; ``file:``
+        URLs with no host are accepted as relative paths only when they are relative. Absolute
+        paths, ``..`` escaping the root, other schemes and every path_problems() case give
+        ``path=None`` with the reasons.
+        """
+        parts = urlsplit(href)
+        if parts.scheme and parts.scheme.lower() != "file" and len(parts.scheme) > 1:
+            return Resolved(href, None, ("not-local",))
+        if parts.scheme.lower() == "file":
+            if parts.netloc:
+                return Resolved(href, None, ("not-local",))
+            raw = unquote(parts.path)
+        else:
+            raw = unquote(href.split("#", 1)[0].split("?", 1)[0])
+        problems = [p for p in path_problems(raw)
+                    if p not in ("dot-dot", "dot-segment", "windows-character",
+                                 "windows-reserved")]
+        if problems:
+            return Resolved(href, None, tuple(problems))
+        joined = posixpath.normpath(posixpath.join(base_dir, raw)) if base_dir else \
+            posixpath.normpath(raw)
+        if joined == ".." or joined.startswith("../") or joined.startswith("/"):
+            return Resolved(href, None, ("escapes-root",))
+        if joined == ".":
+            joined = ""
+        return Resolved(href, joined)
+
+
+_EMPTY = Hashed(Listed("", 0, 0, 0, 0))
