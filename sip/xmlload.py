@@ -1,0 +1,50 @@
+"""Read an XML file of a submitted package into a tree, or into findings when it cannot be read.
+
+Every validator loads package XML through :func:`load_xml`, so a malformed, hostile (DOCTYPE,
+entity expansion, external entities) or oversized file is always the same finding, with the file
+and line, and the validator goes on with the rest of the package.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from preservation.errors import XmlError
+from preservation.findings import Report
+from preservation.xmlsafe import DEFAULT_MAX_BYTES, parse_bytes
+from sip.bagit_tree import ChangedError, describe_error
+from sip.package import PackageTree
+
+_LINE = re.compile(r":(\d+)$")
+
+
+def load_xml(tree: PackageTree, rel: str, report: Report, *,
+             max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree | None:
+    """Parse package file ``rel``; on failure add XML-* findings located at ``rel`` and return None.
+
+    Codes: XML-TOO-LARGE (over ``max_bytes``, nothing read), XML-UNSAFE (DOCTYPE, entities,
+    resource limits), XML-MALFORMED (not well-formed, with its line), XML-UNREADABLE (I/O error or
+    the file changed while being read).
+    """
+    size = tree.size(rel)
+    if size is None:
+        raise KeyError(rel)
+    if size > max_bytes:
+        report.add("XML-TOO-LARGE", rel, size=size, limit=max_bytes)
+        return None
+    try:
+        data = tree.read_bytes(rel, max_bytes)
+    except (OSError, ChangedError) as error:
+        reason = describe_error(error) if isinstance(error, OSError) else "changed while read"
+        report.add("XML-UNREADABLE", rel, error=reason)
+        return None
+    try:
+        return parse_bytes(data, max_bytes=max_bytes, source=rel)
+    except XmlError as error:
+        match = _LINE.search(error.location or "")
+        code = error.code if error.code in ("XML-UNSAFE", "XML-TOO-LARGE") else "XML-MALFORMED"
+        report.add(code, rel, line=int(match.group(1)) if match else None,
+                   error=error.message, size=size, limit=max_bytes)
+        return None
