@@ -1,0 +1,159 @@
+"""Validate an E-ARK information package: CSIP 2.0.4, and the E-ARK SIP rules when it is a SIP.
+
+:func:`validate_eark` checks, collecting every finding (codes ``CSIP<n>-…``, ``CSIPSTR<n>-…``,
+``SIP<n>-…`` named after the requirement they check, and ``EARK-…`` for checks that are not one
+requirement):
+
+1. the folder structure (:mod:`sip.eark_structure`);
+2. the root ``METS.xml`` and every ``representations/<rep>/METS.xml``, each against the official
+   METS schema (with the CSIP extension) and the CSIP rules: root and header
+   (:mod:`sip.eark_mets`), metadata sections (:mod:`sip.eark_mdsec`), file section
+   (:mod:`sip.eark_files`), structural map (:mod:`sip.eark_structmap`);
+3. every file reference — existence, SIZE, CHECKSUM — and orphan files (:mod:`sip.eark_refs`).
+   Hrefs resolve from the folder of the METS file that holds them.
+
+Whether the SIP rules apply is decided by :func:`sip.eark_mets.detect_sip` (the SIP profile, or
+a document written with the SIP extension namespace whose profile is wrong).
+
+TT05 packages (``tt05=True``) are CSIP extensions: the same checks run with the relaxations
+listed in :mod:`sip.eark_mets` and :mod:`sip.eark_files`; the TT05 validator adds its own rules.
+Every METS file is parsed once; nothing in the package is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from lxml import etree
+
+from preservation.findings import Report
+from preservation.xmlsafe import validate
+from sip.eark_files import check_file_section
+from sip.eark_mdsec import check_metadata_sections
+from sip.eark_mets import check_header, check_root, detect_sip
+from sip.eark_model import (
+    METS_NS,
+    EarkFile,
+    EarkPackage,
+    MetsDoc,
+    csip,
+    line_of,
+    m,
+)
+from sip.eark_refs import ReferenceCheck
+from sip.eark_structmap import check_struct_map
+from sip.eark_structure import check_structure, representation_folders
+from sip.package import PackageTree
+from sip.xmlload import load_xml
+
+__all__ = ["EarkFile", "EarkPackage", "looks_like_eark", "validate_eark"]
+
+log = logging.getLogger(__name__)
+
+#: schema errors reported one by one per METS file; the rest are counted in one finding
+MAX_SCHEMA_FINDINGS = 50
+_LINE = re.compile(r"^line (\d+): (.*)$", re.DOTALL)
+_PEEK_BYTES = 64 * 1024
+
+
+def looks_like_eark(tree: PackageTree) -> bool:
+    """A ``METS.xml`` at the package root whose root element is ``mets`` in the METS namespace.
+
+    Reads only the start of the file (up to the root element's start tag).
+    """
+    if not tree.is_file("METS.xml"):
+        return False
+    try:
+        with tree.opened("METS.xml") as stream:
+            head = stream.read(_PEEK_BYTES)
+    except Exception:  # unreadable: not recognisable as E-ARK
+        log.debug("METS.xml unreadable while sniffing", exc_info=True)
+        return False
+    parser = etree.XMLPullParser(events=("start",), resolve_entities=False, no_network=True,
+                                 load_dtd=False)
+    try:
+        parser.feed(head)
+        for _event, element in parser.read_events():
+            return isinstance(element, etree._Element) and element.tag == m("mets")
+    except etree.XMLSyntaxError:
+        return False
+    return False
+
+
+def _schema(doc: MetsDoc) -> None:
+    errors = validate(doc.root.getroottree(), "mets")
+    for error in errors[:MAX_SCHEMA_FINDINGS]:
+        match = _LINE.match(error)
+        line = int(match.group(1)) if match else None
+        doc.report.add("EARK-METS-SCHEMA", doc.rel, line=line,
+                       error=match.group(2) if match else error)
+    if len(errors) > MAX_SCHEMA_FINDINGS:
+        doc.report.add("EARK-METS-SCHEMA-MORE", doc.rel,
+                       count=len(errors) - MAX_SCHEMA_FINDINGS)
+
+
+def _load(tree: PackageTree, rel: str, report: Report) -> etree._Element | None:
+    parsed = load_xml(tree, rel, report)
+    if parsed is None:
+        return None
+    root = parsed.getroot()
+    if root.tag != m("mets"):
+        report.add("EARK-NOT-METS", rel, line=line_of(root), element=root.tag,
+                   namespace=METS_NS)
+        return None
+    return root
+
+
+def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
+                  name: str | None = None) -> EarkPackage:
+    """Check the package in ``tree``, adding every finding to ``report``.
+
+    ``name`` is the package's own name when ``tree.root`` is a work folder (an extracted ZIP);
+    CSIP1 compares the root OBJID with it (default: the folder's name).
+    """
+    check_structure(tree, report)
+    empty = EarkPackage(None, None, None, False, tuple(representation_folders(tree)), ())
+    if not tree.is_file("METS.xml"):
+        return empty
+    root = _load(tree, "METS.xml", report)
+    if root is None:
+        return empty
+    is_sip = detect_sip(root)
+    docs = [MetsDoc("METS.xml", "", root, report, tt05=tt05, is_sip=is_sip)]
+    unchecked: list[str] = []
+    for rep in representation_folders(tree):
+        rel = f"representations/{rep}/METS.xml"
+        if not tree.is_file(rel):
+            continue
+        rep_root = _load(tree, rel, report)
+        if rep_root is None:
+            unchecked.append(f"representations/{rep}")
+            continue
+        docs.append(MetsDoc(rel, f"representations/{rep}", rep_root, report, rep_name=rep,
+                            tt05=tt05, is_sip=is_sip))
+    folder_name = name or tree.root.name
+    for doc in docs:
+        doc.ids = {str(el.get("ID")): el for el in doc.root.iter()
+                   if isinstance(el.tag, str) and el.get("ID") is not None}
+        _schema(doc)
+        check_root(doc, folder_name)
+        check_header(doc)
+        check_metadata_sections(doc, tree)
+        check_file_section(doc, tree)
+        check_struct_map(doc)
+    references = ReferenceCheck(tree, report)
+    files = references.run(docs)
+    for folder in unchecked:
+        report.add("EARK-ORPHANS-NOT-CHECKED", folder)
+    references.orphans({doc.rel for doc in docs}, unchecked)
+    header = root.find(m("metsHdr"))
+    return EarkPackage(
+        objid=root.get("OBJID"),
+        package_type=None if header is None else header.get(csip("OAISPACKAGETYPE")),
+        profile=root.get("PROFILE"),
+        is_sip=is_sip,
+        representations=tuple(representation_folders(tree)),
+        files=tuple(files),
+    )
+

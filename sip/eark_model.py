@@ -1,0 +1,196 @@
+"""The shared vocabulary of the E-ARK validator: namespaces, CSIP vocabularies, results, context.
+
+:class:`MetsDoc` is one parsed METS file of the package (the root one or a representation's) with
+what every rule module needs to report on it: its package path, the folder its hrefs resolve from,
+and a reporter that locates a finding at an element (file, line, readable XPath).
+:class:`Reference` is one file reference collected from a ``mdRef``, ``file/FLocat`` or ``mptr``;
+:mod:`sip.eark_refs` checks them all in one pass once the METS rules have run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lxml import etree
+
+from preservation.findings import Report, Severity
+
+METS_NS = "http://www.loc.gov/METS/"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+CSIP_NS = "https://DILCIS.eu/XML/METS/CSIPExtensionMETS"
+SIP_NS = "https://DILCIS.eu/XML/METS/SIPExtensionMETS"
+
+CSIP_PROFILE = "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml"
+SIP_PROFILE = "https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"
+#: profiles of the E-ARK family (and of TT05's DIP) that a root METS may name
+KNOWN_PROFILES = frozenset({
+    CSIP_PROFILE, SIP_PROFILE,
+    "https://earkaip.dilcis.eu/profile/E-ARK-AIP.xml",
+    "https://earkdip.dilcis.eu/profile/E-ARK-DIP.xml",
+})
+
+
+def m(name: str) -> str:
+    """Clark name of a METS element."""
+    return f"{{{METS_NS}}}{name}"
+
+
+XLINK_HREF = f"{{{XLINK_NS}}}href"
+XLINK_TYPE = f"{{{XLINK_NS}}}type"
+XLINK_TITLE = f"{{{XLINK_NS}}}title"
+
+
+def csip(name: str) -> str:
+    return f"{{{CSIP_NS}}}{name}"
+
+
+def sipattr(name: str) -> str:
+    return f"{{{SIP_NS}}}{name}"
+
+
+#: CSIP vocabulary "Content Category" (mets/@TYPE, CSIP2), as of CSIP 2.0.4 / 2.1.0
+CONTENT_CATEGORIES = frozenset({
+    "Textual works – Print", "Textual works – Digital", "Textual works – Electronic Serials",
+    "Digital Musical Composition (score-based representations)", "Photographs – Print",
+    "Photographs – Digital", "Other Graphic Images – Print", "Other Graphic Images – Digital",
+    "Microforms", "Audio – On Tangible Medium (digital or analog)",
+    "Audio – Media-independent (digital)", "Motion Pictures – Digital and Physical Media",
+    "Video – File-based and Physical Media", "Software", "Software – Physical Media",
+    "Software – Digital", "Datasets", "Geospatial Data", "Databases", "Websites", "Collection",
+    "Event", "Interactive resource", "Physical object", "Service", "Sound", "Still image",
+    "Text", "Mixed", "Other", "OTHER",
+})
+
+#: CSIP vocabulary "Content Information Type Specification" (CSIP4, CSIP62), 2.0.4 and later
+CONTENT_INFORMATION_TYPES = frozenset({
+    "ERMS", "SIARD1", "SIARD2", "SIARDDK", "GeoVectorGML", "GeoRasterGeotiff", "MIXED", "OTHER",
+    "SMURFERMS", "SMURFSFSB", "SIARD", "DeliverableUnits", "Geospatial", "eHealth1", "eHealth2",
+    "ELN", "OLAPCube",
+})
+
+OAIS_PACKAGE_TYPES = frozenset({"SIP", "AIP", "DIP", "AIU", "AIC"})
+STATUS_VALUES = frozenset({"CURRENT", "SUPERSEDED"})
+NOTE_TYPES = frozenset({"SOFTWARE VERSION", "IDENTIFICATIONCODE"})
+
+#: IANA top-level media types (RFC 6838 and later registrations)
+MEDIA_TOP_LEVEL = frozenset({
+    "application", "audio", "example", "font", "haptics", "image", "message", "model",
+    "multipart", "text", "video",
+})
+MEDIA_TYPE_SYNTAX = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+    r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"]*\"|[A-Za-z0-9!#$&^_.+-]+))*$")
+MIMETYPE_MAX = 256
+
+SectionKind = Literal["dmdSec", "digiprovMD", "rightsMD", "techMD", "sourceMD", "file", "mptr"]
+
+
+@dataclass(frozen=True)
+class EarkFile:
+    """One file the package's METS files reference (fileSec ``FLocat`` or ``mdRef``)."""
+
+    path: str  # "/"-separated, relative to the package root, as listed
+    mets: str  # the METS file that references it
+    section: SectionKind
+    size: int | None  # the actual size on disk (None: missing)
+    declared_size: int | None
+    checksum: str | None  # as declared
+    checksum_type: str | None
+    mimetype: str | None
+    content: bool  # True for representations/<rep>/data/..., False for metadata, schemas, docs
+
+
+@dataclass(frozen=True)
+class EarkPackage:
+    """What ingest needs from a validated E-ARK package (also for TT05, which extends CSIP)."""
+
+    objid: str | None
+    package_type: str | None  # metsHdr/@csip:OAISPACKAGETYPE
+    profile: str | None
+    is_sip: bool  # the E-ARK SIP rules applied (see :func:`sip.eark_mets.detect_sip`)
+    representations: tuple[str, ...]  # folder names under representations/
+    files: tuple[EarkFile, ...]
+
+
+@dataclass
+class Reference:
+    """A reference to a file, collected while checking a METS file, checked by eark_refs."""
+
+    doc: MetsDoc
+    element: etree._Element  # the element carrying the href (mdRef, FLocat, mptr)
+    owner: etree._Element  # the element carrying SIZE/CHECKSUM (mdRef itself, or file)
+    section: SectionKind
+    href: str
+
+
+#: requirement ids per section for the reference rules: (href, size, checksum)
+REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
+    "dmdSec": ("CSIP24", "CSIP27", "CSIP29"),
+    "digiprovMD": ("CSIP38", "CSIP41", "CSIP43"),
+    "rightsMD": ("CSIP51", "CSIP54", "CSIP56"),
+    "techMD": ("EARK", "EARK", "EARK"),
+    "sourceMD": ("EARK", "EARK", "EARK"),
+    "file": ("CSIP79", "CSIP69", "CSIP71"),
+    "mptr": ("CSIP112", "EARK", "EARK"),
+}
+
+
+@dataclass
+class MetsDoc:
+    """One parsed METS file of the package and how to report on it."""
+
+    rel: str  # package path of the METS file, e.g. "representations/rep1/METS.xml"
+    base: str  # folder its hrefs resolve from ("" for the root METS)
+    root: etree._Element
+    report: Report
+    rep_name: str | None = None  # representation folder name for a representation METS
+    tt05: bool = False
+    is_sip: bool = False
+    ids: dict[str, etree._Element] = field(default_factory=dict)
+    references: list[Reference] = field(default_factory=list)
+
+    @property
+    def is_root(self) -> bool:
+        return self.rep_name is None
+
+    def add(self, code: str, element: etree._Element | None = None, *,
+            severity: Severity | None = None, **params: object) -> None:
+        """Report ``code`` located at ``element`` (or at the METS file itself)."""
+        values: dict[str, Any] = dict(params)
+        if element is None:
+            self.report.add(code, self.rel, severity=severity, **values)
+            return
+        self.report.add(code, self.rel, line=line_of(element), xpath=xpath_of(element),
+                        severity=severity, **values)
+
+
+def line_of(element: etree._Element) -> int | None:
+    line = element.sourceline
+    return line if isinstance(line, int) else None
+
+
+def xpath_of(element: etree._Element) -> str:
+    """A readable XPath such as ``/mets/metsHdr/agent[2]`` (prefix-free local names)."""
+    steps: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
+        if parent is None:
+            steps.append(name)
+            break
+        same = [s for s in parent if isinstance(s.tag, str) and s.tag == node.tag]
+        steps.append(f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def children(element: etree._Element, name: str) -> list[etree._Element]:
+    """Direct METS children called ``name``."""
+    return [c for c in element if c.tag == m(name)]
+
+
+def text_of(element: etree._Element | None) -> str:
+    return "" if element is None else "".join(str(t) for t in element.itertext()).strip()

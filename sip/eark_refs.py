@@ -1,0 +1,178 @@
+"""The generic reference checks of an E-ARK (or TT05) package, run once over every METS file.
+
+Every ``mdRef``, ``FLocat`` and ``mptr`` collected by the rule modules is resolved against the
+package listing (never joined to the file system: :meth:`PackageTree.resolve`), then checked for
+existence, declared SIZE and CHECKSUM. Files are hashed through the :class:`PackageTree`, one read
+per file: SHA-256 for the whole package at once when any reference declares it (ingest needs it
+anyway), other algorithms only for the files that declare them. Finally every listed file that no
+METS file references is an orphan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+from preservation.findings import Report
+from preservation.paths import printable
+from sip.bagit_tree import ChangedError
+from sip.eark_model import REFERENCE_RULES, EarkFile, MetsDoc, Reference
+from sip.package import ALGORITHMS, PackageTree
+
+log = logging.getLogger(__name__)
+
+#: files up to this size are re-read to see whether only their line endings changed
+LINE_ENDING_LIMIT = 16 * 1024 * 1024
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+def _algorithm(name: str | None) -> str | None:
+    if name is None:
+        return None
+    return ALGORITHMS.get(name.strip().upper())
+
+
+def is_content(rel: str) -> bool:
+    """Whether a package path is content: ``representations/<rep>/data/...``."""
+    parts = rel.split("/")
+    return len(parts) >= 4 and parts[0] == "representations" and parts[2] == "data"
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None  # the METS schema reports a SIZE that is not an integer
+
+
+class ReferenceCheck:
+    """Resolve, hash and compare the references of all METS files of one package."""
+
+    def __init__(self, tree: PackageTree, report: Report) -> None:
+        self.tree = tree
+        self.report = report
+        self.referenced: set[str] = set()
+        self._folded: dict[str, list[str]] | None = None
+
+    def _case_match(self, path: str) -> str | None:
+        if self._folded is None:
+            self._folded = defaultdict(list)
+            for rel in self.tree.files:
+                self._folded[rel.casefold()].append(rel)
+        matches = self._folded.get(path.casefold(), [])
+        return matches[0] if len(matches) == 1 else None
+
+    def resolve(self, ref: Reference) -> str | None:
+        """The listed file ``ref`` points to, or None after a finding."""
+        href_req = REFERENCE_RULES[ref.section][0]
+        doc = ref.doc
+        resolved = self.tree.resolve(doc.base, ref.href)
+        if resolved.path is None:
+            if "not-local" in resolved.problems:
+                doc.add(f"{href_req}-HREF-NOT-LOCAL", ref.element, href=printable(ref.href))
+            else:
+                doc.add(f"{href_req}-HREF-UNSAFE", ref.element, href=printable(ref.href),
+                        problems=", ".join(resolved.problems))
+            return None
+        rel = self.tree.find_nfc(resolved.path)
+        if rel is None:
+            rel = self._case_match(resolved.path)
+            if rel is None:
+                doc.add(f"{href_req}-HREF-NOT-FOUND", ref.element, href=printable(ref.href))
+                return None
+            doc.add("EARK-HREF-CASE-MISMATCH", ref.element, href=printable(ref.href),
+                    actual=printable(rel))
+        self.referenced.add(rel)
+        return rel
+
+    def run(self, docs: Iterable[MetsDoc]) -> list[EarkFile]:
+        entries: list[tuple[Reference, str]] = []
+        for doc in docs:
+            for ref in doc.references:
+                rel = self.resolve(ref)
+                if rel is not None:
+                    entries.append((ref, rel))
+        self._hash(entries)
+        files = [self._compare(ref, rel) for ref, rel in entries]
+        return [f for f in files if f is not None]
+
+    def _hash(self, entries: list[tuple[Reference, str]]) -> None:
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for ref, rel in entries:
+            algorithm = _algorithm(ref.owner.get("CHECKSUMTYPE"))
+            if algorithm is not None and ref.owner.get("CHECKSUM") is not None:
+                wanted[algorithm].add(rel)
+        if "sha256" in wanted:
+            self.tree.hash_all(("sha256",))
+            del wanted["sha256"]
+        for algorithm, rels in sorted(wanted.items()):
+            log.debug("hashing %d files with %s", len(rels), algorithm)
+            self.tree.hash_all_of(sorted(rels), (algorithm,))
+
+    def _compare(self, ref: Reference, rel: str) -> EarkFile | None:
+        _href, size_req, checksum_req = REFERENCE_RULES[ref.section]
+        owner, doc = ref.owner, ref.doc
+        actual_size = self.tree.size(rel)
+        declared_size = _int(owner.get("SIZE"))
+        size_bad = declared_size is not None and declared_size != actual_size
+        checksum = owner.get("CHECKSUM")
+        checksum_type = owner.get("CHECKSUMTYPE")
+        algorithm = _algorithm(checksum_type)
+        digest: str | None = None
+        if checksum is not None and checksum_type is not None:
+            if algorithm is None:
+                doc.add("EARK-CHECKSUM-NOT-CHECKED", owner, file=printable(rel),
+                        algorithm=checksum_type)
+            else:
+                digest = self.tree.digest(rel, algorithm)
+                if digest is None:
+                    doc.add("EARK-FILE-UNREADABLE", owner, file=printable(rel))
+        checksum_bad = digest is not None and digest != (checksum or "").strip().lower()
+        change = None
+        if (size_bad or checksum_bad) and digest is not None and algorithm and checksum:
+            change = self._line_endings(rel, algorithm, checksum, declared_size)
+        if change is not None:
+            doc.add("EARK-LINE-ENDINGS-CHANGED", owner, file=printable(rel),
+                    algorithm=checksum_type, change=change)
+        else:
+            if size_bad:
+                doc.add(f"{size_req}-SIZE-MISMATCH", owner, file=printable(rel),
+                        expected=declared_size, actual=actual_size)
+            if checksum_bad:
+                doc.add(f"{checksum_req}-CHECKSUM-MISMATCH", owner, file=printable(rel),
+                        algorithm=checksum_type, expected=checksum, actual=digest)
+        if ref.section == "mptr":
+            return None
+        return EarkFile(path=rel, mets=doc.rel, section=ref.section, size=actual_size,
+                        declared_size=declared_size, checksum=checksum,
+                        checksum_type=checksum_type, mimetype=owner.get("MIMETYPE"),
+                        content=is_content(rel))
+
+    def _line_endings(self, rel: str, algorithm: str, checksum: str,
+                      declared_size: int | None) -> str | None:
+        """"LF → CRLF" or "CRLF → LF" if converting the line endings of ``rel`` gives exactly the
+        declared checksum (and size): a text file converted in transit, content intact."""
+        try:
+            data = self.tree.read_bytes(rel, LINE_ENDING_LIMIT)
+        except (OSError, ValueError, ChangedError):
+            return None
+        expected = checksum.strip().lower()
+        for change, candidate in (("CRLF → LF", data.replace(b"\r\n", b"\n")),
+                                  ("LF → CRLF", _BARE_LF.sub(b"\r\n", data))):
+            if candidate == data or (declared_size is not None
+                                     and len(candidate) != declared_size):
+                continue
+            if hashlib.new(algorithm, candidate).hexdigest() == expected:
+                return change
+        return None
+
+    def orphans(self, exempt: set[str], unchecked_folders: Iterable[str]) -> None:
+        """EARK-FILE-ORPHAN for every listed file no METS file references."""
+        prefixes = tuple(f"{folder}/" for folder in unchecked_folders)
+        for rel in self.tree.files:
+            if rel in self.referenced or rel in exempt or (prefixes and rel.startswith(prefixes)):
+                continue
+            self.report.add("EARK-FILE-ORPHAN", rel, file=printable(rel))

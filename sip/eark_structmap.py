@@ -1,0 +1,174 @@
+"""CSIP rules on the structural map (CSIP80–CSIP119).
+
+The CSIP ``structMap`` (``LABEL="CSIP"``, exactly one) has one main ``div`` labelled with the
+package's OBJID, holding a ``Metadata`` div that points to every metadata section (ADMID, DMDID)
+and ``Documentation``, ``Schemas`` and ``Representations`` divs whose ``fptr/@FILEID`` point to
+the file groups of the same use. A representation may instead have its own div
+``Representations/<name>`` with an ``mptr`` to its METS file (the form commons-ip writes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from preservation.findings import Severity
+from sip.eark_attrs import SECTION_RULES, check_locator
+from sip.eark_model import MetsDoc, children, m
+
+_ADMIN_TAGS = frozenset(m(k) for k in ("techMD", "rightsMD", "sourceMD", "digiprovMD"))
+
+
+@dataclass(frozen=True)
+class _Division:
+    label: str
+    div: str  # requirement of the div itself
+    fptr: str  # requirement: the div points to the groups
+    fileid: str  # requirement: each fptr/@FILEID names a group of this use
+    missing: Severity  # severity when the groups exist but the div does not
+
+
+_DIVISIONS = (
+    _Division("Documentation", "CSIP93", "CSIP96", "CSIP116", Severity.ERROR),
+    _Division("Schemas", "CSIP97", "CSIP100", "CSIP118", Severity.WARNING),
+    _Division("Representations", "CSIP101", "CSIP104", "CSIP119", Severity.ERROR),
+)
+
+
+def check_struct_map(doc: MetsDoc) -> None:
+    maps = children(doc.root, "structMap")
+    csip_maps = [s for s in maps if s.get("LABEL") == "CSIP"]
+    if not csip_maps:
+        # CSIP 1.x wrote LABEL="CSIP StructMap": accept it with a warning rather than
+        # reporting the whole structural map as missing
+        csip_maps = [s for s in maps if (s.get("LABEL") or "").upper().startswith("CSIP")][:1]
+        if not csip_maps:
+            doc.add("CSIP80-STRUCTMAP-MISSING", doc.root)
+            return
+        doc.add("CSIP82-LABEL-NOT-CSIP", csip_maps[0], value=csip_maps[0].get("LABEL"))
+    if len(csip_maps) > 1:
+        doc.add("CSIP80-STRUCTMAP-REPEATED", csip_maps[1], count=len(csip_maps))
+    struct_map = csip_maps[0]
+    if struct_map.get("TYPE") != "PHYSICAL":
+        doc.add("CSIP81-TYPE-NOT-PHYSICAL", struct_map, value=struct_map.get("TYPE") or "")
+    if struct_map.get("ID") is None:
+        doc.add("CSIP83-ID-MISSING", struct_map)
+    for mptr in struct_map.iter(m("mptr")):
+        check_locator(doc, mptr, mptr, "mptr", SECTION_RULES["mptr"])
+    for fptr in struct_map.iter(m("fptr")):
+        target = fptr.get("FILEID")
+        if target is not None and target not in doc.ids:
+            doc.add("EARK-FPTR-DANGLING", fptr, value=target)
+    divs = children(struct_map, "div")
+    if len(divs) != 1:
+        doc.add("CSIP84-DIV-COUNT", struct_map, count=len(divs))
+    if not divs:
+        return
+    main = divs[0]
+    if main.get("ID") is None:
+        doc.add("CSIP85-ID-MISSING", main)
+    label = main.get("LABEL")
+    objid = doc.root.get("OBJID")
+    if label is None:
+        doc.add("CSIP86-LABEL-MISSING", main)
+    elif objid and label != objid:
+        doc.add("CSIP86-LABEL-NOT-OBJID", main, value=label, objid=objid)
+    _check_metadata_div(doc, main)
+    for division in _DIVISIONS:
+        _check_division(doc, main, division)
+
+
+def _check_metadata_div(doc: MetsDoc, main: etree._Element) -> None:
+    divs = [d for d in children(main, "div") if d.get("LABEL") == "Metadata"]
+    if not divs:
+        doc.add("CSIP88-METADATA-DIV-MISSING", main)
+        return
+    if len(divs) > 1:
+        doc.add("CSIP88-METADATA-DIV-REPEATED", divs[1], count=len(divs))
+    div = divs[0]
+    if div.get("ID") is None:
+        doc.add("CSIP89-ID-MISSING", div)
+    admin = {el.get("ID") or "" for el in doc.root.iter() if el.tag in _ADMIN_TAGS}
+    descriptive = {el.get("ID") or "" for el in children(doc.root, "dmdSec")}
+    for attribute, requirement, wanted in (("ADMID", "CSIP91", admin),
+                                           ("DMDID", "CSIP92", descriptive)):
+        wanted.discard("")
+        value = div.get(attribute)
+        if value is None:
+            if wanted:
+                doc.add(f"{requirement}-{attribute}-MISSING", div, count=len(wanted))
+            continue
+        listed = value.split()
+        missing = sorted(wanted - set(listed))
+        if missing:
+            doc.add(f"{requirement}-{attribute}-INCOMPLETE", div, missing=" ".join(missing))
+        extra = [token for token in listed if token not in wanted]
+        if extra:
+            doc.add(f"{requirement}-{attribute}-WRONG-TARGET", div, value=" ".join(extra))
+
+
+def _use_of(doc: MetsDoc, target: str) -> str | None:
+    """USE of the file group that ID ``target`` is (or of the group holding that file)."""
+    element: etree._Element | None = doc.ids.get(target)
+    while element is not None and element.tag != m("fileGrp"):
+        element = element.getparent()
+    return None if element is None else element.get("USE")
+
+
+def _matches(use: str | None, label: str) -> bool:
+    if use is None:
+        return False
+    folded = use.casefold()
+    return folded == label.casefold() or (
+        label == "Representations" and folded.startswith("representations/"))
+
+
+def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> None:
+    label = division.label
+    groups = [g for g in doc.root.iter(m("fileGrp")) if _matches(g.get("USE"), label)]
+    divs = [d for d in children(main, "div") if d.get("LABEL") == label]
+    own_divs = [d for d in children(main, "div")
+                if label == "Representations"
+                and (d.get("LABEL") or "").casefold().startswith("representations/")]
+    if len(divs) > 1:
+        doc.add(f"{division.div}-DIV-REPEATED", divs[1], count=len(divs))
+    # only an fptr directly in the div must point to a group of its use; nested divs (e.g. a
+    # representation's own schemas inside Representations) may point anywhere
+    direct = [f for d in divs + own_divs for f in children(d, "fptr")]
+    pointed: set[str] = set()
+    for fptr in direct:
+        target = fptr.get("FILEID") or ""
+        if target not in doc.ids:
+            continue  # EARK-FPTR-DANGLING already
+        if not _matches(_use_of(doc, target), label):
+            doc.add(f"{division.fileid}-FILEID-WRONG-GROUP", fptr, value=target,
+                    use=_use_of(doc, target) or "")
+        else:
+            pointed.add(target)
+    anywhere = {f.get("FILEID") or "" for f in main.iter(m("fptr"))}
+    by_mptr = {(d.get("LABEL") or "").casefold() for d in own_divs if children(d, "mptr")}
+    uncovered = [g for g in groups if g.get("ID") not in anywhere
+                 and not _covered(g, anywhere)
+                 and (g.get("USE") or "").casefold() not in by_mptr]
+    if not groups:
+        return
+    if not divs and not own_divs:
+        doc.add(f"{division.div}-DIV-MISSING", main, severity=division.missing)
+    if uncovered and not pointed:
+        doc.add(f"{division.fptr}-FPTR-MISSING", (divs or [main])[0])
+    for group in uncovered:
+        doc.add(f"{division.fileid}-FILEID-MISSING", group, group_id=group.get("ID") or "",
+                use=group.get("USE") or "")
+
+
+def _covered(group: etree._Element, pointed: set[str]) -> bool:
+    """A group counts as pointed to when an fptr names it, one of its files, or a parent group."""
+    if any(f.get("ID") in pointed for f in group.iter(m("file"))):
+        return True
+    parent = group.getparent()
+    while parent is not None and parent.tag == m("fileGrp"):
+        if parent.get("ID") in pointed:
+            return True
+        parent = parent.getparent()
+    return False
