@@ -21,7 +21,7 @@ import getpass
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -39,7 +39,6 @@ from aip.model import (
 )
 from aip.premis import premis_bytes
 from preservation import SOFTWARE_NAME, __version__
-from preservation.findings import Report
 from preservation.hashing import sha256_bytes
 from preservation.manifest import (
     BAGIT_TXT,
@@ -50,11 +49,12 @@ from preservation.manifest import (
     manifest_text,
 )
 from preservation.signing import SigningIdentity, sign_detached
-from sip.bagit import BagCheck
+from sip.submission import FileRole, SipKind, Submission, SubmittedFile
 
 SCHEMA_FILES = ("mets.xsd", "xlink.xsd", "premis-v3-0.xsd", "DILCISExtensionMETS.xsd")
 PREMIS_PATH = "metadata/preservation/PREMIS.xml"
 _EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+_PORTABLE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
 _PRODUCER_TAG_FILE = re.compile(r"^(bagit|bag-info|(tag)?manifest-[a-z0-9]+|fetch)\.txt$")
 
 
@@ -107,15 +107,11 @@ class Actors:
 
 def content_path(sequence: int, original: str) -> str:
     """The AIP path of the n-th content file: a sequence number and the original's extension."""
-    suffix = PurePosixPath(original).suffix
-    ext = suffix.lower() if _EXTENSION.match(suffix) else ""
-    return f"representations/rep1/data/{sequence:06d}{ext}"
+    return f"representations/rep1/data/{sequence:06d}{_extension(original)}"
 
 
 def build_aip(
-    source: Path,
-    check: BagCheck,
-    formats: Mapping[str, FormatId],
+    submission: Submission,
     *,
     aip_uuid: str,
     staging: Path,
@@ -123,47 +119,60 @@ def build_aip(
     actors: Actors,
     created: datetime,
     label: str | None = None,
-    fido_version: str = "",
-    signatures: str = "",
 ) -> BuiltAip:
-    """Write the AIP's metadata and tag files into the (empty) ``staging`` folder and sign."""
-    source_name = source.name
-    title = label or _bag_title(check.info) or source_name
+    """Write the AIP's metadata and tag files into the (empty) ``staging`` folder and sign.
+
+    ``submission`` must be valid (see :func:`sip.validate.open_sip`): its content files become
+    the representation, numbered; every other file the producer sent (METS, EAD, schemas, tag
+    files) is kept under ``submission/`` next to our validation report.
+    """
+    if submission.root is None or not submission.valid:
+        raise ValueError("build_aip needs a valid, opened submission")
+    source_name = submission.name
+    title = label or submission.title or source_name
+    content = submission.content()
+    representations = {f.representation for f in content}
 
     files = tuple(
         ContentFile(
             uuid=str(uuid.uuid4()),
-            aip_path=content_path(n, p.bag_path),
-            original_name=p.bag_path.removeprefix("data/"),
-            size=p.size,
-            sha256=p.digests["sha256"],
-            format=formats[p.bag_path],
-            mime=formats[p.bag_path].mime or "application/octet-stream",
+            aip_path=content_path(n, f.path),
+            original_name=(f.original_name if len(representations) <= 1
+                           else f"{f.representation}/{f.original_name}"),
+            size=f.size,
+            sha256=f.sha256,
+            format=_format(submission, f),
+            mime=_format(submission, f).mime or "application/octet-stream",
         )
-        for n, p in enumerate(check.payload, 1)
+        for n, f in enumerate(content, 1)
     )
     schemas = tuple(_write_schema(staging, name) for name in SCHEMA_FILES)
-    submission = tuple(_write_submission(staging, source, check.report))
-    agents, events = _provenance(check.report, files, actors, created, fido_version,
-                                 signatures)
+    kept = _producer_metadata(submission)
+    written = tuple(_write_submission(staging, submission))
+    submission_files = (*(m for m, _ in kept), *written)
+    agents, events = _provenance(submission, files, actors, created)
 
     desc = AipDescription(
         uuid=aip_uuid, label=title, created=created, organisation=actors.organisation,
         software_name=SOFTWARE_NAME, software_version=__version__, files=files,
-        events=events, agents=agents, schemas=schemas, submission=submission,
-        source_kind=check.report.kind,
+        events=events, agents=agents, schemas=schemas, submission=submission_files,
+        source_kind=submission.kind_label,
     )
     premis = _write(staging, PREMIS_PATH, premis_bytes(desc))
     mets = _write(staging, "METS.xml", mets_bytes(desc, premis))
 
     payload = [
-        StagedObject("data/" + f.aip_path, p.fs_path, f.size, f.sha256, "content",
-                     original_name=f.original_name, format=f.format)
-        for f, p in zip(files, check.payload, strict=True)
+        StagedObject("data/" + cf.aip_path, f.fs_path, cf.size, cf.sha256, "content",
+                     original_name=cf.original_name, format=cf.format)
+        for cf, f in zip(files, content, strict=True)
+    ] + [
+        StagedObject("data/" + m.aip_path, f.fs_path, m.size, m.sha256, "metadata",
+                     original_name=f.path)
+        for m, f in kept
     ] + [
         StagedObject("data/" + m.aip_path, staging / "data" / m.aip_path, m.size, m.sha256,
                      "metadata")
-        for m in (premis, *schemas, *submission, mets)
+        for m in (premis, *schemas, *written, mets)
     ]
 
     oxum = f"{sum(p.size for p in payload)}.{len(payload)}"
@@ -196,6 +205,32 @@ def build_aip(
     )
 
 
+def _format(submission: Submission, f: SubmittedFile) -> FormatId:
+    return submission.formats.get(f.path) or FormatId(puid=None, name=None, mime=None,
+                                                      basis="not identified")
+
+
+def _producer_metadata(submission: Submission) -> list[tuple[MetadataFile, SubmittedFile]]:
+    """The producer's METS, EAD, schemas and documentation, kept under submission/sip/.
+
+    Portable names keep their path (so the AIP stays readable without this software); any other
+    name gets a sequence number, and its original path is recorded in METS and the catalog.
+    """
+    out = []
+    for n, f in enumerate((f for f in submission.files if f.role is FileRole.METADATA), 1):
+        name = f.path if _PORTABLE.match(f.path) and len(f.path) <= 200 else \
+            f"renamed/{n:06d}{_extension(f.path)}"
+        mime = "application/xml" if f.path.lower().endswith(".xml") else \
+            "application/octet-stream"
+        out.append((MetadataFile(f"submission/sip/{name}", f.size, f.sha256, mime), f))
+    return out
+
+
+def _extension(path: str) -> str:
+    suffix = PurePosixPath(path).suffix
+    return suffix.lower() if _EXTENSION.match(suffix) else ""
+
+
 def _bag_title(info: Sequence[tuple[str, str]]) -> str | None:
     for label, value in info:
         if label.lower() in ("title", "external-description") and value.strip():
@@ -223,23 +258,35 @@ def _write_schema(staging: Path, name: str) -> MetadataFile:
     return _write(staging, f"schemas/{name}", data, mime="application/octet-stream")
 
 
-def _write_submission(staging: Path, source: Path, report: Report) -> list[MetadataFile]:
+def _write_submission(staging: Path, submission: Submission) -> list[MetadataFile]:
     """Keep the producer's evidence: its standard bag tag files and our validation report."""
     out = []
-    for entry in sorted(source.iterdir(), key=lambda e: e.name):
-        if _PRODUCER_TAG_FILE.match(entry.name) and entry.is_file() and not entry.is_symlink():
-            out.append(_write(staging, f"submission/{entry.name}", entry.read_bytes(),
-                              mime="text/plain"))
-    data = json.dumps(report.to_dict("en"), ensure_ascii=False, indent=2).encode()
+    root = submission.root
+    if root is not None and (submission.kind is SipKind.BAGIT or submission.wrapped_in_bag):
+        for entry in sorted(root.iterdir(), key=lambda e: e.name):
+            if (_PRODUCER_TAG_FILE.match(entry.name) and entry.is_file()
+                    and not entry.is_symlink()):
+                out.append(_write(staging, f"submission/{entry.name}", entry.read_bytes(),
+                                  mime="text/plain"))
+    data = json.dumps(submission.report.to_dict("en"), ensure_ascii=False, indent=2).encode()
     out.append(_write(staging, "submission/validation-report.json", data,
                       mime="application/json"))
     return out
 
 
+_KIND_DESCRIPTION = {
+    SipKind.BAGIT: "BagIt (RFC 8493)",
+    SipKind.EARK: "E-ARK CSIP 2.0.4 / SIP",
+    SipKind.TT05_HOSO: "TT05 SIP_hoso (Circular 05/2025/TT-BNV) and E-ARK CSIP",
+    SipKind.TT05_TAILIEU: "TT05 SIP_tailieu (Circular 05/2025/TT-BNV) and E-ARK CSIP",
+}
+
+
 def _provenance(
-    report: Report, files: Sequence[ContentFile], actors: Actors, when: datetime,
-    fido_version: str, signatures: str,
+    submission: Submission, files: Sequence[ContentFile], actors: Actors, when: datetime,
 ) -> tuple[tuple[Agent, ...], tuple[Event, ...]]:
+    report = submission.report
+    fido_version, signatures = submission.fido_version, submission.signature_version
     software = Agent(str(uuid.uuid4()), SOFTWARE_NAME, "software", __version__,
                      "executing program")
     fido = Agent(str(uuid.uuid4()), "fido", "software", fido_version or None, "executing program")
@@ -259,14 +306,18 @@ def _provenance(
                      agent_uuids=agents, object_uuids=objects)
 
     events = (
-        event("validation", f"BagIt (RFC 8493) validation of the submitted {report.kind} package",
+        event("validation",
+              f"{_KIND_DESCRIPTION.get(submission.kind, submission.kind_label)} validation of "
+              f"the submitted {submission.kind_label} package"
+              + (" (in a BagIt bag)" if submission.wrapped_in_bag else ""),
               "accepted" + (f"; findings: {', '.join(warnings)}" if warnings else ""),
               (software.uuid, *people)),
         event("format identification",
               f"PRONOM identification with fido {fido_version}, signatures {signatures}",
               f"{identified} of {len(files)} files identified", (fido.uuid,), file_ids),
         event("message digest calculation", "SHA-256 of every content file, verified against "
-              "the producer's manifests", f"{len(files)} files", (software.uuid,), file_ids),
+              "the producer's manifests or METS checksums", f"{len(files)} files",
+              (software.uuid,), file_ids),
         event("ingestion", "AIP created from the submission; stored and verified on every "
               "configured location before registration", "", (software.uuid, *people)),
     )

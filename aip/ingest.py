@@ -3,9 +3,10 @@ registered in the catalog.
 
 Order of work, so that nothing is lost and nothing half-done is left behind:
 
-1. validate the SIP (read every byte once: all manifest digests and SHA-256 in one pass);
-   a rejected SIP stops here, with its report saved under ``<home>/reports``;
-2. identify formats, build METS/PREMIS/tag files in a private staging folder, sign;
+1. validate the SIP with :func:`sip.validate.open_sip` (every byte read once for its digests;
+   formats identified, content checked); a rejected SIP stops here, with its report saved under
+   ``<home>/reports``;
+2. build METS/PREMIS/tag files in a private staging folder, sign;
 3. for each location: put every object (the backend checks each SHA-256 while streaming), then
    read every object back and verify it;
 4. only then register the AIP, its files, copies and events in one catalog transaction.
@@ -32,7 +33,6 @@ from datetime import datetime
 from pathlib import Path
 
 from aip.builder import Actors, BuiltAip, StagedObject, build_aip
-from aip.model import FormatId
 from preservation import SOFTWARE_NAME, __version__
 from preservation.catalog import AipRecord, Catalog, CopyRecord, EventRecord, FileRecord
 from preservation.config import Config, StorageConfig
@@ -44,14 +44,13 @@ from preservation.errors import (
     StorageError,
 )
 from preservation.findings import Report
-from preservation.formats import FormatIdentifier
 from preservation.hashing import sha256_stream
 from preservation.manifest import object_key
 from preservation.progress import Progress, no_progress
 from preservation.signing import SigningIdentity
 from preservation.storage import StorageBackend, open_location
 from preservation.timeutil import iso, now_local
-from sip.bagit import BagCheck, validate_bag
+from sip.validate import ValidationOptions, open_sip
 
 log = logging.getLogger(__name__)
 WORKERS = 4
@@ -89,57 +88,46 @@ def ingest(
     label: str | None = None,
     progress: Progress = no_progress,
     clock: Callable[[], datetime] = now_local,
+    options: ValidationOptions | None = None,
 ) -> IngestResult:
-    """Ingest the bag at ``source``; raise :class:`RejectedError` with the report if invalid."""
-    if not source.is_dir():
-        raise NotFoundError(f"no transfer folder at {source}", location=str(source))
+    """Ingest the SIP at ``source`` (folder or ZIP: BagIt, E-ARK or TT05).
+
+    The SIP is validated exactly as ``preservation sip validate`` does; an invalid one raises
+    :class:`RejectedError` with the report (also saved under ``<home>/reports``).
+    """
+    if not source.exists():
+        raise NotFoundError(f"no transfer at {source}", location=str(source))
     staging_root = config.work_dir / "ingest"
     recover_interrupted(config, catalog)
+    options = options or ValidationOptions.from_config(config.validation)
 
-    check = validate_bag(source, progress=lambda n: progress("validate", n, None))
-    report_path = save_report(config, check.report, source, clock())
-    if not check.report.valid:
-        raise RejectedError(
-            f"{source} was rejected: {len(check.report.errors)} error(s); report: {report_path}",
-            check.report)
-
-    formats, fido_version, signatures = identify_formats(check, progress)
-    with _new_staging(staging_root) as (aip_uuid, staging):
-        built = build_aip(source, check, formats, aip_uuid=aip_uuid, staging=staging,
-                          identity=identity, actors=Actors.current(config.name),
-                          created=clock(), label=label, fido_version=fido_version,
-                          signatures=signatures)
-        backends = [open_location(s.url, **s.options) for s in config.storage]
-        try:
-            copies = tuple(
-                replicate(built, loc, backend, progress, clock)
-                for loc, backend in zip(config.storage, backends, strict=True))
-            catalog.register_aip(*_records(config, built, copies))
-        except BaseException:
-            _abandon(built, backends)
-            raise
-        finally:
-            for backend in backends:
-                backend.close()
-    shutil.rmtree(built.staging, ignore_errors=True)
+    with open_sip(source, config.work_dir / "sip", options, progress=progress) as submission:
+        report_path = save_report(config, submission.report, source, clock())
+        if not submission.valid:
+            raise RejectedError(
+                f"{source} was rejected: {len(submission.report.errors)} error(s); "
+                f"report: {report_path}", submission.report)
+        with _new_staging(staging_root) as (aip_uuid, staging):
+            built = build_aip(submission, aip_uuid=aip_uuid, staging=staging,
+                              identity=identity, actors=Actors.current(config.name),
+                              created=clock(), label=label)
+            backends = [open_location(s.url, **s.options) for s in config.storage]
+            try:
+                copies = tuple(
+                    replicate(built, loc, backend, progress, clock)
+                    for loc, backend in zip(config.storage, backends, strict=True))
+                catalog.register_aip(*_records(config, built, copies))
+            except BaseException:
+                _abandon(built, backends)
+                raise
+            finally:
+                for backend in backends:
+                    backend.close()
+        shutil.rmtree(built.staging, ignore_errors=True)
     return IngestResult(aip_id=built.uuid, label=built.label,
                         file_count=sum(1 for o in built.objects if o.role == "content"),
-                        content_size=built.content_size, copies=copies, report=check.report,
-                        report_path=report_path)
-
-
-def identify_formats(check: BagCheck, progress: Progress
-                     ) -> tuple[dict[str, FormatId], str, str]:
-    """PRONOM format of every payload file, with one fido instance for the whole transfer.
-
-    Returns the formats by bag path, fido's version and the PRONOM signature release.
-    """
-    out: dict[str, FormatId] = {}
-    with FormatIdentifier() as identifier:
-        for payload in check.payload:
-            out[payload.bag_path] = identifier.identify(payload.fs_path)
-            progress("identify", 1, len(check.payload))
-        return out, identifier.fido_version, identifier.signature_version
+                        content_size=built.content_size, copies=copies,
+                        report=submission.report, report_path=report_path)
 
 
 def replicate(built: BuiltAip, loc: StorageConfig, backend: StorageBackend, progress: Progress,

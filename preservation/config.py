@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from preservation.catalog_url import CatalogTarget, parse_catalog_url
 from preservation.errors import ConfigError
 
 CONFIG_NAME = "preservation.toml"
@@ -59,6 +60,28 @@ class SigningConfig:
 
 
 @dataclass(frozen=True)
+class ValidationConfig:
+    """How submissions are checked (``[validation]``)."""
+
+    #: "historical" (a provincial/central historical archive: transfers must be kept permanently)
+    #: or "agency" (an agency archive: every TT05 retention code is accepted)
+    archive_type: str = "historical"
+    #: accepted-formats policy (TOML); None = the shipped TT05 list (policies/formats.toml)
+    formats_policy: Path | None = None
+    #: certificates PDF signatures must chain to; none = trust is "not checked"
+    pdf_trust_anchors: tuple[Path, ...] = ()
+    #: clamd address, "unix:///run/clamav/clamd.ctl" or "tcp://127.0.0.1:3310"; "" = no scan
+    clamd: str = ""
+    #: "strict": a file that matches its declared checksum only after converting its line
+    #: endings (changed in transit) is an error; "tolerate": a warning
+    line_endings: str = "strict"
+
+    @property
+    def historical_archive(self) -> bool:
+        return self.archive_type == "historical"
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path
     name: str
@@ -68,6 +91,7 @@ class Config:
     archive_code: str = ""
     min_copies: int = 2
     policy_files: tuple[Path, ...] = ()
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
 
     @property
     def work_dir(self) -> Path:
@@ -79,13 +103,18 @@ class Config:
         return self.home / "reports"
 
     @property
+    def catalog_target(self) -> CatalogTarget:
+        """The catalog: ``sqlite:///FILE`` (relative to the home) or ``postgresql://…``."""
+        return parse_catalog_url(self.catalog_url, self.home)
+
+    @property
     def catalog_path(self) -> Path:
         """The SQLite file of a ``sqlite:///`` catalog URL, resolved against the home."""
-        prefix = "sqlite:///"
-        if not self.catalog_url.startswith(prefix):
-            raise ConfigError(f"unsupported catalog URL {self.catalog_url!r}",
+        target = self.catalog_target
+        if target.path is None:
+            raise ConfigError(f"the catalog is not a SQLite file but {target.display}",
                               code="CONFIG-CATALOG-URL")
-        return self.home / self.catalog_url[len(prefix):]
+        return target.path
 
     def location(self, name: str) -> StorageConfig:
         for loc in self.storage:
@@ -118,7 +147,8 @@ def load_config(home: str | os.PathLike[str] | None = None) -> Config:
 
 def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NAME) -> Config:
     """Check a decoded configuration; every problem names its section and key."""
-    _known(data, {"repository", "catalog", "signing", "storage", "policies"}, source, "")
+    _known(data, {"repository", "catalog", "signing", "storage", "policies", "validation"},
+           source, "")
     repo = _table(data, "repository", source)
     _known(repo, {"name", "archive_code", "min_copies"}, source, "repository")
     catalog = _table(data, "catalog", source)
@@ -128,6 +158,9 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
                      "test_identity"}, source, "signing")
     policies = _table(data, "policies", source, required=False)
     _known(policies, {"files"}, source, "policies")
+    validation = _table(data, "validation", source, required=False)
+    _known(validation, {"archive_type", "formats_policy", "pdf_trust_anchors", "clamd",
+                        "line_endings"}, source, "validation")
 
     storage_items = data.get("storage", [])
     if not isinstance(storage_items, list):
@@ -156,7 +189,22 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
             test_identity=_get(signing, "test_identity", bool, source, "signing", default=False),
         ),
         policy_files=_paths(policies.get("files", []), home, source, "policies.files"),
+        validation=ValidationConfig(
+            archive_type=_get(validation, "archive_type", str, source, "validation",
+                              default="historical"),
+            formats_policy=_path(validation.get("formats_policy"), home, source,
+                                 "validation.formats_policy"),
+            pdf_trust_anchors=_paths(validation.get("pdf_trust_anchors", []), home, source,
+                                     "validation.pdf_trust_anchors"),
+            clamd=_get(validation, "clamd", str, source, "validation", default=""),
+            line_endings=_get(validation, "line_endings", str, source, "validation",
+                              default="strict"),
+        ),
     )
+    if config.validation.archive_type not in ("historical", "agency"):
+        raise _err(source, "validation.archive_type", "must be \"historical\" or \"agency\"")
+    if config.validation.line_endings not in ("strict", "tolerate"):
+        raise _err(source, "validation.line_endings", "must be \"strict\" or \"tolerate\"")
     if config.min_copies < 1:
         raise _err(source, "repository.min_copies", "must be at least 1")
     if len(storage) < config.min_copies:
@@ -167,7 +215,7 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
         raise _err(source, "signing", "give either certificate + key, or pkcs12 (not both)")
     if has_pem and (config.signing.certificate is None or config.signing.key is None):
         raise _err(source, "signing", "certificate and key go together")
-    config.catalog_path  # noqa: B018 - checks the URL now rather than at first use
+    config.catalog_target  # noqa: B018 - checks the URL now rather than at first use
     return config
 
 

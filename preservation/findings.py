@@ -98,6 +98,12 @@ class Finding:
         text = template.vi if lang == "vi" else template.en
         return unicodedata.normalize("NFC", text.format_map(_Defaulting(self.params)))
 
+    def fix(self, lang: str = "en") -> str:
+        """How to put it right (may be empty), in ``lang``."""
+        template = catalogue()[self.code]
+        text = template.fix_vi if lang == "vi" else template.fix_en
+        return unicodedata.normalize("NFC", text.format_map(_Defaulting(self.params)))
+
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         out: dict[str, Any] = {
             "code": self.code,

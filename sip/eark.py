@@ -106,11 +106,16 @@ def _load(tree: PackageTree, rel: str, report: Report) -> etree._Element | None:
 
 
 def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
-                  name: str | None = None) -> EarkPackage:
+                  name: str | None = None, tolerate_line_endings: bool = False) -> EarkPackage:
     """Check the package in ``tree``, adding every finding to ``report``.
 
     ``name`` is the package's own name when ``tree.root`` is a work folder (an extracted ZIP);
     CSIP1 compares the root OBJID with it (default: the folder's name).
+
+    A file whose declared size and checksum match only after converting its line endings (a text
+    file changed in transit) is EARK-LINE-ENDINGS-CHANGED: an error, since the bytes are not the
+    ones the producer declared; with ``tolerate_line_endings`` (an archive's explicit choice,
+    ``[validation] line_endings = "tolerate"``) a warning.
     """
     check_structure(tree, report)
     empty = EarkPackage(None, None, None, False, tuple(representation_folders(tree)), ())
@@ -142,7 +147,7 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
         check_metadata_sections(doc, tree)
         check_file_section(doc, tree)
         check_struct_map(doc)
-    references = ReferenceCheck(tree, report)
+    references = ReferenceCheck(tree, report, tolerate_line_endings=tolerate_line_endings)
     files = references.run(docs)
     for folder in unchecked:
         report.add("EARK-ORPHANS-NOT-CHECKED", folder)

@@ -16,7 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from preservation.findings import Report
+from preservation.findings import Report, Severity
 from preservation.paths import printable
 from sip.bagit_tree import ChangedError
 from sip.eark_model import REFERENCE_RULES, EarkFile, MetsDoc, Reference
@@ -51,9 +51,11 @@ def _int(value: str | None) -> int | None:
 class ReferenceCheck:
     """Resolve, hash and compare the references of all METS files of one package."""
 
-    def __init__(self, tree: PackageTree, report: Report) -> None:
+    def __init__(self, tree: PackageTree, report: Report, *,
+                 tolerate_line_endings: bool = False) -> None:
         self.tree = tree
         self.report = report
+        self.tolerate_line_endings = tolerate_line_endings
         self.referenced: set[str] = set()
         self._folded: dict[str, list[str]] | None = None
 
@@ -136,7 +138,8 @@ class ReferenceCheck:
             change = self._line_endings(rel, algorithm, checksum, declared_size)
         if change is not None:
             doc.add("EARK-LINE-ENDINGS-CHANGED", owner, file=printable(rel),
-                    algorithm=checksum_type, change=change)
+                    algorithm=checksum_type, change=change,
+                    severity=Severity.WARNING if self.tolerate_line_endings else None)
         else:
             if size_bad:
                 doc.add(f"{size_req}-SIZE-MISMATCH", owner, file=printable(rel),

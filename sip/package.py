@@ -119,6 +119,14 @@ class PackageTree:
                 hashed = Hashed(hashed.listed, {**previous.digests, **hashed.digests})
             self._hashed[hashed.listed.rel] = hashed
 
+    def seed_digest(self, rel: str, algorithm: str, hexdigest: str) -> None:
+        """Record a digest computed elsewhere (e.g. by the BagIt validator) to avoid a re-read."""
+        listed = self.tree.files[rel]
+        previous = self._hashed.get(rel)
+        digests = dict(previous.digests) if previous is not None else {}
+        digests[algorithm] = hexdigest
+        self._hashed[rel] = Hashed(listed, digests)
+
     def digest(self, rel: str, algorithm: str = "sha256") -> str | None:
         """Lower-case hex digest of a listed file, or None (not listed, unreadable, changed)."""
         hashed = self.hashed(rel, algorithm)

@@ -62,3 +62,38 @@ def make_sample_transfer(target: Path, *, title: str = "Hồ sơ mẫu (demo)") 
     bagit.make_bag(str(target), {"Source-Organization": "Văn phòng UBND tỉnh (demo)",
                                  "Title": title}, checksums=["sha256"])
     return target
+
+
+#: The sample dossier's catalogue: Vietnamese headers, as an archivist types them in Excel.
+SAMPLE_CATALOGUE_ROWS: tuple[tuple[str, ...], ...] = (
+    ("Cấp", "Mã hồ sơ", "Tiêu đề hồ sơ", "Thời hạn bảo quản", "Chế độ sử dụng", "Ngôn ngữ",
+     "Thời gian bắt đầu", "Thời gian kết thúc", "Mức độ tin cậy", "Chế độ dự phòng",
+     "Tên loại văn bản", "Số của văn bản", "Ký hiệu của văn bản", "Ngày, tháng, năm văn bản",
+     "Tên cơ quan, tổ chức ban hành", "Trích yếu nội dung", "Số lượng trang", "Quy trình xử lý",
+     "Tệp"),
+    ("hồ sơ", "000.00.00.H41.2025.05", "Hồ sơ về công tác lưu trữ năm 2025 (demo)", "Vĩnh viễn",
+     "Công khai", "Tiếng Việt", "06/01/2025", "15/12/2025", "Gốc điện tử", "0",
+     "", "", "", "", "", "", "", "", ""),
+    ("văn bản", "", "", "", "", "", "", "", "", "", "Tờ trình", "05", "TTr-VPUB", "06/01/2025",
+     "Văn phòng Ủy ban nhân dân tỉnh Nghệ An", "Về việc chuyển giao tài liệu lưu trữ điện tử",
+     "1", "0", "Tờ trình số 05-TTr.pdf"),
+    ("văn bản", "", "", "", "", "", "", "", "", "", "Biên bản", "12", "BB-LTLS", "15/12/2025",
+     "Lưu trữ lịch sử tỉnh Nghệ An", "Biên bản giao nhận tài liệu lưu trữ điện tử", "1", "0",
+     "Biên bản giao nhận.pdf"),
+)
+
+
+def make_sample_sip_source(folder: Path) -> tuple[Path, Path]:
+    """A producer's folder of PDFs and its CSV catalogue (what ``sip create`` starts from).
+
+    Returns ``(documents folder, catalogue.csv)``; ``folder`` must not exist.
+    """
+    documents = folder / "tai-lieu"
+    documents.mkdir(parents=True)
+    (documents / "Tờ trình số 05-TTr.pdf").write_bytes(minimal_pdf())
+    (documents / "Biên bản giao nhận.pdf").write_bytes(
+        minimal_pdf("Bien ban giao nhan tai lieu luu tru dien tu - Demo"))
+    catalogue = folder / "muc-luc.csv"
+    lines = (",".join(f'"{cell}"' for cell in row) for row in SAMPLE_CATALOGUE_ROWS)
+    catalogue.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return documents, catalogue

@@ -14,6 +14,7 @@ from preservation.cli import (
     commands_demo,
     commands_dip,
     commands_repo,
+    commands_sip,
 )
 from preservation.cli.runtime import AppContext
 
@@ -38,7 +39,7 @@ def main(ctx: click.Context, home: Path | None, lang: str, verbose: int) -> None
     ctx.obj = AppContext(home=home, lang=lang)
 
 
-for module in (commands_repo, commands_audit, commands_dip, commands_aip):
+for module in (commands_repo, commands_audit, commands_dip, commands_aip, commands_sip):
     module.register(main)
 main.add_command(commands_demo.demo_cmd)
 

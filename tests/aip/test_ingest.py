@@ -29,7 +29,10 @@ def test_ingest_stores_two_verified_copies_and_registers(repo: Repository, trans
     result = run_ingest(repo, transfer)
 
     assert tree_digest(transfer) == before, "the producer's bag must never change"
-    assert result.report.findings == [], "the sample transfer is clean"
+    assert not [f for f in result.report.findings
+                if f.severity.value in ("error", "warning")], "the sample transfer is clean"
+    # no clamd in tests: the virus scan is reported as not done, never silently skipped
+    assert "VIRUS-NOT-CHECKED" in result.report.codes()
     assert [c.location for c in result.copies] == ["copy1", "copy2"]
     record = repo.catalog.aip(result.aip_id)
     assert record is not None and record.file_count == 3

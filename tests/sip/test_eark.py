@@ -267,14 +267,22 @@ def test_schema_violation(tmp_path: Path) -> None:
     assert finding.location.path == "METS.xml" and finding.location.line is not None
 
 
-def test_line_endings_changed_in_transit_is_a_warning(tmp_path: Path) -> None:
+def test_line_endings_changed_in_transit_are_named_and_rejected_unless_tolerated(
+        tmp_path: Path) -> None:
     files = dict(FILES)
     files["documentation/readme.txt"] = b"line one\r\nline two\r\n"
     root = build_package(tmp_path, files=files)
     (root / "documentation/readme.txt").write_bytes(b"line one\nline two\n")
     report, _ = run(root)
-    assert only(report, "EARK-LINE-ENDINGS-CHANGED").params["change"] == "LF → CRLF"
-    assert report.valid
+    finding = only(report, "EARK-LINE-ENDINGS-CHANGED")
+    assert finding.params["change"] == "LF → CRLF"
+    assert finding.severity is Severity.ERROR and not report.valid
+    assert not {"CSIP69-SIZE-MISMATCH", "CSIP71-CHECKSUM-MISMATCH"} & report.codes()
+
+    tolerant = Report(str(root))
+    validate_eark(PackageTree(root), tolerant, tolerate_line_endings=True)
+    assert only(tolerant, "EARK-LINE-ENDINGS-CHANGED").severity is Severity.WARNING
+    assert tolerant.valid
 
 
 def test_href_differing_in_case_is_a_warning(tmp_path: Path) -> None:

@@ -1,0 +1,78 @@
+"""What a validated submission hands to ingest: its kind, its report and every file to keep.
+
+:func:`sip.validate.open_sip` returns a :class:`Submission` for any accepted package kind (BagIt,
+E-ARK, TT05, or a bag wrapping one of those), so the AIP builder does not care which kind it was.
+Every byte of every file is listed with the SHA-256 computed while validating, so ingest streams
+each file to storage without reading it again to hash it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from preservation.findings import Report
+from preservation.formats import FormatId
+
+
+class SipKind(enum.StrEnum):
+    UNKNOWN = "unknown"
+    BAGIT = "bagit"
+    EARK = "eark"  # E-ARK CSIP / SIP
+    TT05_HOSO = "tt05-hoso"
+    TT05_TAILIEU = "tt05-tailieu"
+
+
+class FileRole(enum.StrEnum):
+    CONTENT = "content"  # a record's bytes: representations/*/data/**, or a plain bag's payload
+    METADATA = "metadata"  # everything else the producer sent (METS, EAD, schemas, docs, tags)
+
+
+@dataclass(frozen=True)
+class SubmittedFile:
+    """One file of the submission, as the producer named it, with its verified SHA-256."""
+
+    path: str  # "/"-separated, relative to the submission root, exactly as on disk
+    fs_path: Path
+    size: int
+    sha256: str
+    role: FileRole
+    #: the name shown to people: the path below the representation's (or plain bag's) data/
+    original_name: str
+    representation: str | None = None  # E-ARK/TT05 representation folder of a content file
+    digitised: bool = False  # TT05 confidenceLevel 02: PDF/A and a text layer are expected
+
+
+@dataclass
+class Submission:
+    """A validated (or rejected) submission. ``valid`` only when its report has no error."""
+
+    source: Path  # what the producer gave: a folder or a ZIP file
+    report: Report
+    name: str = ""  # the package's own name (folder, or a ZIP's single top folder)
+    root: Path | None = None  # where its files are now (the folder, or a private extraction)
+    kind: SipKind = SipKind.UNKNOWN
+    wrapped_in_bag: bool = False  # a BagIt bag whose payload is an E-ARK/TT05 package
+    title: str | None = None
+    identifiers: dict[str, str] = field(default_factory=dict)  # objid, fileCode, fonds, …
+    info: tuple[tuple[str, str], ...] = ()  # bag-info.txt entries, or the package record
+    files: tuple[SubmittedFile, ...] = ()
+    formats: Mapping[str, FormatId] = field(default_factory=dict)  # by SubmittedFile.path
+    fido_version: str = ""
+    signature_version: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return self.report.valid
+
+    @property
+    def kind_label(self) -> str:
+        """``tt05-hoso``, ``bagit+eark``, … as shown to people and stored in the catalog."""
+        if self.wrapped_in_bag and self.kind is not SipKind.BAGIT:
+            return f"bagit+{self.kind.value}"
+        return self.kind.value
+
+    def content(self) -> tuple[SubmittedFile, ...]:
+        return tuple(f for f in self.files if f.role is FileRole.CONTENT)
