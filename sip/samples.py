@@ -14,8 +14,12 @@ import bagit
 PDF_TEXT = "To trinh ve viec chuyen giao tai lieu luu tru - Demo"
 
 
-def minimal_pdf(text: str = PDF_TEXT) -> bytes:
-    """A small, valid one-page PDF 1.4 with a line of (ASCII) text and a correct xref table."""
+def minimal_pdf(text: str = PDF_TEXT, *, padding: bytes = b"") -> bytes:
+    """A small, valid one-page PDF 1.4 with a line of (ASCII) text and a correct xref table.
+
+    ``padding`` (bytes without newlines) is written as a comment after the header, to make
+    bigger files for benchmarks.
+    """
     safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     stream = f"BT /F1 14 Tf 72 720 Td ({safe}) Tj ET".encode("ascii")
     objects = [
@@ -27,6 +31,8 @@ def minimal_pdf(text: str = PDF_TEXT) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    if padding:
+        out += b"%" + padding.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n"
     offsets = []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))

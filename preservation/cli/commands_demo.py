@@ -1,5 +1,6 @@
-"""``demo``: the whole path on the embedded default — a sample transfer ingested, audited and
-served as an access copy — and where everything is."""
+"""``demo``: the whole path on the embedded default — a producer's folder of PDFs and a CSV
+catalogue turned into a TT05 SIP, validated and ingested, audited and served as an access copy —
+and where everything is."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ from dip.access import create_dip
 from preservation.audit import audit
 from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
 from preservation.config import CONFIG_NAME, resolve_home
+from preservation.errors import RejectedError
+from preservation.findings import Report
 from preservation.repository import Repository, init_repository
 from preservation.timeutil import now_local
-from sip.samples import make_sample_transfer
+from sip.create import create_sip
+from sip.samples import make_sample_sip_source
+from sip.tt05_model import PackageKind
 
 
 @click.command("demo")
@@ -24,13 +29,20 @@ from sip.samples import make_sample_transfer
 @click.pass_context
 @handle_errors
 def demo_cmd(ctx: click.Context) -> None:
-    """Run the whole path once: init (if needed), ingest a sample transfer, audit, access copy."""
+    """Run the whole path once: init (if needed), build a TT05 SIP from a folder and a CSV
+    catalogue, validate and ingest it, audit, access copy."""
     home = resolve_home(app(ctx).home)
     created = not (home / CONFIG_NAME).exists()
     if created:
         init_repository(home, name="Demo Archive (test)")
     stamp = now_local().strftime("%Y%m%d-%H%M%S-%f")
-    transfer = make_sample_transfer(home / "demo" / f"transfer-{stamp}")
+    producer = home / "demo" / f"producer-{stamp}"
+    documents, catalogue = make_sample_sip_source(producer)
+    report = Report("sip create")
+    transfer = create_sip(documents, catalogue, PackageKind.HOSO, producer / "SIP_hoso.zip",
+                          fonds_code="H41", agency="Văn phòng UBND tỉnh (demo)", report=report)
+    if transfer is None:
+        raise RejectedError("the demo catalogue was refused by sip create", report)
     with Repository.open(home) as repo, progress_bar(ctx) as progress:
         result = ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog,
                         progress=progress)
@@ -46,7 +58,7 @@ def demo_cmd(ctx: click.Context) -> None:
     data = {
         "ok": intact, "home": str(home), "repository_created": created,
         "config": str(home / CONFIG_NAME), "catalog": str(config.catalog_path),
-        "transfer": str(transfer), "aip_id": result.aip_id,
+        "transfer": str(transfer), "sip_kind": result.report.kind, "aip_id": result.aip_id,
         "copies": copies,
         "audit": {"intact": intact, "copies": [
             {"location": c.location, "ok": c.ok, "files_checked": c.files_checked}
@@ -57,7 +69,8 @@ def demo_cmd(ctx: click.Context) -> None:
     def text(console: Console) -> None:
         console.print("[bold]Demo: a transfer ingested, audited and served as a copy[/bold]")
         console.print(f"  repository home:  {home}" + (" (created)" if created else ""))
-        console.print(f"  sample transfer:  {transfer}  (BagIt, Vietnamese file names, a PDF)")
+        console.print(f"  producer's files: {documents}  + catalogue {catalogue.name}")
+        console.print(f"  TT05 SIP:         {transfer}  (made by `preservation sip create`)")
         console.print(f"  AIP:              {result.aip_id} "
                       f"({result.file_count} files, signed)")
         for c in copies:

@@ -119,9 +119,11 @@ def test_init_refuses_an_existing_repository(tmp_path: Path) -> None:
 def test_demo_runs_the_whole_path(tmp_path: Path) -> None:
     out = cli(tmp_path / "archive", "demo", "--json")
     assert out["ok"] is True and out["audit"]["intact"] is True
+    assert out["sip_kind"] == "tt05-hoso"
     access = Path(out["access_copy"]) / "representations/rep1/data"
-    for name, content in sample_files().items():
-        assert (access / name).read_bytes() == content
+    served = sorted(p.read_bytes() for p in access.iterdir())
+    producer = Path(out["transfer"]).parent / "tai-lieu"
+    assert served == sorted(p.read_bytes() for p in producer.iterdir())
 
 
 @pytest.mark.s3
