@@ -240,8 +240,12 @@ class _Signatures:
     def match_signatures(self, head: bytes, tail: bytes) -> list[_Match]:
         """``Fido.match_formats``: byte-signature matches, inferior ones removed, fido's order."""
         result: list[_Match] = []
+        # fido asks, before trying format i, whether any match so far has priority over it; the
+        # union of what the matches so far beat answers that in one set lookup (the formats
+        # matched so far all come before i, so "another match" is every match)
+        beaten: set[str] = set()
         for i, signatures in enumerate(self.signatures):
-            if not signatures or (result and not self._as_good_as_any(i, result)):
+            if not signatures or self.puids[i] in beaten:
                 continue
             try:
                 for name, tests in signatures:
@@ -250,6 +254,7 @@ class _Signatures:
                             break
                     else:
                         result.append((i, name))
+                        beaten |= self.inferior[i]
             except _BrokenPatternError:
                 continue  # fido: prints the exception, skips the rest of this format
         return [m for m in result if self._as_good_as_any(m[0], result)]
