@@ -7,7 +7,8 @@ nothing but OpenSSL (``openssl cms -verify -binary -inform DER -content tagmanif
 Signatures are made with cryptography's PKCS#7 builder and verified with pyHanko, because
 cryptography has no CMS verification API. Nothing in this module touches the network: trust comes
 only from the anchors the caller passes, and revocation is not checked (no CRLs or OCSP responses
-are fetched).
+are fetched). Trusted time (RFC 3161 timestamps on the signature) lives in
+:mod:`preservation.timestamps`; :func:`verify_detached` checks the tokens it finds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import core as asn1_core
 from asn1crypto import pkcs12 as asn1_pkcs12
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -44,12 +46,14 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
 
 from preservation.errors import SigningError
+from preservation.timestamps import TIMESTAMP_PROBLEMS, TimestampCheck, async_check_timestamps
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CERT_FILE_NAME",
     "KEY_FILE_NAME",
+    "SIGNATURE_PROBLEMS",
     "TEST_IDENTITY_CN",
     "TEST_IDENTITY_OU",
     "SignatureCheck",
@@ -97,6 +101,27 @@ _WEAK_ALGORITHM = frozenset(
 
 _T = TypeVar("_T")
 
+SIGNATURE_PROBLEMS: dict[str, str] = {
+    "SIG-MALFORMED": "the signature file is not a readable CMS SignedData",
+    "SIG-DIGEST-MISMATCH": "the signed data has changed since it was signed",
+    "SIG-SIGNATURE-INVALID": "the signature value does not verify with the signer's key",
+    "SIG-TRUST-NOT-CHECKED": "the signer was not checked because the signature does not verify",
+    "SIG-CERT-EXPIRED-AT-SIGNING": (
+        "the signer's certificate was not valid at the time the signature claims"
+    ),
+    "SIG-CERT-EXPIRED-AT-TIMESTAMP": (
+        "the signer's certificate was not valid at the time proven by the timestamp"
+    ),
+    "SIG-CERT-EXPIRED-NO-TIMESTAMP": (
+        "the signer's certificate has expired and no valid timestamp proves the signature was"
+        " made while it was valid (the signing time is only the signer's own claim)"
+    ),
+    "SIG-WEAK-ALGORITHM": "the signature uses an algorithm too weak to be trusted",
+    "SIG-UNTRUSTED": "the signer's certificate does not chain to a trusted anchor",
+    **TIMESTAMP_PROBLEMS,
+}
+"""English description of every problem code :func:`verify_detached` can report."""
+
 
 @dataclass(frozen=True, eq=False)
 class SigningIdentity:
@@ -125,10 +150,12 @@ class SignatureCheck:
     """What :func:`verify_detached` found. Codes in ``problems`` are stable finding codes.
 
     ``intact``: the data's digest matches the signed one and the signature over the signed
-    attributes verifies with the signer's key. ``trusted``: the signer's certificate was valid at
-    the signing time it claims and chains to one of the trust anchors; it is evaluated only when
-    the signature itself verifies (otherwise ``SIG-TRUST-NOT-CHECKED``). ``signing_time`` is the
-    signer's own claim (the signingTime attribute), not a proof of time.
+    attributes verifies with the signer's key. ``trusted``: the signer's certificate chains to
+    one of the trust anchors and was valid at ``validity_time`` — the genTime of a verified
+    timestamp, else the signing time it claims, which counts only while the certificate is still
+    valid now. It is evaluated only when the signature itself verifies (otherwise
+    ``SIG-TRUST-NOT-CHECKED``). ``signing_time`` is the signer's own claim (the signingTime
+    attribute), not a proof of time; ``timestamp`` holds the proof, if any.
     """
 
     intact: bool
@@ -139,11 +166,27 @@ class SignatureCheck:
     signer_certificate_sha256: str
     signer_is_test_identity: bool
     problems: tuple[str, ...]
+    #: the RFC 3161 signature timestamp, None when the signature carries none
+    timestamp: TimestampCheck | None = None
+    #: the moment the signer's certificate was judged at, and why that moment: "timestamp"
+    #: (a verified timestamp's genTime), "claimed signing time" or "verification time"
+    validity_time: datetime | None = None
+    validity_basis: str = ""
 
     @property
     def ok(self) -> bool:
-        """The signature is intact and made by a trusted signer."""
-        return self.intact and self.trusted
+        """Intact, made by a trusted signer, and any timestamp it carries verifies."""
+        return self.intact and self.trusted and (self.timestamp is None or self.timestamp.ok)
+
+    @property
+    def timestamped(self) -> bool:
+        """The signature carries a timestamp that verifies: its signing time is proven."""
+        return self.timestamp is not None and self.timestamp.ok
+
+    @property
+    def problem_descriptions(self) -> tuple[str, ...]:
+        """The problems in words (English), in the order of :attr:`problems`."""
+        return tuple(SIGNATURE_PROBLEMS.get(code, code) for code in self.problems)
 
 
 def is_test_certificate(certificate: x509.Certificate) -> bool:
@@ -332,23 +375,28 @@ def verify_detached(
     trust_anchors: Sequence[x509.Certificate],
     *,
     now: datetime | None = None,
+    tsa_trust_anchors: Sequence[x509.Certificate] | None = None,
 ) -> SignatureCheck:
     """Check a detached CMS signature over ``data`` against the given trust anchors only.
 
     Never raises on a hostile or garbled signature: it comes back with ``SIG-MALFORMED``.
-    Certificate validity is judged at the signing time the signature claims (capped at ``now``),
-    so an AIP signed while its certificate was valid stays verifiable after the certificate
-    expires, and one signed with an expired certificate reports ``SIG-CERT-EXPIRED-AT-SIGNING``.
-    The claim is only as good as the signer's clock and honesty: it is a signed attribute, not
-    an RFC 3161 timestamp. No network access; revocation is not checked.
+    When the signature carries an RFC 3161 timestamp that verifies (imprint over this
+    signature, the TSA's signature, a timeStamping certificate chaining to ``tsa_trust_anchors``
+    — default: ``trust_anchors`` — valid at genTime and at ``now``), the signer's certificate is
+    judged at the timestamp's genTime: an AIP signed while its certificate was valid stays
+    verifiable after the certificate expires (``SIG-CERT-EXPIRED-AT-TIMESTAMP`` otherwise).
+    Without one, it is judged at the signing time the signature claims (capped at ``now``;
+    ``SIG-CERT-EXPIRED-AT-SIGNING``), and the claim is accepted only while the certificate is
+    still valid at ``now`` (``SIG-CERT-EXPIRED-NO-TIMESTAMP``): after that, nothing but the
+    signer's word dates the signature. No network access; revocation is not checked.
     """
     checked_at = _aware_now(now)
-    anchors = [
-        asn1_x509.Certificate.load(a.public_bytes(serialization.Encoding.DER))
-        for a in trust_anchors
-    ]
+    anchors = [_asn1_certificate(a) for a in trust_anchors]
+    tsa_anchors = (
+        anchors if tsa_trust_anchors is None else [_asn1_certificate(a) for a in tsa_trust_anchors]
+    )
     try:
-        return _check_signature(signature_der, data, anchors, checked_at)
+        return _check_signature(signature_der, data, anchors, tsa_anchors, checked_at)
     except Exception as exc:  # hostile input can break any layer of the ASN.1 and CMS stack
         logger.info("unreadable CMS signature: %r", exc)
         return SignatureCheck(
@@ -363,8 +411,54 @@ def verify_detached(
         )
 
 
+def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
+async def _validate(
+    signed_data: Any, data: bytes, anchors: list[Any], tsa_anchors: list[Any], checked_at: datetime
+) -> tuple[Any, TimestampCheck | None, datetime, str]:
+    """pyHanko's status, the timestamp, and the moment (with its basis) validity was judged at."""
+    signer_info = extract_signer_info(signed_data)
+    timestamp = await async_check_timestamps(signer_info, tsa_anchors, checked_at)
+    claimed = extract_self_reported_ts(signer_info)
+    if timestamp is not None and timestamp.ok and timestamp.gen_time is not None:
+        moment, basis = min(timestamp.gen_time, checked_at), "timestamp"
+    elif claimed is not None:
+        moment, basis = min(claimed, checked_at), "claimed signing time"
+    else:
+        moment, basis = checked_at, "verification time"
+    context = ValidationContext(
+        trust_roots=anchors, allow_fetching=False, revocation_mode="soft-fail", moment=moment
+    )
+    status = await async_validate_detached_cms(
+        data,
+        _without_unsigned_attributes(signed_data),
+        signer_validation_context=context,
+        key_usage_settings=_SIGNER_KEY_USAGE,
+    )
+    return status, timestamp, moment, basis
+
+
+def _without_unsigned_attributes(signed_data: Any) -> Any:
+    """A copy of the SignedData without unsigned attributes (outside the signature anyway).
+
+    The timestamp was checked on its own, against its own anchors; pyHanko would check it again
+    against the signer's anchors and raise on a damaged token, hiding the signature's status.
+    """
+    if isinstance(extract_signer_info(signed_data)["unsigned_attrs"], asn1_core.Void):
+        return signed_data
+    copy = signed_data.copy()
+    copy["signer_infos"][0]["unsigned_attrs"] = None
+    return copy
+
+
 def _check_signature(
-    signature_der: bytes, data: bytes, anchors: list[Any], checked_at: datetime
+    signature_der: bytes,
+    data: bytes,
+    anchors: list[Any],
+    tsa_anchors: list[Any],
+    checked_at: datetime,
 ) -> SignatureCheck:
     """The body of :func:`verify_detached`; any exception here means a malformed signature.
 
@@ -376,17 +470,8 @@ def _check_signature(
         raise ValueError(f"content type {info['content_type'].native}, not signed_data")
     signed_data = info["content"]
     signing_time = extract_self_reported_ts(extract_signer_info(signed_data))
-    moment = checked_at if signing_time is None else min(signing_time, checked_at)
-    context = ValidationContext(
-        trust_roots=anchors, allow_fetching=False, revocation_mode="soft-fail", moment=moment
-    )
-    status = _run(
-        async_validate_detached_cms(
-            data,
-            signed_data,
-            signer_validation_context=context,
-            key_usage_settings=_SIGNER_KEY_USAGE,
-        )
+    status, timestamp, moment, basis = _run(
+        _validate(signed_data, data, anchors, tsa_anchors, checked_at)
     )
     signer_der = status.signing_cert.dump()
     signer = x509.load_der_x509_certificate(signer_der)
@@ -401,13 +486,20 @@ def _check_signature(
     elif not signer.not_valid_before_utc <= moment <= signer.not_valid_after_utc:
         # Checked here as well: pyHanko skips validity checks on a certificate that is itself
         # a trust anchor (a self-signed test identity), so it would accept it expired.
-        problems.append("SIG-CERT-EXPIRED-AT-SIGNING")
+        proven = basis == "timestamp"
+        problems.append(
+            "SIG-CERT-EXPIRED-AT-TIMESTAMP" if proven else "SIG-CERT-EXPIRED-AT-SIGNING"
+        )
     elif status.trust_problem_indic in _WEAK_ALGORITHM:
         problems.append("SIG-WEAK-ALGORITHM")
     elif status.trust_problem_indic is not None or status.validation_path is None:
         problems.append("SIG-UNTRUSTED")
+    elif basis != "timestamp" and checked_at > signer.not_valid_after_utc:
+        problems.append("SIG-CERT-EXPIRED-NO-TIMESTAMP")
     else:
         trusted = True
+    if timestamp is not None:
+        problems += timestamp.problems
     return SignatureCheck(
         intact=bool(status.intact and status.valid),
         trusted=trusted,
@@ -417,6 +509,9 @@ def _check_signature(
         signer_certificate_sha256=hashlib.sha256(signer_der).hexdigest(),
         signer_is_test_identity=is_test_certificate(signer),
         problems=tuple(problems),
+        timestamp=timestamp,
+        validity_time=moment,
+        validity_basis=basis,
     )
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from signing_pki import P12_PASSPHRASE, OpenSSL, ThrowawayCA
+from tsa import Mode, dummy_stamper, issue_tsa_certificate, serve_tsa, silent_tsa
 
 from preservation.signing import SigningIdentity
 
@@ -75,3 +79,53 @@ def openssl() -> OpenSSL:
         )
 
     return run
+
+
+# --- a local RFC 3161 time-stamping authority (tsa.py) -----------------------------------------
+
+StartTsa = Callable[..., str]
+"""start_tsa(mode="ok", *, fixed_time=None, key=None, certificate=None) -> URL"""
+
+
+@pytest.fixture(scope="session")
+def tsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def tsa_cert(ca: ThrowawayCA, tsa_key: rsa.RSAPrivateKey) -> x509.Certificate:
+    """The TSA's certificate from the test CA: critical extendedKeyUsage timeStamping."""
+    return issue_tsa_certificate(ca, tsa_key)
+
+
+@pytest.fixture
+def start_tsa(
+    ca: ThrowawayCA, tsa_key: rsa.RSAPrivateKey, tsa_cert: x509.Certificate
+) -> Iterator[StartTsa]:
+    """Start local TSAs (stopped at the end of the test); each call returns a new URL."""
+    with ExitStack() as stack:
+
+        def start(
+            mode: Mode = "ok",
+            *,
+            fixed_time: datetime | None = None,
+            key: rsa.RSAPrivateKey | None = None,
+            certificate: x509.Certificate | None = None,
+        ) -> str:
+            stamper = dummy_stamper(key or tsa_key, certificate or tsa_cert, ca, fixed_time)
+            return stack.enter_context(serve_tsa(stamper, mode))
+
+        yield start
+
+
+@pytest.fixture
+def tsa(start_tsa: StartTsa) -> str:
+    """The URL of a well-behaved local TSA."""
+    return start_tsa()
+
+
+@pytest.fixture
+def silent_tsa_url() -> Iterator[str]:
+    """The URL of a TSA that accepts the connection and never answers."""
+    with silent_tsa() as url:
+        yield url

@@ -200,14 +200,22 @@ def test_signer_key_usage(ca: ThrowawayCA, usage: x509.KeyUsage, trusted: bool) 
 # --- time ------------------------------------------------------------------------------------
 
 
-def test_certificate_expired_since_signing_still_verifies(ca: ThrowawayCA) -> None:
-    """Trust is judged at the claimed signing time, so AIPs outlive their signer's certificate."""
+def test_certificate_expired_since_signing_needs_a_timestamp(ca: ThrowawayCA) -> None:
+    """The claimed signing time counts while the certificate is valid; after it, only a
+    timestamp proves when the signature was made (see test_timestamps.py)."""
     key = ec.generate_private_key(ec.SECP256R1())
     short_lived = ca.issue(key, not_before=NOW - timedelta(hours=1), not_after=NOW + timedelta(1))
     signature = sign_detached(SigningIdentity(key, short_lived), DATA)
 
-    check = verify_detached(signature, DATA, [ca.certificate], now=NOW + timedelta(days=3650))
-    assert check.ok, check.problems
+    while_valid = verify_detached(signature, DATA, [ca.certificate], now=NOW + timedelta(hours=1))
+    assert while_valid.ok, while_valid.problems
+    assert while_valid.validity_basis == "claimed signing time"
+    assert while_valid.timestamp is None
+
+    expired = verify_detached(signature, DATA, [ca.certificate], now=NOW + timedelta(days=3650))
+    assert expired.intact
+    assert not expired.trusted
+    assert expired.problems == ("SIG-CERT-EXPIRED-NO-TIMESTAMP",)
 
 
 def test_certificate_expired_at_signing(ca: ThrowawayCA) -> None:
