@@ -49,6 +49,7 @@ from preservation.manifest import (
     manifest_text,
 )
 from preservation.signing import SigningIdentity, sign_detached
+from preservation.timestamps import timestamp_signature
 from sip.submission import FileRole, SipKind, Submission, SubmittedFile
 
 SCHEMA_FILES = ("mets.xsd", "xlink.xsd", "premis-v3-0.xsd", "DILCISExtensionMETS.xsd")
@@ -119,6 +120,7 @@ def build_aip(
     actors: Actors,
     created: datetime,
     label: str | None = None,
+    tsa_url: str = "",
 ) -> BuiltAip:
     """Write the AIP's metadata and tag files into the (empty) ``staging`` folder and sign.
 
@@ -193,6 +195,8 @@ def build_aip(
     tagmanifest_body = manifest_text((t.bag_path, t.sha256) for t in tags).encode()
     tagmanifest = _write_tag(staging, TAGMANIFEST, tagmanifest_body.decode())
     signature_der = sign_detached(identity, tagmanifest_body)
+    if tsa_url:  # before anything is stored: a TSA failure leaves nothing behind
+        signature_der = timestamp_signature(signature_der, tsa_url)
     sig_path = staging / SIGNATURE
     sig_path.write_bytes(signature_der)
     signature = StagedObject(SIGNATURE, sig_path, len(signature_der), sha256_bytes(signature_der),

@@ -110,7 +110,7 @@ def ingest(
         with _new_staging(staging_root) as (aip_uuid, staging):
             built = build_aip(submission, aip_uuid=aip_uuid, staging=staging,
                               identity=identity, actors=Actors.current(config.name),
-                              created=clock(), label=label)
+                              created=clock(), label=label, tsa_url=config.signing.tsa_url)
             backends = [open_location(s.url, **s.options) for s in config.storage]
             try:
                 copies = tuple(
@@ -297,10 +297,12 @@ def _records(config: Config, built: BuiltAip, copies: tuple[CopyResult, ...]
                     for c in copies]
     events = [EventRecord(e.uuid, aid, e.type, iso(e.datetime), e.outcome, e.detail,
                           e.outcome_detail, None, agent) for e in built.description.events]
+    timestamped = (f"; RFC 3161 timestamp from {config.signing.tsa_url}"
+                   if config.signing.tsa_url else "")
     events.append(EventRecord(str(uuid.uuid4()), aid, "digital signature generation",
                               iso(built.created), "success",
-                              "detached CMS (RFC 5652) signature over tagmanifest-sha256.txt",
-                              built.signer, None, agent))
+                              "detached CMS (RFC 5652) signature over tagmanifest-sha256.txt"
+                              + timestamped, built.signer, None, agent))
     events.extend(
         EventRecord(str(uuid.uuid4()), aid, "replication", c.verified_at, "success",
                     f"complete copy written and read back: {c.objects} objects, {c.bytes} bytes",

@@ -206,9 +206,15 @@ def check_signature(report: Report, location: str, kept: dict[str, bytes],
     if not result.intact:
         report.add("AUDIT-SIGNATURE-INVALID", f"{location}:{SIGNATURE}", location=location,
                    problems=", ".join(result.problems))
+    elif "SIG-CERT-EXPIRED-NO-TIMESTAMP" in result.problems:
+        report.add("AUDIT-SIGNATURE-NO-PROOF-OF-TIME", f"{location}:{SIGNATURE}",
+                   location=location, signer=result.signer_subject)
     elif not result.trusted:
         report.add("AUDIT-SIGNATURE-UNTRUSTED", f"{location}:{SIGNATURE}", location=location,
                    signer=result.signer_subject)
+    if result.timestamp is not None and not result.timestamp.ok:
+        report.add("AUDIT-TIMESTAMP-INVALID", f"{location}:{SIGNATURE}", location=location,
+                   problems=", ".join(result.timestamp.problems))
     return result
 
 

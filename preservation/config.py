@@ -57,6 +57,9 @@ class SigningConfig:
     #: certificates an AIP signature must chain to (defaults to the signing certificate)
     trust_anchors: tuple[Path, ...] = ()
     test_identity: bool = False
+    #: RFC 3161 time-stamping authority (http:// or https:// URL) that timestamps every AIP
+    #: signature; "" = no timestamp (the signing time is then only the signer's own claim)
+    tsa_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
     _known(catalog, {"url"}, source, "catalog")
     signing = _table(data, "signing", source)
     _known(signing, {"certificate", "key", "pkcs12", "passphrase_env", "chain", "trust_anchors",
-                     "test_identity"}, source, "signing")
+                     "test_identity", "tsa_url"}, source, "signing")
     policies = _table(data, "policies", source, required=False)
     _known(policies, {"files"}, source, "policies")
     validation = _table(data, "validation", source, required=False)
@@ -187,6 +190,7 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
             trust_anchors=_paths(signing.get("trust_anchors", []), home, source,
                                  "signing.trust_anchors"),
             test_identity=_get(signing, "test_identity", bool, source, "signing", default=False),
+            tsa_url=_get(signing, "tsa_url", str, source, "signing", default=""),
         ),
         policy_files=_paths(policies.get("files", []), home, source, "policies.files"),
         validation=ValidationConfig(
@@ -215,6 +219,8 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
         raise _err(source, "signing", "give either certificate + key, or pkcs12 (not both)")
     if has_pem and (config.signing.certificate is None or config.signing.key is None):
         raise _err(source, "signing", "certificate and key go together")
+    if config.signing.tsa_url and not config.signing.tsa_url.startswith(("http://", "https://")):
+        raise _err(source, "signing.tsa_url", "must be an http:// or https:// URL")
     config.catalog_target  # noqa: B018 - checks the URL now rather than at first use
     return config
 

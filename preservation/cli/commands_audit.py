@@ -26,7 +26,14 @@ def audit_dict(result: AipAudit, lang: str) -> dict[str, Any]:
             "signature": None if c.signature is None else {
                 "intact": c.signature.intact, "trusted": c.signature.trusted,
                 "signer": c.signature.signer_subject,
-                "signing_time": c.signature.signing_time},
+                "signing_time": c.signature.signing_time,
+                "timestamp": None if c.signature.timestamp is None else {
+                    "ok": c.signature.timestamp.ok, "gen_time": c.signature.timestamp.gen_time,
+                    "tsa": c.signature.timestamp.tsa_name,
+                    "problems": list(c.signature.timestamp.problems)},
+                "validity_time": c.signature.validity_time,
+                "validity_basis": c.signature.validity_basis,
+                "problems": list(c.signature.problem_descriptions)},
             "findings": [f.to_dict(lang) for f in c.report.findings],
         } for c in result.copies],
     }

@@ -14,10 +14,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from signing_pki import P12_PASSPHRASE, OpenSSL, ThrowawayCA
-from tsa import Mode, dummy_stamper, issue_tsa_certificate, serve_tsa, silent_tsa
 
 from preservation.signing import SigningIdentity
+from tests.signing.signing_pki import P12_PASSPHRASE, OpenSSL, ThrowawayCA
+from tests.signing.tsa import Mode, dummy_stamper, issue_tsa_certificate, serve_tsa, silent_tsa
 
 
 @pytest.fixture(scope="session")

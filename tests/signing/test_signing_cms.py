@@ -13,7 +13,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
-from signing_pki import NOW, OpenSSL, ThrowawayCA, key_usage, write_pem
 
 from preservation.errors import SigningError
 from preservation.signing import (
@@ -24,6 +23,7 @@ from preservation.signing import (
     sign_detached,
     verify_detached,
 )
+from tests.signing.signing_pki import NOW, OpenSSL, ThrowawayCA, key_usage, write_pem
 
 DATA = b"sha256 0123456789abcdef  bagit.txt\nsha256 fedcba9876543210  manifest-sha256.txt\n"
 

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
-from signing_pki import NOW, P12_PASSPHRASE, ThrowawayCA, write_pem
 
 from preservation.errors import SigningError
 from preservation.signing import (
@@ -25,6 +24,7 @@ from preservation.signing import (
     load_pem_identity,
     load_pkcs12,
 )
+from tests.signing.signing_pki import NOW, P12_PASSPHRASE, ThrowawayCA, write_pem
 
 ORG = "Trung tâm Lưu trữ quốc gia I"
 

@@ -13,8 +13,6 @@ from asn1crypto import cms
 from conftest import StartTsa
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from signing_pki import NOW, OpenSSL, ThrowawayCA, write_pem
-from tsa import issue_tsa_certificate
 
 from preservation.config import parse_config
 from preservation.errors import ConfigError, SigningError
@@ -26,6 +24,8 @@ from preservation.signing import (
     verify_detached,
 )
 from preservation.timestamps import SIGNATURE_TIMESTAMP_OID, TimestampError, timestamp_signature
+from tests.signing.signing_pki import NOW, OpenSSL, ThrowawayCA, write_pem
+from tests.signing.tsa import issue_tsa_certificate
 
 DATA = b"sha256 0123456789abcdef  bagit.txt\nsha256 fedcba9876543210  manifest-sha256.txt\n"
 LATER = NOW + timedelta(days=10)  # the short-lived signer below has expired, the TSA has not

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
-from signing_pki import NOW, ThrowawayCA, key_usage
+
+from tests.signing.signing_pki import NOW, ThrowawayCA, key_usage
 
 Mode = Literal[
     "ok",
