@@ -1,71 +1,43 @@
 """The catalog: an index of AIPs, their files, copies and PREMIS events.
 
 The catalog is an index, never the only copy of a fact: everything in it about an AIP is also in
-the AIP on storage. It is the only module that persists anything. SQLite by default; the schema is
-versioned and migrated forward on open.
+the AIP on storage. It is the only module that persists anything. SQLite by default, PostgreSQL
+for a shared installation, through one SQL layer (:mod:`preservation.catalog_sql`); the schema is
+versioned and migrated forward on open (:mod:`preservation.catalog_schema`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from preservation.catalog_schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    applied_migrations,
+    current_version,
+    migrate,
+)
+from preservation.catalog_sql import connect
+from preservation.catalog_url import CatalogTarget, as_target, parse_catalog_url
 from preservation.errors import CatalogError
 
-#: Ordered migrations; the schema version is the number of migrations applied.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE aips (
-        id TEXT PRIMARY KEY,
-        version INTEGER NOT NULL,
-        label TEXT NOT NULL,
-        created TEXT NOT NULL,
-        source_kind TEXT NOT NULL,
-        source_name TEXT NOT NULL,
-        file_count INTEGER NOT NULL,
-        total_size INTEGER NOT NULL,
-        tagmanifest_sha256 TEXT NOT NULL,
-        signer TEXT NOT NULL,
-        organisation TEXT NOT NULL
-    );
-    CREATE TABLE files (
-        aip_id TEXT NOT NULL REFERENCES aips(id),
-        path TEXT NOT NULL,
-        role TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        sha256 TEXT NOT NULL,
-        original_name TEXT,
-        puid TEXT,
-        format_name TEXT,
-        PRIMARY KEY (aip_id, path)
-    );
-    CREATE TABLE copies (
-        aip_id TEXT NOT NULL REFERENCES aips(id),
-        location TEXT NOT NULL,
-        url TEXT NOT NULL,
-        stored_at TEXT NOT NULL,
-        status TEXT NOT NULL,
-        checked_at TEXT NOT NULL,
-        PRIMARY KEY (aip_id, location)
-    );
-    CREATE TABLE events (
-        id TEXT PRIMARY KEY,
-        aip_id TEXT NOT NULL REFERENCES aips(id),
-        type TEXT NOT NULL,
-        datetime TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        outcome_detail TEXT NOT NULL,
-        location TEXT,
-        agent TEXT NOT NULL
-    );
-    CREATE INDEX events_aip ON events (aip_id, datetime);
-    """,
-)
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "AipRecord",
+    "Catalog",
+    "CatalogTarget",
+    "CopyRecord",
+    "EventRecord",
+    "FileRecord",
+    "Migration",
+    "open_catalog",
+    "parse_catalog_url",
+]
 
 
 @dataclass(frozen=True)
@@ -124,19 +96,34 @@ R = TypeVar("R")
 
 
 class Catalog:
-    """A connection to the catalog. Use as a context manager or call :meth:`close`."""
+    """A connection to the catalog. Use as a context manager or call :meth:`close`.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``where`` is a SQLite file (a :class:`~pathlib.Path`), a catalog URL (``sqlite:///…``,
+    ``postgresql://…``; a relative SQLite path is resolved against ``base``, by default the
+    working directory) or a parsed :class:`CatalogTarget`. Opening migrates an older schema
+    forward and refuses a newer one (``CATALOG-TOO-NEW``). One Catalog per thread.
+    """
+
+    def __init__(self, where: Path | str | CatalogTarget, *, base: Path | None = None) -> None:
+        self.target = as_target(where, base)
+        #: The SQLite file, or None for a PostgreSQL catalog.
+        self.path = self.target.path
+        self._db = connect(self.target)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._migrate()
-        except sqlite3.Error as e:
-            raise CatalogError(f"cannot open catalog {path}: {e}", location=str(path)) from e
+            migrate(self._db)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def location(self) -> str:
+        """Where the catalog is, for people and logs (never with a password)."""
+        return self.target.display
+
+    @property
+    def kind(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.kind
 
     def __enter__(self) -> Catalog:
         return self
@@ -149,30 +136,11 @@ class Catalog:
 
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return current_version(self._db)
 
-    def _migrate(self) -> None:
-        current = self.schema_version
-        if current > len(MIGRATIONS):
-            raise CatalogError(
-                f"catalog schema version {current} is newer than this software "
-                f"({len(MIGRATIONS)}); upgrade preservation", code="CATALOG-TOO-NEW")
-        for number in range(current, len(MIGRATIONS)):
-            with self._transaction():
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number + 1}")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def schema_history(self) -> list[tuple[int, str, str]]:
+        """``(number, description, applied_at)`` of every applied migration, oldest first."""
+        return applied_migrations(self._db)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -180,21 +148,23 @@ class Catalog:
                      copies: Iterable[CopyRecord], events: Iterable[EventRecord]) -> None:
         """Register a stored, verified AIP with everything about it, all or nothing."""
         try:
-            with self._transaction():
+            with self._db.transaction():
                 self._insert("aips", [aip])
                 self._insert("files", files)
                 self._insert("copies", copies)
                 self._insert("events", events)
-        except sqlite3.IntegrityError as e:
-            raise CatalogError(f"cannot register AIP {aip.id}: {e}",
-                               code="CATALOG-CONFLICT") from e
+        except CatalogError as e:
+            if e.code != "CATALOG-CONFLICT":
+                raise
+            raise CatalogError(f"cannot register AIP {aip.id}: {e.message}",
+                               code="CATALOG-CONFLICT", location=e.location) from e
 
     def add_events(self, events: Iterable[EventRecord]) -> None:
-        with self._transaction():
+        with self._db.transaction():
             self._insert("events", events)
 
     def set_copy_status(self, aip_id: str, location: str, status: str, checked_at: str) -> None:
-        with self._transaction():
+        with self._db.transaction():
             self._db.execute(
                 "UPDATE copies SET status = ?, checked_at = ? WHERE aip_id = ? AND location = ?",
                 (status, checked_at, aip_id, location))
@@ -215,7 +185,7 @@ class Catalog:
     def _select(self, cls: type[R], sql: str, args: tuple[Any, ...] = ()) -> Iterator[R]:
         names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
         query = sql.replace("*", ", ".join(names), 1)
-        for row in self._db.execute(query, args):
+        for row in self._db.query(query, args):
             yield cls(*row)
 
     def aip(self, aip_id: str) -> AipRecord | None:
@@ -225,7 +195,7 @@ class Catalog:
         return self._select(AipRecord, "SELECT * FROM aips ORDER BY created, id")
 
     def aip_ids(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT id FROM aips ORDER BY created, id")]
+        return [r[0] for r in self._db.query("SELECT id FROM aips ORDER BY created, id")]
 
     def files(self, aip_id: str) -> list[FileRecord]:
         return list(self._select(FileRecord, "SELECT * FROM files WHERE aip_id = ? ORDER BY path",
@@ -242,5 +212,6 @@ class Catalog:
                                  (aip_id,)))
 
 
-def open_catalog(path: Path) -> Catalog:
-    return Catalog(path)
+def open_catalog(where: Path | str | CatalogTarget, *, base: Path | None = None) -> Catalog:
+    """Open (and migrate) the catalog at a path, URL or target; see :class:`Catalog`."""
+    return Catalog(where, base=base)

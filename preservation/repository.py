@@ -29,7 +29,9 @@ PassphraseSource = Callable[[str], bytes | None]
 _COMMENTS = {
     "repository": "The archive running this repository. min_copies: verified copies every AIP "
                   "must have.",
-    "catalog": "The catalog is an index; every fact in it is also in the AIPs on storage.",
+    "catalog": "The catalog is an index; every fact in it is also in the AIPs on storage.\n"
+               "url: sqlite:///FILE (relative to this folder) or postgresql://USER@HOST:PORT/DB "
+               "for a shared\ninstallation (password from PGPASSWORD or ~/.pgpass, not here).",
     "signing": "The identity that signs every AIP (CMS over its tagmanifest). Either certificate "
                "+ key (PEM),\nor pkcs12 with the passphrase in the environment variable "
                "passphrase_env. trust_anchors: certificates an\nAIP signature must chain to "
@@ -98,7 +100,7 @@ def init_repository(
     tmp.write_text("# Preservation repository configuration (written by `preservation init`).\n"
                    + text, encoding="utf-8")
     os.replace(tmp, config_path)
-    with Catalog(config.catalog_path):
+    with Catalog(config.catalog_target):
         pass
     return config
 
@@ -128,7 +130,7 @@ class Repository:
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = Catalog(self.config.catalog_path)
+            self._catalog = Catalog(self.config.catalog_target)
         return self._catalog
 
     def trust_anchors(self) -> list[x509.Certificate]:
