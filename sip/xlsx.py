@@ -6,13 +6,20 @@ results, numbers and booleans. Dates stay what the file stores (a serial number,
 dates. Only the standard library's :mod:`zipfile` and :func:`preservation.xmlsafe.parse_bytes` are
 used: the workbook is untrusted input, so entry counts and sizes are capped before anything is
 decompressed, and every XML part goes through the hardened parser (no DTD, no entities).
+
+Every way a damaged or hostile workbook can fail — not a ZIP, damaged compressed data (``zlib``,
+``bz2``, ``lzma`` errors), a truncated entry, an encrypted part, an unsupported compression method,
+offsets no file can have — is an :class:`XlsxError`, never another exception.
 """
 
 from __future__ import annotations
 
+import lzma
 import posixpath
 import re
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +40,12 @@ MAX_ROWS = 100_000
 MAX_COLUMNS = 1_000
 
 Cell = str | int | float
+
+#: What :mod:`zipfile` lets through from a damaged or hostile archive: its own errors, the
+#: decompressors' (bz2 raises OSError), truncation, bad headers, names that do not decode, and
+#: offsets too large for ``seek``.
+_DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
+            struct.error, ValueError, OverflowError)
 _CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]+)")
 
 
@@ -85,8 +98,13 @@ class _Workbook:
         self.read_total += info.file_size
         if self.read_total > MAX_TOTAL_BYTES:
             raise XlsxError(f"the workbook's parts exceed {MAX_TOTAL_BYTES} bytes")
-        with self.archive.open(info) as f:
-            data = f.read(MAX_PART_BYTES + 1)  # the header's size may lie: never trust it
+        try:
+            with self.archive.open(info) as f:
+                data = f.read(MAX_PART_BYTES + 1)  # the header's size may lie: never trust it
+        except (RuntimeError, NotImplementedError) as e:  # encrypted, unsupported compression
+            raise XlsxError(f"part {name} cannot be read ({e})") from e
+        except (*_DAMAGED, OSError) as e:
+            raise XlsxError(f"part {name} is damaged ({e})") from e
         try:
             return parse_bytes(data, max_bytes=MAX_PART_BYTES, source=name).getroot()
         except XmlError as e:
@@ -197,7 +215,9 @@ def read_sheet(path: Path, sheet: str | None = None) -> Sheet:
             strings = _shared_strings(book)
             name, part, date1904 = _sheet_target(book, sheet)
             rows = _rows(book.xml(part), strings)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
+    except XlsxError:
+        raise
+    except _DAMAGED as e:
         raise XlsxError(f"not a readable .xlsx workbook ({e})") from e
     except OSError as e:
         raise XlsxError(f"cannot read the workbook: {e.strerror or e}") from e

@@ -109,7 +109,7 @@ def inspect(fd: int, directory: Directory, report: Report, limits: ZipLimits) ->
         if kind == "file":
             total += entry.file_size
             _check_size(entry, location, report, limits)
-        data_offset = _check_local(fd, entry, location, report)
+        data_offset = _check_local(fd, entry, location, report, directory.archive_size)
         if data_offset is not None:
             spans.append((entry.header_offset, data_offset + entry.compressed_size, entry))
             if data_offset + entry.compressed_size > directory.cd_offset:
@@ -199,8 +199,17 @@ def _check_size(entry: Entry, location: str, report: Report, limits: ZipLimits) 
                    actual=entry.compressed_size)
 
 
-def _check_local(fd: int, entry: Entry, location: str, report: Report) -> int | None:
+def _check_local(fd: int, entry: Entry, location: str, report: Report,
+                 archive_size: int) -> int | None:
     """Compare the local header with the central directory; the data offset, or None."""
+    if "outside-archive" in entry.problems:
+        # Never read: the offset may be one no file can have (a ZIP64 field holds up to 2**64).
+        report.add("ZIP-ENTRY-CORRUPT", location, file=location,
+                   error=f"its central directory record places it outside the archive "
+                         f"(local header at byte {entry.header_offset}, "
+                         f"{entry.compressed_size} bytes of data, "
+                         f"in a file of {archive_size} bytes)")
+        return None
     try:
         local = read_local(fd, entry)
     except ZipFormatError as error:

@@ -9,7 +9,14 @@ anything is extracted, and entry data is decompressed in bounded pieces.
 Nothing here writes anything or raises on a hostile *entry*: problems of one entry are recorded on
 the entry (``Entry.problems``) and the archive is still read to the end. :class:`ZipFormatError`
 is raised only when the archive's own structure cannot be read (no end record, a central directory
-outside the file, a truncated record).
+outside the file, a truncated record), and by the read helpers when asked for bytes that are not in
+the file.
+
+Offsets and sizes: a central record (its 32-bit fields or its ZIP64 field, which may hold any
+value below 2**64) that puts the entry's local header or data beyond the end of the file
+gets the problem ``outside-archive`` and must not be read at all. The read helpers check their
+offsets as well (a second line of defence), so an offset no file can have is a
+:class:`ZipFormatError`, never an :class:`OverflowError` or ``EINVAL`` from :func:`os.pread`.
 
 Names: an entry name is decoded as UTF-8 when the UTF-8 flag (bit 11) is set, when it is plain
 ASCII, or when it simply is valid UTF-8 (macOS, Linux and most current tools write UTF-8 without
@@ -23,6 +30,7 @@ gets the problem ``invalid-utf8`` and its name is shown with ``\\xNN`` escapes.
 from __future__ import annotations
 
 import bz2
+import errno
 import lzma
 import os
 import struct
@@ -82,7 +90,7 @@ class Entry:
     header_offset: int
     create_system: int
     external_attr: int
-    problems: list[str] = field(default_factory=list)  # invalid-utf8, unicode-field-differs …
+    problems: list[str] = field(default_factory=list)  # invalid-utf8, outside-archive …
     other_name: str = ""  # the Unicode path field's name when it differs from ``name``
 
     @property
@@ -121,12 +129,32 @@ class Directory:
     too_many: bool = False  # parsing stopped after max_entries + 1 entries
 
 
+#: The largest file offset :func:`os.pread` accepts (``off_t`` is signed 64-bit).
+_MAX_OFFSET = 2**63 - 1
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """One :func:`os.pread`; an offset or size no file can have is a ZipFormatError."""
+    if offset < 0 or size < 0 or offset + size > _MAX_OFFSET:
+        raise ZipFormatError(f"an offset in the archive is impossible (byte {offset})")
+    try:
+        return os.pread(fd, size, offset)
+    except OverflowError as error:
+        raise ZipFormatError(f"an offset in the archive is impossible (byte {offset})"
+                             ) from error
+    except OSError as error:
+        if error.errno in (errno.EINVAL, errno.EOVERFLOW):
+            raise ZipFormatError(f"an offset in the archive is impossible (byte {offset})"
+                                 ) from error
+        raise
+
+
 def pread_exact(fd: int, size: int, offset: int) -> bytes:
     """``size`` bytes at ``offset``; ZipFormatError when the file ends first."""
     parts: list[bytes] = []
     got = 0
     while got < size:
-        data = os.pread(fd, min(size - got, CHUNK), offset + got)
+        data = _pread(fd, min(size - got, CHUNK), offset + got)
         if not data:
             raise ZipFormatError(f"the file ends at byte {offset + got}; "
                                  f"{size - got} more bytes were expected")
@@ -187,7 +215,7 @@ def read_directory(fd: int, archive_size: int, max_entries: int) -> Directory:
     if count > max_entries:
         directory.too_many = True
         return directory
-    for entry in _central_records(fd, start, cd_size, prepended):
+    for entry in _central_records(fd, start, cd_size, prepended, archive_size):
         directory.entries.append(entry)
         if len(directory.entries) > max_entries:
             directory.too_many = True
@@ -195,7 +223,8 @@ def read_directory(fd: int, archive_size: int, max_entries: int) -> Directory:
     return directory
 
 
-def _central_records(fd: int, start: int, size: int, prepended: int) -> Iterator[Entry]:
+def _central_records(fd: int, start: int, size: int, prepended: int,
+                     archive_size: int) -> Iterator[Entry]:
     buffer = b""
     buffer_pos = start  # file offset of buffer[0]
     position = start
@@ -236,6 +265,8 @@ def _central_records(fd: int, start: int, size: int, prepended: int) -> Iterator
         unicode_name = _read_extra(entry, extra)
         entry.name = _decode_name(entry, unicode_name)
         entry.header_offset += prepended
+        if entry.header_offset + _LOCAL.size + entry.compressed_size > archive_size:
+            entry.problems.append("outside-archive")
         index += 1
         yield entry
 
@@ -309,7 +340,7 @@ def compressed_chunks(fd: int, offset: int, size: int) -> Iterator[bytes]:
     """The entry's compressed bytes, ``CHUNK`` at a time; ZipFormatError if the file ends."""
     done = 0
     while done < size:
-        data = os.pread(fd, min(CHUNK, size - done), offset + done)
+        data = _pread(fd, min(CHUNK, size - done), offset + done)
         if not data:
             raise ZipFormatError("the archive ends inside this entry's data (truncated)")
         done += len(data)

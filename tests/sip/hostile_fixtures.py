@@ -126,6 +126,63 @@ def entry_with_mode(path: Path, name: str, mode: int, data: bytes) -> Path:
     return path
 
 
+_Z64 = 0xFFFFFFFF
+_EOCD64 = struct.Struct("<4sQHHIIQQQQ")
+_LOCATOR = struct.Struct("<4sIQI")
+
+
+@dataclass
+class Zip64Archive:
+    """A ZIP64 archive built by hand, and where its 64-bit values are (for patching)."""
+
+    data: bytes
+    values: list[int]  # offsets of every 8-byte ZIP64 value: entry fields, then end-record fields
+
+
+def zip64_archive(files: dict[str, bytes], *, overrides: dict[str, int] | None = None
+                  ) -> Zip64Archive:
+    """Stored entries whose central records give size, compressed size and header offset only
+    in a ZIP64 extra field (the 32-bit fields hold 0xFFFFFFFF), then the ZIP64 end records.
+
+    ``overrides`` replaces the ZIP64 values of the *first* entry: keys ``size``, ``compressed``
+    and ``offset`` (what a hostile producer can write: anything below 2**64)."""
+    body = bytearray()
+    centrals: list[tuple[bytes, int, int, int, int]] = []
+    for name, content in files.items():
+        raw = name.encode()
+        crc = zlib.crc32(content)
+        centrals.append((raw, crc, len(content), len(content), len(body)))
+        body += _LOCAL.pack(b"PK\x03\x04", 45, 0x0800, 0, 0, 0, crc, len(content), len(content),
+                            len(raw), 0) + raw + content
+    cd_offset = len(body)
+    values = []
+    for index, (raw, crc, size, compressed, offset) in enumerate(centrals):
+        if index == 0 and overrides:
+            size = overrides.get("size", size)
+            compressed = overrides.get("compressed", compressed)
+            offset = overrides.get("offset", offset)
+        extra = struct.pack("<HHQQQ", 0x0001, 24, size, compressed, offset)
+        start = len(body) + _CENTRAL.size + len(raw) + 4
+        values += [start, start + 8, start + 16]
+        body += _CENTRAL.pack(b"PK\x01\x02", 45, 3, 45, 0x0800, 0, 0, 0, crc, _Z64, _Z64,
+                              len(raw), len(extra), 0, 0, 0, (stat.S_IFREG | 0o644) << 16,
+                              _Z64) + raw + extra
+    cd_size = len(body) - cd_offset
+    record_pos = len(body)
+    body += _EOCD64.pack(b"PK\x06\x06", _EOCD64.size - 12, 45, 45, 0, 0, len(files), len(files),
+                         cd_size, cd_offset)
+    values += [record_pos + 24, record_pos + 32, record_pos + 40, record_pos + 48]
+    body += _LOCATOR.pack(b"PK\x06\x07", 0, record_pos, 1)
+    body += _EOCD.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, _Z64, _Z64, 0)
+    return Zip64Archive(bytes(body), values)
+
+
+def write_zip64(path: Path, **overrides: int) -> Path:
+    path.write_bytes(zip64_archive({"pkg/a.txt": b"hello\n", "pkg/b.txt": b"world\n"},
+                                   overrides=overrides).data)
+    return path
+
+
 # --- the fixtures ---------------------------------------------------------------------------------
 
 def zip_slip(folder: Path) -> Path:
@@ -314,6 +371,56 @@ def long_name(folder: Path) -> Path:
     return write_zip(folder / "long.zip", {"pkg/" + "n" * 300 + ".txt": b"x"})
 
 
+def zip64_offset_huge(folder: Path) -> Path:
+    """The reviewer's crash: a ZIP64 header offset near 2**64 (OverflowError in os.pread)."""
+    return write_zip64(folder / "z64-offset-huge.zip", offset=0xFFFFFFFFFFFFFFF0)
+
+
+def zip64_offset_signed_max(folder: Path) -> Path:
+    """A ZIP64 header offset just below 2**63 (EINVAL from os.pread)."""
+    return write_zip64(folder / "z64-offset-2-63.zip", offset=0x7FFFFFFFFFFFFFF0)
+
+
+def zip64_offset_beyond(folder: Path) -> Path:
+    return write_zip64(folder / "z64-offset-beyond.zip", offset=MIB)
+
+
+def zip64_compressed_huge(folder: Path) -> Path:
+    return write_zip64(folder / "z64-compressed-huge.zip", compressed=2**64 - 1)
+
+
+def zip64_sizes_huge(folder: Path) -> Path:
+    return write_zip64(folder / "z64-sizes-huge.zip", size=2**64 - 1, compressed=2**64 - 1)
+
+
+def zip64_data_beyond(folder: Path) -> Path:
+    """A plausible offset, but offset + compressed size runs past the end of the file."""
+    return write_zip64(folder / "z64-data-beyond.zip", size=400, compressed=400)
+
+
+def zip64_size_huge(folder: Path) -> Path:
+    """Only the uncompressed size is absurd: a size finding, and no attempt to extract it."""
+    return write_zip64(folder / "z64-size-huge.zip", size=2**64 - 1)
+
+
+def offset_beyond(folder: Path) -> Path:
+    """A plain (not ZIP64) header offset beyond the end of the file."""
+    path = write_zip(folder / "offset-beyond.zip", {"pkg/a.txt": b"a", "pkg/b.txt": b"b"})
+
+    def change(data: bytearray, recs: list[Record]) -> None:
+        struct.pack_into("<I", data, recs[1].central + 42, 0xFFFFFFF0)
+    return patch(path, change)
+
+
+def zip64_marker_without_field(folder: Path) -> Path:
+    """0xFFFFFFFF in the offset field, but no ZIP64 field to give the real value."""
+    path = write_zip(folder / "z64-no-field.zip", {"pkg/a.txt": b"a"})
+
+    def change(data: bytearray, recs: list[Record]) -> None:
+        struct.pack_into("<I", data, recs[0].central + 42, 0xFFFFFFFF)
+    return patch(path, change)
+
+
 @dataclass(frozen=True)
 class Hostile:
     build: Callable[[Path], Path]
@@ -360,4 +467,19 @@ HOSTILE: dict[str, Hostile] = {
     "empty": _h(empty_zip, "ZIP-EMPTY"),
     "too-deep": _h(too_deep, "ZIP-PATH-TOO-DEEP", max_depth=5),
     "long-name": _h(long_name, "ZIP-NAME-TOO-LONG", max_name_bytes=200),
+    "zip64-offset-huge": _h(zip64_offset_huge, "ZIP-ENTRY-CORRUPT"),
+    "zip64-offset-signed-max": _h(zip64_offset_signed_max, "ZIP-ENTRY-CORRUPT"),
+    "zip64-offset-beyond": _h(zip64_offset_beyond, "ZIP-ENTRY-CORRUPT"),
+    "zip64-compressed-huge": _h(zip64_compressed_huge, "ZIP-ENTRY-CORRUPT"),
+    "zip64-sizes-huge": _h(zip64_sizes_huge, "ZIP-ENTRY-CORRUPT", "ZIP-ENTRY-TOO-LARGE"),
+    "zip64-data-beyond": _h(zip64_data_beyond, "ZIP-ENTRY-CORRUPT"),
+    "zip64-size-huge": _h(zip64_size_huge, "ZIP-ENTRY-TOO-LARGE", "ZIP-SIZE-MISMATCH"),
+    "offset-beyond": _h(offset_beyond, "ZIP-ENTRY-CORRUPT"),
+    "zip64-marker-without-field": _h(zip64_marker_without_field, "ZIP-ENTRY-CORRUPT"),
 }
+
+#: The fixtures whose first entry lies (partly) outside the file: refused with a finding that
+#: names that entry, before any of its bytes is read.
+OUTSIDE_ARCHIVE = ("zip64-offset-huge", "zip64-offset-signed-max", "zip64-offset-beyond",
+                   "zip64-compressed-huge", "zip64-sizes-huge", "zip64-data-beyond",
+                   "zip64-marker-without-field")

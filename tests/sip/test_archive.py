@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import stat
@@ -13,13 +14,23 @@ import zlib
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from preservation.cli import main
 from preservation.errors import NotFoundError
 from preservation.findings import Report, Severity
 from sip.archive import OpenedPackage, ZipLimits, open_package
 from sip.package import PackageTree
 from sip.safety import check_tree_safety
-from tests.sip.hostile_fixtures import HOSTILE, MIB, write_zeros, write_zip
+from sip.zipread import Entry, ZipFormatError, compressed_chunks, pread_exact, read_local
+from tests.sip.hostile_fixtures import (
+    HOSTILE,
+    MIB,
+    OUTSIDE_ARCHIVE,
+    write_zeros,
+    write_zip,
+    zip64_archive,
+)
 
 
 def snapshot(root: Path) -> set[str]:
@@ -119,6 +130,65 @@ def test_a_zip_bomb_of_many_entries_is_judged_before_reading_them_all(tmp_path: 
     [finding] = report.findings
     assert finding.code == "ZIP-TOO-MANY-ENTRIES"
     assert finding.params == {"count": "300", "limit": "50"}
+
+
+@pytest.mark.parametrize("name", OUTSIDE_ARCHIVE)
+def test_an_entry_outside_the_file_is_named_and_never_read(name: str, tmp_path: Path,
+                                                            work: Path) -> None:
+    """Header offsets and sizes (32-bit, or ZIP64 up to 2**64) that point past the end of the
+    file: a finding on that entry, the other entry is judged as usual."""
+    opened, report = open_it(HOSTILE[name].build(tmp_path), work)
+    assert opened is None
+    corrupt = {f.location.path for f in report.findings if f.code == "ZIP-ENTRY-CORRUPT"}
+    assert corrupt == {"pkg/a.txt"}, report.to_dict()
+    assert "ZIP-CORRUPT" not in report.codes()
+
+
+def test_validate_cli_reports_a_huge_zip64_offset(tmp_path: Path) -> None:
+    """The reviewer's reproduction: exit 1 with a finding, no traceback, nothing extracted."""
+    path = HOSTILE["zip64-offset-huge"].build(tmp_path)
+    home = tmp_path / "home"
+    result = CliRunner().invoke(main, ["--home", str(home), "sip", "validate", str(path),
+                                       "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.output)
+    assert data["ok"] is False
+    assert any(f["code"] == "ZIP-ENTRY-CORRUPT" and f["location"]["path"] == "pkg/a.txt"
+               for f in data["findings"])
+    assert not any(p.is_file() for p in home.rglob("*") if p.suffix == ".txt")
+
+
+@pytest.mark.parametrize("offset", [2**64 - 16, 2**63 - 4, 2**63, -1])
+def test_read_helpers_turn_impossible_offsets_into_format_errors(offset: int,
+                                                                  tmp_path: Path) -> None:
+    """The second line of defence: never an OverflowError or EINVAL from os.pread."""
+    path = write_zip(tmp_path / "t.zip", {"a.txt": b"a"})
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(ZipFormatError):
+            pread_exact(fd, 30, offset)
+        with pytest.raises(ZipFormatError):
+            list(compressed_chunks(fd, offset, 10))
+        with pytest.raises(ZipFormatError):
+            list(compressed_chunks(fd, 0, 2**64))  # ends at the end of the file
+        entry = Entry(0, b"a.txt", "a.txt", 0, 0, 0, 1, 1, offset, 3, 0)
+        with pytest.raises(ZipFormatError):
+            read_local(fd, entry)
+    finally:
+        os.close(fd)
+
+
+def test_a_hand_made_zip64_archive_opens(tmp_path: Path, work: Path) -> None:
+    """The ZIP64 builder the hostile fixtures and the fuzz test start from is itself valid."""
+    path = tmp_path / "z64.zip"
+    path.write_bytes(zip64_archive({"pkg/a.txt": b"hello", "pkg/b.txt": b"world"}).data)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("pkg/b.txt") == b"world"
+    opened, report = open_it(path, work)
+    assert opened is not None, report.to_dict()
+    with opened:
+        assert (opened.root / "b.txt").read_bytes() == b"world"
 
 
 # --- good ZIPs ------------------------------------------------------------------------------------
@@ -342,17 +412,33 @@ def test_an_empty_file_is_not_a_package(tmp_path: Path, work: Path) -> None:
 # --- damaged archives -----------------------------------------------------------------------------
 
 def test_randomly_damaged_zips_give_findings_never_exceptions(tmp_path: Path, work: Path) -> None:
-    """Seeded byte flips, cuts and insertions: always a clean refusal or a clean opening."""
+    """Seeded byte flips, cuts and insertions, and ZIP64 fields set to hostile values: always a
+    clean refusal or a clean opening."""
     rng = random.Random(20240102)
     sources = [
         write_zip(tmp_path / f"{method}.zip", {"pkg/a.txt": b"hello " * 60, "pkg/sub/": b"",
                                                "pkg/sub/b.bin": bytes(range(256)) * 2,
                                                "pkg/c.txt": b""}, compression=method)
         .read_bytes() for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)]
+    zip64 = zip64_archive({"pkg/a.txt": b"hello " * 60, "pkg/b.bin": bytes(range(256)) * 2,
+                           "pkg/c.txt": b""})
+    sources.append(zip64.data)
     target = tmp_path / "damaged.zip"
     outcomes = set()
-    for _ in range(400):
+    for _ in range(600):
         data = bytearray(rng.choice(sources))
+        if data == zip64.data and rng.random() < 0.7:
+            # A ZIP64 value (entry size, compressed size, header offset; end-record count,
+            # directory size or offset) set to anything a hostile producer may write.
+            size = len(data)
+            value = rng.choice([0, 1, size - 1, size, size + 1, 2**32 - 1, 2**32, 2**63 - 16,
+                                2**63 - 1, 2**63, 2**64 - 16, 2**64 - 1, rng.randrange(size),
+                                rng.randrange(2**64)])
+            struct.pack_into("<Q", data, rng.choice(zip64.values), value)
+            if rng.random() < 0.5:  # that value alone, or with byte damage as well
+                target.write_bytes(bytes(data))
+                outcomes.add(_opened_cleanly(target, work))
+                continue
         for _ in range(rng.randint(1, 3)):
             position = rng.randrange(len(data))
             action = rng.random()
@@ -363,10 +449,15 @@ def test_randomly_damaged_zips_give_findings_never_exceptions(tmp_path: Path, wo
             else:
                 data[position:position] = rng.randbytes(rng.randint(1, 8))
         target.write_bytes(bytes(data))
-        opened, report = open_it(target, work)
-        assert (opened is None) == (not report.valid), report.to_dict()
-        outcomes.add(opened is None)
-        if opened is not None:
-            opened.close()
-        assert list(work.iterdir()) == []
+        outcomes.add(_opened_cleanly(target, work))
     assert outcomes == {True, False}
+
+
+def _opened_cleanly(target: Path, work: Path) -> bool:
+    """Open ``target`` (must not raise); True when it was refused. Nothing is left behind."""
+    opened, report = open_it(target, work)
+    assert (opened is None) == (not report.valid), report.to_dict()
+    if opened is not None:
+        opened.close()
+    assert list(work.iterdir()) == []
+    return opened is None

@@ -7,18 +7,24 @@ tests/sip/test_sip_create.py.
 
 from __future__ import annotations
 
+import json
+import random
+import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from click.testing import CliRunner
 
+from preservation.cli import main
 from preservation.findings import Report, Severity
 from sip.catalogue import CatalogueData, read_catalogue
 from sip.catalogue_values import normalise
 from sip.tt05_model import DOCUMENT_FIELDS, LANGUAGE, PackageKind, fields_by_name
-from sip.xlsx import read_sheet
+from sip.xlsx import XlsxError, read_sheet
+from tests.sip.hostile_fixtures import FLAGS, METHOD, Record, patch, set_u16, zip64_archive
 
 FILE_CODE = "000.00.00.H41.2025.05"
 HEADER = ["level", "fileCode", "title", "maintenance", "mode", "language", "startDate",
@@ -366,6 +372,142 @@ def test_xlsx_zip_bomb_is_refused(tmp_path: Path) -> None:
             dst.writestr(info.filename, data)
     _data, report = read(bomb)
     assert errors(report) == ["CATALOGUE-UNREADABLE"]
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def patch_part(path: Path, part: str, change: Callable[[bytearray, Record], None]) -> Path:
+    """Apply ``change`` to the headers (or data) of one part of a workbook."""
+    def apply(data: bytearray, recs: list[Record]) -> None:
+        [record] = [r for r in recs
+                    if data[r.central + 46:r.central + 46 + r.name_length] == part.encode()]
+        change(data, record)
+    return patch(path, apply)
+
+
+def part_data_start(data: bytearray, record: Record) -> int:
+    name_length: int
+    extra_length: int
+    name_length, extra_length = struct.unpack_from("<HH", data, record.local + 26)
+    return record.local + 30 + name_length + extra_length
+
+
+def overwrite_data(data: bytearray, record: Record) -> None:
+    """The reviewer's reproduction: 40 bytes of the part's deflate data set to 0xFF."""
+    start = part_data_start(data, record)
+    data[start:start + 40] = b"\xff" * 40
+
+
+def set_method(method: int) -> Callable[[bytearray, Record], None]:
+    return lambda data, record: set_u16(data, record, *METHOD, method)
+
+
+def set_offset(offset: int) -> Callable[[bytearray, Record], None]:
+    return lambda data, record: struct.pack_into("<I", data, record.central + 42, offset)
+
+
+def truncate(path: Path) -> Path:
+    path.write_bytes(path.read_bytes()[:-30])  # the end of the central directory is lost
+    return path
+
+
+def write_zip64_xlsx(path: Path, **overrides: int) -> Path:
+    """The workbook as a ZIP64 archive; ``overrides`` are ZIP64 values of the worksheet part."""
+    with zipfile.ZipFile(write_xlsx(path, catalogue_rows())) as archive:
+        parts = {SHEET: archive.read(SHEET)}
+        parts |= {n: archive.read(n) for n in archive.namelist() if n != SHEET}
+    path.write_bytes(zip64_archive(parts, overrides=overrides).data)
+    return path
+
+
+DAMAGED_XLSX: dict[str, Callable[[Path], Path]] = {
+    "deflate-data": lambda p: patch_part(p, SHEET, overwrite_data),
+    "encrypted": lambda p: patch_part(p, SHEET, lambda d, r: set_u16(d, r, *FLAGS, 0x0001)),
+    "deflate64": lambda p: patch_part(p, SHEET, set_method(9)),
+    "unknown-method": lambda p: patch_part(p, SHEET, set_method(77)),
+    "bzip2-garbage": lambda p: patch_part(p, SHEET, set_method(12)),
+    "lzma-garbage": lambda p: patch_part(p, SHEET, set_method(14)),
+    "offset-beyond": lambda p: patch_part(p, SHEET, set_offset(0xFFFFFFF0)),
+    "zip64-offset-huge": lambda p: write_zip64_xlsx(p, offset=2**64 - 16),
+    "zip64-offset-2-63": lambda p: write_zip64_xlsx(p, offset=2**63 - 16),
+    "zip64-size-huge": lambda p: write_zip64_xlsx(p, size=2**64 - 1),
+    "truncated": truncate,
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGED_XLSX))
+def test_damaged_xlsx_is_unreadable(tmp_path: Path, damage: str) -> None:
+    """Damaged data, encryption, unknown compression, impossible offsets: one finding at the
+    catalogue file, never an exception."""
+    path = write_xlsx(tmp_path / "c.xlsx", catalogue_rows())
+    DAMAGED_XLSX[damage](path)
+    with pytest.raises(XlsxError):
+        read_sheet(path)
+    data, report = read(path)
+    assert errors(report) == ["CATALOGUE-UNREADABLE"]
+    assert report.findings[0].location.path == "c.xlsx"
+    assert data.documents == ()
+
+
+@pytest.mark.parametrize("overrides", [{}, {"compressed": 2**64 - 1}])
+def test_a_zip64_workbook_reads(tmp_path: Path, overrides: dict[str, int]) -> None:
+    """The ZIP64 workbook the damaged cases start from is itself readable; a stored part whose
+    compressed size is absurd is still read by its real size (zipfile stops there)."""
+    path = write_zip64_xlsx(tmp_path / "c.xlsx", **overrides)
+    data, report = read(path)
+    assert report.findings == []
+    assert len(data.documents) == 2
+
+
+def test_sip_create_reports_a_damaged_xlsx(tmp_path: Path) -> None:
+    """The reviewer's reproduction through the CLI: exit 1 with the finding, nothing written."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in (1, 2):
+        (src / f"vb{n}.pdf").write_bytes(b"%PDF-1.7\n% document\n")
+    catalogue = patch_part(write_xlsx(tmp_path / "bad.xlsx", catalogue_rows()), SHEET,
+                           overwrite_data)
+    out = tmp_path / "out.zip"
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "home"), "sip", "create",
+                                       str(src), "--catalogue", str(catalogue), "--kind", "hoso",
+                                       "-o", str(out), "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 1, result.output
+    findings = json.loads(result.output)["report"]["findings"]
+    assert ("CATALOGUE-UNREADABLE", "bad.xlsx") in [(f["code"], f["location"]["path"])
+                                                    for f in findings]
+    assert not out.exists()
+
+
+def test_randomly_damaged_xlsx_never_raises(tmp_path: Path) -> None:
+    """Seeded byte flips, cuts, insertions and 0xFF runs: a clean read or CATALOGUE-* findings."""
+    rng = random.Random(20250315)
+    source = write_xlsx(tmp_path / "source.xlsx", catalogue_rows()).read_bytes()
+    target = tmp_path / "c.xlsx"
+    unreadable = clean = 0
+    for _ in range(300):
+        data = bytearray(source)
+        for _ in range(rng.randint(1, 4)):
+            position = rng.randrange(len(data))
+            action = rng.random()
+            if action < 0.6:
+                data[position] = rng.randrange(256)
+            elif action < 0.75:
+                del data[position:position + rng.randint(1, 16)]
+            elif action < 0.9:
+                data[position:position] = rng.randbytes(rng.randint(1, 8))
+            else:
+                data[position:position + 40] = b"\xff" * 40
+        target.write_bytes(bytes(data))
+        _data, report = read(target)
+        assert all(f.code.startswith("CATALOGUE-") for f in report.findings), report.to_dict()
+        if "CATALOGUE-UNREADABLE" in report.codes():
+            unreadable += 1
+            assert report.findings[0].location.path == "c.xlsx"
+        elif not report.findings:
+            clean += 1
+    assert unreadable and clean  # both outcomes were exercised
 
 
 def test_unsupported_extension(tmp_path: Path) -> None:
