@@ -50,6 +50,7 @@ from preservation.progress import Progress, no_progress
 from preservation.signing import SigningIdentity
 from preservation.storage import StorageBackend, open_location
 from preservation.timeutil import iso, now_local
+from sip.submission import Submission
 from sip.validate import ValidationOptions, open_sip
 
 log = logging.getLogger(__name__)
@@ -97,37 +98,57 @@ def ingest(
     """
     if not source.exists():
         raise NotFoundError(f"no transfer at {source}", location=str(source))
-    staging_root = config.work_dir / "ingest"
     recover_interrupted(config, catalog)
     options = options or ValidationOptions.from_config(config.validation)
 
-    with open_sip(source, config.work_dir / "sip", options, progress=progress) as submission:
+    with _new_staging(config.work_dir / "sip") as (_, work):
+        try:
+            built, copies, submission, report_path = _validated_and_stored(
+                config, source, work, options, identity, catalog, label, progress, clock)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return IngestResult(aip_id=built.uuid, label=built.label,
+                        file_count=sum(1 for o in built.objects if o.role == "content"),
+                        content_size=built.content_size, copies=copies,
+                        report=submission.report, report_path=report_path)
+
+
+def _validated_and_stored(
+    config: Config, source: Path, work: Path, options: ValidationOptions,
+    identity: SigningIdentity, catalog: Catalog, label: str | None, progress: Progress,
+    clock: Callable[[], datetime],
+) -> tuple[BuiltAip, tuple[CopyResult, ...], Submission, Path]:
+    """Validate (ZIPs extracted under ``work``), build, replicate and register — or leave no
+    trace: a failure after validation removes every object written and the staging folder."""
+    with open_sip(source, work, options, progress=progress) as submission:
         report_path = save_report(config, submission.report, source, clock())
         if not submission.valid:
             raise RejectedError(
                 f"{source} was rejected: {len(submission.report.errors)} error(s); "
                 f"report: {report_path}", submission.report)
-        with _new_staging(staging_root) as (aip_uuid, staging):
-            built = build_aip(submission, aip_uuid=aip_uuid, staging=staging,
-                              identity=identity, actors=Actors.current(config.name),
-                              created=clock(), label=label, tsa_url=config.signing.tsa_url)
+        with _new_staging(config.work_dir / "ingest") as (aip_uuid, staging):
             backends = [open_location(s.url, **s.options) for s in config.storage]
+            built: BuiltAip | None = None
             try:
+                built = build_aip(submission, aip_uuid=aip_uuid, staging=staging,
+                                  identity=identity, actors=Actors.current(config.name),
+                                  created=clock(), label=label,
+                                  tsa_url=config.signing.tsa_url)
                 copies = tuple(
                     replicate(built, loc, backend, progress, clock)
                     for loc, backend in zip(config.storage, backends, strict=True))
                 catalog.register_aip(*_records(config, built, copies))
             except BaseException:
-                _abandon(built, backends)
+                if built is not None:
+                    _abandon(built, backends)  # its objects, then its staging folder
+                else:
+                    shutil.rmtree(staging, ignore_errors=True)
                 raise
             finally:
                 for backend in backends:
                     backend.close()
         shutil.rmtree(built.staging, ignore_errors=True)
-    return IngestResult(aip_id=built.uuid, label=built.label,
-                        file_count=sum(1 for o in built.objects if o.role == "content"),
-                        content_size=built.content_size, copies=copies,
-                        report=submission.report, report_path=report_path)
+    return built, copies, submission, report_path
 
 
 def replicate(built: BuiltAip, loc: StorageConfig, backend: StorageBackend, progress: Progress,
@@ -187,8 +208,10 @@ def save_report(config: Config, report: Report, source: Path, when: datetime) ->
 def recover_interrupted(config: Config, catalog: Catalog) -> list[str]:
     """Remove what an ingest killed mid-way left behind: staging and unregistered objects.
 
-    A staging folder whose lock is held belongs to a running ingest and is left alone.
+    A staging folder whose lock is held belongs to a running ingest and is left alone. Private
+    folders a killed ingest extracted a ZIP into (``work/sip/<uuid>``) are removed too.
     """
+    _sweep_extractions(config.work_dir / "sip")
     root = config.work_dir / "ingest"
     if not root.is_dir():
         return []
@@ -212,6 +235,17 @@ def recover_interrupted(config: Config, catalog: Catalog) -> list[str]:
                 recovered.append(aip_id)
             shutil.rmtree(staging, ignore_errors=True)
     return recovered
+
+
+def _sweep_extractions(root: Path) -> None:
+    """Remove the validation work folders of ingests that are no longer running."""
+    if not root.is_dir():
+        return
+    for work in sorted(p for p in root.iterdir() if p.is_dir()):
+        with _try_lock(work) as abandoned:
+            if abandoned:
+                shutil.rmtree(work, ignore_errors=True)
+                log.warning("removed the work folder of an interrupted ingest: %s", work.name)
 
 
 def _abandon(built: BuiltAip, backends: list[StorageBackend]) -> None:

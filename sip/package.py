@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from lxml import etree
+
+from preservation.findings import Finding
 from preservation.paths import path_problems
 from sip.bagit_tree import Hashed, Listed, Tree, hash_files, open_listed, walk
 
@@ -49,6 +52,10 @@ class PackageTree:
         self._hashed: dict[str, Hashed] = {}
         self._dirs = set(self.tree.dirs)
         self._nfc = {unicodedata.normalize("NFC", rel): rel for rel in self.tree.files}
+        #: package XML already parsed by sip.xmlload.load_xml: the tree (None: unreadable), its
+        #: findings, and the reports (by id) that were told them
+        self.parsed_xml: dict[
+            str, tuple[etree._ElementTree | None, tuple[Finding, ...], set[int]]] = {}
 
     # --- listing ------------------------------------------------------------------------------
     @property

@@ -19,6 +19,7 @@ with the report and, when valid, every file with its SHA-256 and format for the 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from cryptography import x509
 
 from policies.formats import FormatPolicy, load_format_policy
 from preservation.config import ValidationConfig
-from preservation.findings import Report
+from preservation.findings import Finding, Report
 from preservation.formats import FormatIdentifier
 from preservation.progress import Progress, no_progress
 from sip.archive import OpenedPackage, open_package
@@ -105,7 +106,7 @@ def _validate(opened: OpenedPackage, sub: Submission, options: ValidationOptions
             report.add("SIP-PROFILE-NOT-APPLICABLE", None)
         check_tree_safety(tree, report)
         tree.hash_all(("sha256",), progress=lambda n: progress("validate", n, None))
-        _validate_package(tree, "", sub, options, opened.name)
+        _validate_package(tree, "", sub, options, opened.name, report)
     if sub.kind is SipKind.UNKNOWN:
         return
     if options.check_content:
@@ -131,13 +132,24 @@ def _validate_bag(tree: PackageTree, sub: Submission, options: ValidationOptions
     if inner is None or not check.valid:
         return
     # The payload is an E-ARK / TT05 package: check it as one (its files were hashed already).
+    # Its findings are located from the bag's top, like the bag's own.
     sub.wrapped_in_bag = True
     inner_tree = PackageTree(tree.root / inner)
     for p in check.payload:
         rel = p.bag_path.removeprefix(f"{inner}/")
         if rel in inner_tree.files and "sha256" in p.digests:
             inner_tree.seed_digest(rel, "sha256", p.digests["sha256"])
-    _validate_package(inner_tree, inner, sub, options, inner.rsplit("/", 1)[-1])
+    # "data" itself is no package name: then the package is named after the bag
+    name = inner.rsplit("/", 1)[-1] if inner != "data" else sub.name
+    inner_report = Report(sub.report.subject)
+    _validate_package(inner_tree, inner, sub, options, name, inner_report)
+    sub.report.extend(_relocated(f, inner) for f in inner_report.findings)
+
+
+def _relocated(finding: Finding, prefix: str) -> Finding:
+    path = finding.location.path
+    return dataclasses.replace(finding, location=dataclasses.replace(
+        finding.location, path=f"{prefix}/{path}" if path else prefix))
 
 
 def _inner_package(tree: PackageTree) -> str | None:
@@ -151,9 +163,8 @@ def _inner_package(tree: PackageTree) -> str | None:
 
 
 def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
-                      options: ValidationOptions, name: str) -> None:
+                      options: ValidationOptions, name: str, report: Report) -> None:
     """Check an E-ARK or TT05 package at ``tree`` (``prefix``: its place in the submission)."""
-    report = sub.report
     tt05_kind = looks_like_tt05(tree)
     digitised: set[str] = set()
     if tt05_kind is not None:

@@ -24,10 +24,27 @@ def load_xml(tree: PackageTree, rel: str, report: Report, *,
              max_bytes: int = DEFAULT_MAX_BYTES) -> etree._ElementTree | None:
     """Parse package file ``rel``; on failure add XML-* findings located at ``rel`` and return None.
 
+    The result is kept on ``tree``: when two validators (E-ARK and TT05) load the same METS file
+    into one report, it is read and parsed once and its problems are reported once. Callers must
+    not modify the returned tree.
+
     Codes: XML-TOO-LARGE (over ``max_bytes``, nothing read), XML-UNSAFE (DOCTYPE, entities,
     resource limits), XML-MALFORMED (not well-formed, with its line), XML-UNREADABLE (I/O error or
     the file changed while being read).
     """
+    cache = tree.parsed_xml
+    if rel not in cache:
+        scratch = Report(rel)
+        cache[rel] = (_load(tree, rel, scratch, max_bytes), tuple(scratch.findings), set())
+    parsed, findings, told = cache[rel]
+    if id(report) not in told:  # each report hears about a file's problems once
+        told.add(id(report))
+        report.extend(findings)
+    return parsed
+
+
+def _load(tree: PackageTree, rel: str, report: Report, max_bytes: int
+          ) -> etree._ElementTree | None:
     size = tree.size(rel)
     if size is None:
         raise KeyError(rel)

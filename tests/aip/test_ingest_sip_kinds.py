@@ -151,3 +151,19 @@ def test_catalog_is_untouched_by_a_rejected_zip(repo: Repository, config: Config
         ingest(config, bomb, identity=repo.identity(), catalog=repo.catalog)
     assert not (tmp_path / "escape.txt").exists()
     assert isinstance(repo.catalog, Catalog) and list(repo.catalog.aips()) == []
+
+
+def test_a_killed_ingests_zip_extraction_is_swept_by_the_next_ingest(
+        repo: Repository, config: Config, tmp_path: Path) -> None:
+    import os
+    import time
+
+    stale = config.work_dir / "sip" / "0b5e4a1c-dead-4bee-8a11-000000000000"
+    (stale / "package-x").mkdir(parents=True)
+    (stale / ".lock").touch()  # its ingest is gone: nobody holds the lock
+    (stale / "package-x" / "big.bin").write_bytes(b"x" * 1024)
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    ingest(config, tt05_zip(tmp_path), identity=repo.identity(), catalog=repo.catalog)
+    assert not stale.exists()
+    assert list((config.work_dir / "sip").iterdir()) == []

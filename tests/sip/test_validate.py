@@ -182,3 +182,26 @@ def test_nothing_is_written_into_the_producers_package(tmp_path: Path, as_zip: b
     with open_sip(subject, tmp_path / "work") as sub:
         assert sub.valid
     assert (tree_digest(bag), subject.read_bytes() if as_zip else b"") == before
+
+
+def test_findings_inside_a_wrapped_package_are_located_from_the_bag(tmp_path: Path) -> None:
+    bag = tmp_path / "bag"
+    build_package(bag, objid="uuid-0001", folder="pkg")
+    (bag / "pkg/documentation/extra.txt").write_text("not in the METS\n")
+    bagit.make_bag(str(bag), checksums=["sha256"])
+    with open_sip(bag, tmp_path / "work", NO_CONTENT) as sub:
+        assert not sub.valid
+        orphan = next(f for f in sub.report.errors if f.code == "EARK-FILE-ORPHAN")
+        assert orphan.location.path == "data/pkg/documentation/extra.txt"
+        assert all((f.location.path or "").startswith(("data/", "bag")) or
+                   f.location.path is None for f in sub.report.findings)
+
+
+def test_a_bag_whose_payload_is_the_package_itself_is_named_after_the_bag(
+        tmp_path: Path) -> None:
+    folder = build_package(tmp_path, objid="uuid-0001")  # tmp_path/uuid-0001
+    bagit.make_bag(str(folder), checksums=["sha256"])  # its files move into data/
+    with open_sip(folder, tmp_path / "work", NO_CONTENT) as sub:
+        assert sub.valid, [(f.code, str(f.location)) for f in sub.report.findings]
+        assert sub.kind_label == "bagit+eark"
+        assert "CSIP1-OBJID-NOT-FOLDER-NAME" not in sub.report.codes()
