@@ -5,7 +5,9 @@
 requirement):
 
 1. the folder structure (:mod:`sip.eark_structure`);
-2. the root ``METS.xml`` and every ``representations/<rep>/METS.xml``, each against the official
+2. the root ``METS.xml`` and every ``representations/<rep>/METS.xml`` the root METS references
+   (``FLocat`` or ``mptr``; an unreferenced one is EARK-REPRESENTATION-NOT-REFERENCED and its
+   representation is not part of the package), each against the official
    METS schema (with the CSIP extension) and the CSIP rules: root and header
    (:mod:`sip.eark_mets`), metadata sections (:mod:`sip.eark_mdsec`), file section
    (:mod:`sip.eark_files`), structural map (:mod:`sip.eark_structmap`);
@@ -110,7 +112,15 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
     """Check the package in ``tree``, adding every finding to ``report``.
 
     ``name`` is the package's own name when ``tree.root`` is a work folder (an extracted ZIP);
-    CSIP1 compares the root OBJID with it (default: the folder's name).
+    CSIP1 compares the root OBJID with it (default: the folder's name). With ``tt05`` that
+    comparison, and CSIPSTR12 (a representation without METS.xml), are left to the TT05
+    validator, whose own rules (TT05-FOLDER-NAME, TT05-LAYOUT-MISSING) are stricter.
+
+    A representation is part of the package only when the root METS references its METS.xml
+    (``FLocat`` or ``mptr``): an unreferenced one is EARK-REPRESENTATION-NOT-REFERENCED and is not
+    read, so its files are orphans. A referenced representation METS that is missing (reported
+    once, at the root METS's reference) or unreadable leaves its folder's orphans unchecked
+    (EARK-ORPHANS-NOT-CHECKED) rather than reported one by one.
 
     A file whose declared size and checksum match only after converting its line endings (a text
     file changed in transit) is EARK-LINE-ENDINGS-CHANGED: an error, since the bytes are not the
@@ -118,40 +128,23 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
     ``[validation] line_endings = "tolerate"``) a warning.
     """
     check_structure(tree, report)
-    empty = EarkPackage(None, None, None, False, tuple(representation_folders(tree)), ())
-    if not tree.is_file("METS.xml"):
-        return empty
-    root = _load(tree, "METS.xml", report)
-    if root is None:
-        return empty
-    is_sip = detect_sip(root)
-    docs = [MetsDoc("METS.xml", "", root, report, tt05=tt05, is_sip=is_sip)]
-    unchecked: list[str] = []
-    for rep in representation_folders(tree):
-        rel = f"representations/{rep}/METS.xml"
-        if not tree.is_file(rel):
-            continue
-        rep_root = _load(tree, rel, report)
-        if rep_root is None:
-            unchecked.append(f"representations/{rep}")
-            continue
-        docs.append(MetsDoc(rel, f"representations/{rep}", rep_root, report, rep_name=rep,
-                            tt05=tt05, is_sip=is_sip))
-    folder_name = name or tree.root.name
-    for doc in docs:
-        doc.ids = {str(el.get("ID")): el for el in doc.root.iter()
-                   if isinstance(el.tag, str) and el.get("ID") is not None}
-        _schema(doc)
-        check_root(doc, folder_name)
-        check_header(doc)
-        check_metadata_sections(doc, tree)
-        check_file_section(doc, tree)
-        check_struct_map(doc)
     references = ReferenceCheck(tree, report, tolerate_line_endings=tolerate_line_endings)
+    root = _load(tree, "METS.xml", report) if tree.is_file("METS.xml") else None
+    if root is None:
+        _representations(tree, report, None, references, tt05=tt05, is_sip=False)
+        return EarkPackage(None, None, None, False, tuple(representation_folders(tree)), ())
+    is_sip = detect_sip(root)
+    root_doc = MetsDoc("METS.xml", "", root, report, tt05=tt05, is_sip=is_sip)
+    _check_doc(root_doc, tree, name or tree.root.name)
+    rep_docs, unchecked, exempt = _representations(tree, report, root_doc, references,
+                                                   tt05=tt05, is_sip=is_sip)
+    for doc in rep_docs:
+        _check_doc(doc, tree, name or tree.root.name)
+    docs = [root_doc, *rep_docs]
     files = references.run(docs)
     for folder in unchecked:
         report.add("EARK-ORPHANS-NOT-CHECKED", folder)
-    references.orphans({doc.rel for doc in docs}, unchecked)
+    references.orphans({doc.rel for doc in docs} | exempt, unchecked)
     header = root.find(m("metsHdr"))
     return EarkPackage(
         objid=root.get("OBJID"),
@@ -162,3 +155,52 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
         files=tuple(files),
     )
 
+
+def _check_doc(doc: MetsDoc, tree: PackageTree, folder_name: str) -> None:
+    """The METS rules on one METS file (they also collect its references)."""
+    doc.ids = {str(el.get("ID")): el for el in doc.root.iter()
+               if isinstance(el.tag, str) and el.get("ID") is not None}
+    _schema(doc)
+    check_root(doc, folder_name)
+    check_header(doc)
+    check_metadata_sections(doc, tree)
+    check_file_section(doc, tree)
+    check_struct_map(doc)
+
+
+def _representations(tree: PackageTree, report: Report, root_doc: MetsDoc | None,
+                     references: ReferenceCheck, *, tt05: bool, is_sip: bool
+                     ) -> tuple[list[MetsDoc], list[str], set[str]]:
+    """Read the representation METS files the root METS references.
+
+    Returns their documents, the folders whose orphans cannot be checked (the referenced METS
+    is missing or unreadable) and the METS files exempt from the orphan check because they
+    were already reported as not referenced.
+    """
+    targets = references.targets(root_doc) if root_doc is not None else set()
+    docs: list[MetsDoc] = []
+    unchecked: list[str] = []
+    exempt: set[str] = set()
+    for rep in representation_folders(tree):
+        folder = f"representations/{rep}"
+        rel = f"{folder}/METS.xml"
+        referenced = rel in targets
+        if not tree.is_file(rel):
+            if referenced:
+                unchecked.append(folder)  # the root METS's reference reports it missing
+            elif not tt05:
+                report.add("CSIPSTR12-METS-MISSING", folder)
+            continue
+        if root_doc is None:
+            continue  # no root METS to reference it: its files are orphans anyway
+        if not referenced:
+            report.add("EARK-REPRESENTATION-NOT-REFERENCED", rel, representation=rep)
+            exempt.add(rel)
+            continue
+        rep_root = _load(tree, rel, report)
+        if rep_root is None:
+            unchecked.append(folder)
+            continue
+        docs.append(MetsDoc(rel, folder, rep_root, report, rep_name=rep, tt05=tt05,
+                            is_sip=is_sip))
+    return docs, unchecked, exempt

@@ -4,7 +4,8 @@ header rules (SIP1–SIP8).
 Where TT05 (an extension of CSIP 2.0.4) deliberately differs, ``doc.tt05`` relaxes the rule:
 the agent note may be typed ``IDENTIFICATIONCODE`` (TT05 puts the fonds code there), a content
 category that differs only in case (TT05 DIPs write ``MIXED``) is accepted silently, and a
-representation METS without ``csip:OAISPACKAGETYPE`` is a warning. The TT05 validator checks
+representation METS without ``csip:OAISPACKAGETYPE`` is a warning, and the package folder's name
+is not compared with the OBJID (TT05-FOLDER-NAME, an error, does that). The TT05 validator checks
 TT05's own forms of these values.
 """
 
@@ -62,8 +63,8 @@ def check_root(doc: MetsDoc, folder_name: str) -> None:
     elif not objid.strip():
         doc.add("CSIP1-OBJID-EMPTY", root)
     elif doc.is_root:
-        names = {objid, objid.replace(":", "_")} if doc.tt05 else {objid}
-        if folder_name not in names:
+        # TT05 makes the folder name a MUST of its own (TT05-FOLDER-NAME): left to it
+        if not doc.tt05 and folder_name != objid:
             doc.add("CSIP1-OBJID-NOT-FOLDER-NAME", root, objid=objid, folder=folder_name)
     elif objid != doc.rep_name:
         doc.add("CSIP1-OBJID-NOT-REPRESENTATION-NAME", root, objid=objid,

@@ -57,6 +57,7 @@ class ReferenceCheck:
         self.report = report
         self.tolerate_line_endings = tolerate_line_endings
         self.referenced: set[str] = set()
+        self._missing: set[str] = set()  # resolved paths already reported as not found
         self._folded: dict[str, list[str]] | None = None
 
     def _case_match(self, path: str) -> str | None:
@@ -67,8 +68,26 @@ class ReferenceCheck:
         matches = self._folded.get(path.casefold(), [])
         return matches[0] if len(matches) == 1 else None
 
+    def target(self, doc: MetsDoc, href: str) -> str | None:
+        """The package path ``href`` (from ``doc``) names — the listed file (matched as
+        :meth:`resolve` does), else the resolved path of a missing file; None when unsafe.
+        Reports nothing."""
+        resolved = self.tree.resolve(doc.base, href)
+        if resolved.path is None:
+            return None
+        return (self.tree.find_nfc(resolved.path) or self._case_match(resolved.path)
+                or resolved.path)
+
+    def targets(self, doc: MetsDoc) -> set[str]:
+        """Every package path the references of ``doc`` name (see :meth:`target`)."""
+        found = (self.target(doc, ref.href) for ref in doc.references)
+        return {path for path in found if path is not None}
+
     def resolve(self, ref: Reference) -> str | None:
-        """The listed file ``ref`` points to, or None after a finding."""
+        """The listed file ``ref`` points to, or None after a finding.
+
+        A missing file is reported once, at its first reference (a representation METS named by
+        both a ``FLocat`` and an ``mptr`` is one missing file)."""
         href_req = REFERENCE_RULES[ref.section][0]
         doc = ref.doc
         resolved = self.tree.resolve(doc.base, ref.href)
@@ -83,7 +102,9 @@ class ReferenceCheck:
         if rel is None:
             rel = self._case_match(resolved.path)
             if rel is None:
-                doc.add(f"{href_req}-HREF-NOT-FOUND", ref.element, href=printable(ref.href))
+                if resolved.path not in self._missing:
+                    self._missing.add(resolved.path)
+                    doc.add(f"{href_req}-HREF-NOT-FOUND", ref.element, href=printable(ref.href))
                 return None
             doc.add("EARK-HREF-CASE-MISMATCH", ref.element, href=printable(ref.href),
                     actual=printable(rel))

@@ -13,10 +13,19 @@ from preservation.paths import printable
 from sip.package import PackageTree
 
 
-def _near(tree: PackageTree, folder: str, word: str) -> str:
+def _near(tree: PackageTree, folder: str, word: str) -> list[str]:
     """Names in ``folder`` that look like a misspelt ``word`` (for the finding's text)."""
-    names = [n for n in tree.children(folder) if word in n.casefold() and n != word]
-    return ", ".join(printable(n) for n in names[:5]) or "-"
+    return [printable(n) for n in tree.children(folder) if word in n.casefold() and n != word]
+
+
+def _folder_missing(tree: PackageTree, report: Report, code: str, expected: str,
+                    folder: str, word: str) -> None:
+    """``<code>-MISSING`` at the expected folder, or ``<code>-MISNAMED`` naming the near misses."""
+    near = _near(tree, folder, word)
+    if near:
+        report.add(f"{code}-MISNAMED", expected, found=", ".join(near[:5]))
+    else:
+        report.add(f"{code}-MISSING", expected)
 
 
 def representation_folders(tree: PackageTree) -> list[str]:
@@ -26,12 +35,20 @@ def representation_folders(tree: PackageTree) -> list[str]:
 
 
 def check_structure(tree: PackageTree, report: Report) -> None:
+    """Every folder-structure rule but CSIPSTR12 (a representation's METS.xml), which needs the
+    root METS: see :func:`sip.eark.validate_eark`.
+
+    A missing folder is located at the folder that was expected (``metadata/``); a near miss
+    (``METADATA``) is its own code (``…-MISNAMED``) naming what was found instead.
+    """
     if not tree.is_file("METS.xml"):
-        report.add("CSIPSTR4-METS-MISSING", "", found=_near(tree, "", "mets"))
+        report.add("CSIPSTR4-METS-MISSING", "METS.xml",
+                   found=", ".join(_near(tree, "", "mets")[:5]) or "-")
     if not tree.is_dir("metadata"):
-        report.add("CSIPSTR5-METADATA-MISSING", "", found=_near(tree, "", "meta"))
+        _folder_missing(tree, report, "CSIPSTR5-METADATA", "metadata/", "", "meta")
     if not tree.is_dir("representations"):
-        report.add("CSIPSTR9-REPRESENTATIONS-MISSING", "", found=_near(tree, "", "repre"))
+        _folder_missing(tree, report, "CSIPSTR9-REPRESENTATIONS", "representations/", "",
+                        "repre")
     else:
         reps = representation_folders(tree)
         if not reps:
@@ -42,8 +59,7 @@ def check_structure(tree: PackageTree, report: Report) -> None:
         for rep in reps:
             folder = f"representations/{rep}"
             if not tree.is_dir(f"{folder}/data"):
-                report.add("CSIPSTR11-DATA-MISSING", folder, found=_near(tree, folder, "data"))
-            if not tree.is_file(f"{folder}/METS.xml"):
-                report.add("CSIPSTR12-METS-MISSING", folder)
+                _folder_missing(tree, report, "CSIPSTR11-DATA", f"{folder}/data/", folder,
+                                "data")
     if not tree.is_dir("schemas"):
-        report.add("CSIPSTR15-SCHEMAS-MISSING", "")
+        report.add("CSIPSTR15-SCHEMAS-MISSING", "schemas/")

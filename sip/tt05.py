@@ -164,12 +164,21 @@ def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool
 
     ``historical_archive`` (the default) accepts only maintenance 01 (permanent);
     ``package_name`` is the package folder's name (or the ZIP's top folder), which must equal
-    the OBJID. Works on whatever is there: a missing or broken part is a finding and the other
-    checks still run.
+    the OBJID (default: the name of ``tree.root``). Works on whatever is there: a missing or
+    broken part is a finding and the other checks still run.
+
+    Problems the E-ARK validator reports on the same package (run first by the dispatcher) are
+    not reported again: a required file the METS files reference but that is missing, a data
+    file or record no METS file lists, a link naming an ID the METS file does not have.
     """
     kind = looks_like_tt05(tree) or PackageKind.HOSO
-    check_layout(tree, report)
     root = _load_mets(tree, ROOT_METS, report)
+    rep = _load_mets(tree, REP_METS, report)
+    referenced: set[str] = set()
+    for mets in (root, rep):
+        if mets is not None:
+            referenced |= mets.references
+    check_layout(tree, report, referenced)
     objid = fonds = None
     if root is not None:
         facts = check_root_mets(root, kind, report)
@@ -177,8 +186,8 @@ def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool
         check_common(root, report, root_mets=True)
         if not any(d.path == EAD for d in root.dmd.values()) and tree.is_file(EAD):
             report.add("TT05-EAD-NOT-REFERENCED", ROOT_METS, file=EAD)
-    check_folder_name(root, objid, package_name, report)
-    rep = _load_mets(tree, REP_METS, report)
+    check_folder_name(root, objid, tree.root.name if package_name is None else package_name,
+                      report)
     tie = Tie(records=record_paths(tree))
     if rep is not None:
         check_rep_mets(rep, report)

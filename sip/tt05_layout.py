@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -50,10 +50,16 @@ _XS = "http://www.w3.org/2001/XMLSchema"
 _LENGTH = re.compile(r"\d+|-")
 
 
-def check_layout(tree: PackageTree, report: Report) -> None:
-    """Required files and folders, exactly one representation rep1, no PREMIS, schemas/."""
+def check_layout(tree: PackageTree, report: Report, referenced: Collection[str] = ()) -> None:
+    """Required files and folders, exactly one representation rep1, no PREMIS, schemas/.
+
+    ``referenced``: the package paths the METS files reference. A required file or schema
+    missing from the package but referenced there is the E-ARK validator's finding (the
+    reference points to nothing) and is not reported again; one no METS file names is.
+    """
+    named = {path.casefold() for path in referenced}
     for rel in REQUIRED_FILES:
-        if not tree.is_file(rel):
+        if not tree.is_file(rel) and rel.casefold() not in named:
             report.add("TT05-LAYOUT-MISSING", rel, file=rel)
     if not tree.is_dir(DATA):
         report.add("TT05-LAYOUT-MISSING", f"{DATA}/", file=f"{DATA}/")
@@ -68,10 +74,10 @@ def check_layout(tree: PackageTree, report: Report) -> None:
         parts = rel.split("/")
         if "preservation" in parts[:-1] and parts[-1].upper().startswith("PREMIS"):
             report.add("TT05-PREMIS-IN-SIP", rel, file=printable(rel))
-    _check_schemas(tree, report)
+    _check_schemas(tree, report, named)
 
 
-def _check_schemas(tree: PackageTree, report: Report) -> None:
+def _check_schemas(tree: PackageTree, report: Report, named: set[str]) -> None:
     present = {rel.removeprefix("schemas/"): rel for rel in tree.under("schemas")
                if posixpath.dirname(rel) == "schemas"}
     lowered = {name.lower(): rel for name, rel in present.items()}
@@ -82,7 +88,7 @@ def _check_schemas(tree: PackageTree, report: Report) -> None:
         if other is not None:
             report.add("TT05-SCHEMA-NAME-CASE", other, file=printable(other),
                        expected=f"schemas/{name}")
-        else:
+        elif not {f"schemas/{n}" for n in (name.casefold(), *aliases)} & named:
             report.add("TT05-SCHEMA-MISSING", f"schemas/{name}", file=f"schemas/{name}")
 
 

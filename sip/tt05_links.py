@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -21,7 +21,7 @@ from lxml import etree
 from preservation.findings import Report
 from preservation.paths import printable
 from sip.package import PackageTree
-from sip.tt05_mets import MetsFile, children, line_of, local, xpath_of
+from sip.tt05_mets import FileEntry, MetsFile, children, line_of, local, xpath_of
 
 REP = "representations/rep1"
 DATA = f"{REP}/data"
@@ -38,7 +38,9 @@ class Tie:
     """What the tie says: for each record path, the data file paths linked to it."""
 
     files_of: dict[str, list[str]] = field(default_factory=dict)
-    records: list[str] = field(default_factory=list)  # every record path, on disk or referenced
+    #: the record paths of the package: those rep1's dmdSecs list (when its METS could not be
+    #: read: those on disk)
+    records: list[str] = field(default_factory=list)
 
 
 def record_paths(tree: PackageTree) -> list[str]:
@@ -46,11 +48,6 @@ def record_paths(tree: PackageTree) -> list[str]:
     return sorted(rel for rel in tree.under(RECORDS)
                   if posixpath.dirname(rel) == RECORDS
                   and RECORD_NAME.fullmatch(posixpath.basename(rel)))
-
-
-def data_paths(tree: PackageTree) -> list[str]:
-    """The content files on disk: everything under representations/rep1/data/."""
-    return sorted(tree.under(DATA))
 
 
 def _link_divs(mets: MetsFile) -> tuple[list[etree._Element], bool]:
@@ -73,16 +70,25 @@ def _link_divs(mets: MetsFile) -> tuple[list[etree._Element], bool]:
     return found, has_link
 
 
+def _is_content(entry: FileEntry) -> bool:
+    return entry.use in CONTENT_GROUPS or (entry.path or "").startswith(f"{DATA}/")
+
+
 def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
-    """Check that every data file and every document record of rep1 is linked exactly once."""
+    """Check that every data file and every document record of rep1 is linked exactly once.
+
+    Only what the METS file declares is counted: a data file in its fileSec, a record in its
+    dmdSecs (a file on disk that no METS file lists is the E-ARK validator's EARK-FILE-ORPHAN).
+    An fptr naming no ID of the METS file is its EARK-FPTR-DANGLING; one naming something that
+    is not a data file (a fileGrp, a schema, a dmdSec) is TT05-LINK-NOT-DATA-FILE here.
+    """
     tie = Tie()
     divs, has_link = _link_divs(mets)
     if not has_link:
         anchor = (mets.csip_struct_maps() or [mets.root])[0]
         report.add("TT05-LINK-NONE", mets.rel, line=line_of(anchor), xpath=xpath_of(anchor))
-    file_links: Counter[str] = Counter()
-    record_links: Counter[str] = Counter()
-    first_div: dict[str, etree._Element] = {}
+    file_links: dict[str, list[etree._Element]] = defaultdict(list)
+    record_links: dict[str, list[etree._Element]] = defaultdict(list)
     for div in divs:
         line, xpath = line_of(div), xpath_of(div)
         dmd_ids = (div.get("DMDID") or "").split()
@@ -98,34 +104,43 @@ def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
                            attribute="DMDID", value=dmd_id)
             elif entry.path is not None:
                 records.append(entry.path)
-                record_links[entry.path] += 1
-                first_div.setdefault(entry.path, div)
+                record_links[entry.path].append(div)
         files: list[str] = []
         for file_id in file_ids:
             file_entry = mets.files.get(file_id)
-            if file_entry is None:
-                report.add("TT05-LINK-DANGLING", mets.rel, line=line, xpath=xpath,
-                           attribute="FILEID", value=file_id)
-            elif file_entry.path is not None:
+            if file_entry is None or not _is_content(file_entry):
+                if file_entry is not None or file_id in mets.ids:
+                    report.add("TT05-LINK-NOT-DATA-FILE", mets.rel, line=line, xpath=xpath,
+                               value=file_id)
+                continue  # an ID that is nowhere: the E-ARK validator's EARK-FPTR-DANGLING
+            if file_entry.path is not None:
                 files.append(file_entry.path)
-                file_links[file_entry.path] += 1
+                file_links[file_entry.path].append(div)
         for record in records:
             tie.files_of.setdefault(record, []).extend(files)
-    content = set(data_paths(tree)) | {
-        f.path for f in mets.files.values() if f.path is not None
-        and (f.use in CONTENT_GROUPS or f.path.startswith(f"{DATA}/"))}
-    for path in sorted(content):
-        _count(report, mets, "FILE", path, file_links[path])
-    records_all = set(record_paths(tree)) | {
-        d.path for d in mets.dmd.values() if d.path is not None}
-    for path in sorted(records_all):
-        _count(report, mets, "RECORD", path, record_links[path])
-    tie.records = sorted(records_all)
+    declared_files: dict[str, etree._Element] = {}
+    for file_entry in mets.files.values():
+        if file_entry.path is not None and _is_content(file_entry):
+            declared_files.setdefault(file_entry.path, file_entry.element)
+    for path, element in sorted(declared_files.items()):
+        _count(report, mets, "FILE", path, element, file_links.get(path, []))
+    declared_records: dict[str, etree._Element] = {}
+    for dmd in mets.dmd.values():
+        if dmd.path is not None:
+            declared_records.setdefault(dmd.path, dmd.element)
+    for path, element in sorted(declared_records.items()):
+        _count(report, mets, "RECORD", path, element, record_links.get(path, []))
+    # a record on disk that no dmdSec lists is not part of the package (EARK-FILE-ORPHAN)
+    tie.records = sorted(declared_records)
     return tie
 
 
-def _count(report: Report, mets: MetsFile, what: str, path: str, links: int) -> None:
-    if links == 1:
+def _count(report: Report, mets: MetsFile, what: str, path: str, declared: etree._Element,
+           links: list[etree._Element]) -> None:
+    """UNLINKED (located at the element declaring ``path``) or TWICE (at the second link)."""
+    if len(links) == 1:
         return
-    code = f"TT05-LINK-{what}-{'UNLINKED' if links == 0 else 'TWICE'}"
-    report.add(code, path, file=printable(path), links=links, mets=mets.rel)
+    code = f"TT05-LINK-{what}-{'UNLINKED' if not links else 'TWICE'}"
+    where = links[1] if links else declared
+    report.add(code, mets.rel, line=line_of(where), xpath=xpath_of(where),
+               file=printable(path), links=len(links), mets=mets.rel)

@@ -98,6 +98,10 @@ class MetsFile:
     root: etree._Element
     files: dict[str, FileEntry] = field(default_factory=dict)
     dmd: dict[str, DmdEntry] = field(default_factory=dict)
+    #: package paths every FLocat, mdRef and mptr names (resolved; missing files included)
+    references: set[str] = field(default_factory=set)
+    #: every ID in the document, whatever element carries it
+    ids: set[str] = field(default_factory=set)
 
     @property
     def base(self) -> str:
@@ -153,4 +157,11 @@ def index_mets(tree: PackageTree, rel: str, root: etree._Element) -> MetsFile:
         md_ref = refs[0] if refs else None
         href = _href(md_ref)
         mets.dmd[dmd_id] = DmdEntry(dmd_id, element, md_ref, href, resolve(href))
+    for element in root.iter(f"{{{METS_NS}}}FLocat", f"{{{METS_NS}}}mdRef",
+                             f"{{{METS_NS}}}mptr"):
+        path = resolve(_href(element))
+        if path is not None:
+            mets.references.add(path)
+    mets.ids = {str(el.get("ID")) for el in root.iter()
+                if isinstance(el.tag, str) and el.get("ID") is not None}
     return mets

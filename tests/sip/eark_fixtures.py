@@ -127,3 +127,29 @@ def find(root: etree._Element, path: str) -> etree._Element:
     element = root.find("/".join(f"m:{step}" for step in path.split("/")), {"m": METS})
     assert element is not None, path
     return element
+
+
+def representation_mets(name: str, files: dict[str, bytes]) -> bytes:
+    """A valid CSIP representation METS (OBJID ``name``) whose Data group lists ``files``
+    (hrefs relative to the representation folder, e.g. ``data/report.txt``)."""
+    root = etree.Element(m("mets"), nsmap=NSMAP, OBJID=name, TYPE="Mixed",
+                         PROFILE="https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml")
+    root.set(f"{{{CSIP}}}CONTENTINFORMATIONTYPE", "MIXED")
+    header = etree.SubElement(root, m("metsHdr"), CREATEDATE="2024-05-01T10:00:00+07:00",
+                              LASTMODDATE="2024-05-01T10:00:00+07:00")
+    header.set(f"{{{CSIP}}}OAISPACKAGETYPE", "SIP")
+    agent = etree.SubElement(header, m("agent"), ROLE="CREATOR", TYPE="OTHER",
+                             OTHERTYPE="SOFTWARE")
+    etree.SubElement(agent, m("name")).text = "preservation tests"
+    note = etree.SubElement(agent, m("note"))
+    note.text = "1.0"
+    note.set(f"{{{CSIP}}}NOTETYPE", "SOFTWARE VERSION")
+    file_sec = etree.SubElement(root, m("fileSec"), ID=f"{name}-filesec")
+    _group(file_sec, "Data", f"{name}-grp-data", files, "text/plain")
+    struct = etree.SubElement(root, m("structMap"), ID=f"{name}-struct", TYPE="PHYSICAL",
+                              LABEL="CSIP")
+    main = etree.SubElement(struct, m("div"), ID=f"{name}-div-main", LABEL=name)
+    etree.SubElement(main, m("div"), ID=f"{name}-div-md", LABEL="Metadata")
+    data = etree.SubElement(main, m("div"), ID=f"{name}-div-data", LABEL="Data")
+    etree.SubElement(data, m("fptr"), FILEID=f"{name}-grp-data")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -18,10 +18,12 @@ from tests.sip.eark_fixtures import (
     build_package,
     find,
     m,
+    representation_mets,
     write_mets,
 )
 
 SIP_PROFILE = "https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"
+REP1_METS = "representations/rep1/METS.xml"
 
 
 def run(root: Path, *, tt05: bool = False) -> tuple[Report, EarkPackage]:
@@ -245,8 +247,28 @@ def test_metadata_folder_missing_is_a_warning(tmp_path: Path) -> None:
     del metadata_div.attrib["ADMID"], metadata_div.attrib["DMDID"]
     write_mets(root, mets)
     report, _ = run(root)
-    assert only(report, "CSIPSTR5-METADATA-MISSING").severity is Severity.WARNING
+    finding = only(report, "CSIPSTR5-METADATA-MISSING")
+    assert finding.severity is Severity.WARNING
+    assert finding.location.path == "metadata/"
+    assert finding.params == {}  # nothing was found instead: nothing to name
     assert report.valid, [(f.code, str(f.location)) for f in report.errors]
+
+
+def test_misnamed_folders_are_named_at_the_expected_folder(tmp_path: Path) -> None:
+    root = build_package(tmp_path)
+    (root / "representations").rename(root / "Representations")
+    report, _ = run(root)
+    finding = only(report, "CSIPSTR9-REPRESENTATIONS-MISNAMED")
+    assert finding.location.path == "representations/"
+    assert finding.params["found"] == "Representations"
+    assert finding.severity is Severity.WARNING
+    assert "CSIPSTR9-REPRESENTATIONS-MISSING" not in report.codes()
+    (root / "Representations").rename(root / "other")
+    report, _ = run(root)
+    assert only(report, "CSIPSTR9-REPRESENTATIONS-MISSING").location.path == "representations/"
+    for finding in report.findings:
+        for lang in ("en", "vi"):
+            assert "{" not in finding.message(lang) and "(found" not in finding.message(lang)
 
 
 def test_sip_profile_applies_sip_rules(tmp_path: Path) -> None:
@@ -294,7 +316,6 @@ def test_href_differing_in_case_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_representation_mets_resolves_from_its_folder(tmp_path: Path) -> None:
-    root = build_package(tmp_path)
     rep = etree.Element(m("mets"), nsmap=NSMAP, OBJID="rep1", TYPE="Mixed",
                         PROFILE="https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml")
     # a representation METS whose (relative) href resolves from its own folder; its checksum is
@@ -309,12 +330,84 @@ def test_representation_mets_resolves_from_its_folder(tmp_path: Path) -> None:
     locator = etree.SubElement(file, m("FLocat"), LOCTYPE="URL")
     locator.set(f"{{{XLINK}}}type", "simple")
     locator.set(f"{{{XLINK}}}href", "data/report.txt")
-    write_mets(root / "representations/rep1", rep)
-    report, _ = run(root)
+    # the root METS lists it in the rep1 group (with its right checksum)
+    files = {**FILES, REP1_METS: etree.tostring(rep, xml_declaration=True, encoding="UTF-8")}
+    report, _ = run(build_package(tmp_path, files=files))
     mismatch = [f for f in report.findings if f.code == "CSIP71-CHECKSUM-MISMATCH"]
-    assert [f.location.path for f in mismatch] == ["representations/rep1/METS.xml"]
+    assert [f.location.path for f in mismatch] == [REP1_METS]
     assert "CSIP4-CONTENTINFORMATIONTYPE-MISSING-REPRESENTATION" in errors(report)
     assert "EARK-FILE-ORPHAN" not in report.codes()  # the rep METS itself is not an orphan
+
+
+def _with_rep2(tmp_path: Path) -> Path:
+    """A valid package plus a valid representations/rep2 the root METS never mentions."""
+    root = build_package(tmp_path)
+    evil = b"Not part of the package.\n"
+    (root / "representations/rep2/data").mkdir(parents=True)
+    (root / "representations/rep2/data/evil.txt").write_bytes(evil)
+    (root / "representations/rep2/METS.xml").write_bytes(
+        representation_mets("rep2", {"data/evil.txt": evil}))
+    return root
+
+
+def test_representation_the_root_mets_does_not_reference_is_not_part_of_the_package(
+        tmp_path: Path) -> None:
+    report, package = run(_with_rep2(tmp_path))
+    assert not report.valid
+    finding = only(report, "EARK-REPRESENTATION-NOT-REFERENCED")
+    assert finding.location.path == "representations/rep2/METS.xml"
+    assert finding.severity is Severity.ERROR
+    assert finding.params["representation"] == "rep2"
+    assert only(report, "EARK-FILE-ORPHAN").location.path == "representations/rep2/data/evil.txt"
+    assert {f.code for f in report.findings} == {"EARK-REPRESENTATION-NOT-REFERENCED",
+                                                 "EARK-FILE-ORPHAN", "CSIPSTR12-METS-MISSING"}
+    assert "representations/rep2/data/evil.txt" not in {f.path for f in package.files}
+
+
+def test_representation_mets_referenced_by_an_mptr_is_part_of_the_package(
+        tmp_path: Path) -> None:
+    root = _with_rep2(tmp_path)
+    mets = etree.parse(str(root / "METS.xml")).getroot()
+    div = etree.SubElement(find(mets, "structMap/div"), m("div"), ID="div-rep2",
+                           LABEL="Representations/rep2")
+    mptr = etree.SubElement(div, m("mptr"), LOCTYPE="URL")
+    mptr.set(f"{{{XLINK}}}type", "simple")
+    mptr.set(f"{{{XLINK}}}href", "representations/rep2/METS.xml")
+    mptr.set(f"{{{XLINK}}}title", "rep2")
+    write_mets(root, mets)
+    report, package = run(root)
+    assert not {"EARK-REPRESENTATION-NOT-REFERENCED", "EARK-FILE-ORPHAN"} & report.codes()
+    assert "representations/rep2/data/evil.txt" in {f.path for f in package.files}
+
+
+def test_missing_representation_mets_is_reported_once(tmp_path: Path) -> None:
+    files = {**FILES, REP1_METS: representation_mets(
+        "rep1", {"data/report.txt": FILES["representations/rep1/data/report.txt"]})}
+    def mutate(mets: etree._Element) -> None:  # an mptr too: two references, one file
+        div = etree.SubElement(find(mets, "structMap/div"), m("div"), ID="div-rep1",
+                               LABEL="Representations/rep1")
+        mptr = etree.SubElement(div, m("mptr"), LOCTYPE="URL")
+        mptr.set(f"{{{XLINK}}}type", "simple")
+        mptr.set(f"{{{XLINK}}}href", REP1_METS)
+        mptr.set(f"{{{XLINK}}}title", "grp-rep1")
+    root = build_package(tmp_path, files=files, mutate=mutate)
+    clean, _ = run(root)
+    assert clean.findings == [], [(f.code, str(f.location)) for f in clean.findings]
+    (root / REP1_METS).unlink()
+    (root / "representations/rep1/data/more.txt").write_bytes(b"more\n")
+    report, _ = run(root)
+    assert sorted(f.code for f in report.findings) == ["CSIP79-HREF-NOT-FOUND",
+                                                       "EARK-ORPHANS-NOT-CHECKED"]
+    assert only(report, "EARK-ORPHANS-NOT-CHECKED").location.path == "representations/rep1"
+
+
+def test_unreadable_representation_mets_leaves_its_orphans_unchecked(tmp_path: Path) -> None:
+    files = {**FILES, REP1_METS: b"<mets xmlns='http://www.loc.gov/METS/'><metsHdr>"}
+    root = build_package(tmp_path, files=files)
+    (root / "representations/rep1/data/more.txt").write_bytes(b"more\n")
+    report, _ = run(root)
+    assert sorted(f.code for f in report.findings) == ["EARK-ORPHANS-NOT-CHECKED",
+                                                       "XML-MALFORMED"]
 
 
 def test_malformed_mets_is_reported_not_raised(tmp_path: Path) -> None:

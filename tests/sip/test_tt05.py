@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,18 +24,26 @@ from sip.tt05_records import Record, check_fields, parse_date, read_record
 from tests.sip.tt05_fixtures import (
     BATCH_CODE,
     CASES,
+    DATA,
     EAD,
     FILE_CODE,
     FONDS,
+    METS,
     OBJID,
+    RECORDS,
+    REP_METS,
     ROOT_METS,
     Case,
+    add_file,
     build,
     data,
     doc_id,
     edit_xml,
+    link_divs,
     make_stub,
+    one,
     record,
+    remove,
     set_field,
 )
 
@@ -286,6 +296,82 @@ def test_valid_stub_passes_eark_and_tt05(tmp_path: Path) -> None:
     validate_tt05(tree, report, package_name=pkg.name)
     assert report.errors == [], [(f.code, str(f.location)) for f in report.errors]
 
+
+
+def _rename(pkg: Path) -> Path:
+    return pkg.rename(pkg.parent / "ho-so-160")
+
+
+def _fileid(value: str, *, replace: bool) -> Callable[[Path], None]:
+    """The first link div names FILEID ``value`` (instead of, or besides, its data file)."""
+    def mutate(pkg: Path) -> None:
+        def change(root: etree._Element) -> None:
+            div = link_divs(root)[0]
+            if replace:
+                one(div, "m:fptr").set("FILEID", value)
+            else:
+                etree.SubElement(div, f"{{{METS}}}fptr", FILEID=value)
+        edit_xml(pkg, REP_METS, change)
+    return mutate
+
+
+_DANGLING = "ID-00000000-0000-0000-0000-000000000000"
+#: one damage each → the exact codes the dispatcher's two validators give together
+BOTH: list[tuple[str, Callable[[Path], object], set[str]]] = [
+    ("folder-name", _rename, {"TT05-FOLDER-NAME"}),
+    ("data-file-not-in-mets", lambda p: add_file(p, f"{DATA}/thua.pdf"), {"EARK-FILE-ORPHAN"}),
+    ("record-not-in-mets", lambda p: add_file(p, f"{RECORDS}/EAD_DOC_x.xml",
+                                              (p / record(1)).read_bytes()),
+     {"EARK-FILE-ORPHAN"}),
+    ("fileid-dangling-extra", _fileid(_DANGLING, replace=False), {"EARK-FPTR-DANGLING"}),
+    # two problems: the fptr names nothing, and data file 1 is now tied to no record
+    ("fileid-dangling", _fileid(_DANGLING, replace=True),
+     {"EARK-FPTR-DANGLING", "TT05-LINK-FILE-UNLINKED"}),
+    ("ead-removed", lambda p: remove(p, EAD), {"CSIP24-HREF-NOT-FOUND"}),
+    ("schema-removed", lambda p: remove(p, "schemas/ead_pic.xsd"), {"CSIP79-HREF-NOT-FOUND"}),
+    # the missing METS once; its folder's unreferenced files cannot be looked for
+    ("rep-mets-removed", lambda p: remove(p, REP_METS),
+     {"CSIP79-HREF-NOT-FOUND", "EARK-ORPHANS-NOT-CHECKED"}),
+]
+
+
+@pytest.mark.skipif(not _EARK, reason="sip/eark.py (the E-ARK validator) is not there yet")
+@pytest.mark.parametrize(("mutate", "expected"), [(m, e) for _n, m, e in BOTH],
+                         ids=[n for n, _m, _e in BOTH])
+def test_each_problem_is_reported_once_by_eark_and_tt05(
+        tmp_path: Path, mutate: Callable[[Path], object], expected: set[str]) -> None:
+    from sip.eark import validate_eark
+
+    def dispatch(pkg: Path) -> Report:
+        tree = PackageTree(pkg)
+        report = Report(subject=pkg.name)
+        validate_eark(tree, report, tt05=True)
+        validate_tt05(tree, report)
+        return report
+
+    pkg = build(tmp_path)
+    clean = dispatch(pkg)  # a valid TT05 SIP has a few CSIP warnings (e.g. no LASTMODDATE)
+    assert clean.errors == []
+    moved = mutate(pkg)
+    report = dispatch(moved if isinstance(moved, Path) else pkg)
+    added = Counter(f.code for f in report.findings) - Counter(f.code for f in clean.findings)
+    assert added == Counter(expected), [(f.code, str(f.location)) for f in report.findings
+                                        if f.code in added]
+
+
+def test_unlinked_and_twice_name_the_file_and_the_div(tmp_path: Path) -> None:
+    pkg = build(tmp_path)
+    next(c for c in CASES if c.name == "file-twice").mutate(pkg)
+    report, _ = run(pkg)
+    twice = next(f for f in report.findings if f.code == "TT05-LINK-FILE-TWICE")
+    assert twice.params["file"] == data(1) and twice.params["links"] == "2"
+    assert (twice.location.path, twice.location.xpath) == (REP_METS,
+                                                            "/mets/structMap/div/div[4]")
+    assert twice.location.line is not None
+    unlinked = next(f for f in report.findings if f.code == "TT05-LINK-FILE-UNLINKED")
+    assert unlinked.params["file"] == data(2)
+    assert (unlinked.location.path, unlinked.location.xpath) == (
+        REP_METS, "/mets/fileSec/fileGrp/file[2]")
 
 
 # --- field rules on small records ---------------------------------------------------------------

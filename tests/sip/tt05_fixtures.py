@@ -393,6 +393,55 @@ def _file_id_uuid(pkg: Path) -> None:
     edit_text(pkg, REP_METS, f'"{file_id}"', '"uuid-' + file_id.removeprefix("ID-") + '"')
 
 
+def _unreferenced(rel: str, *xpaths: str) -> Callable[[Path], None]:
+    """Remove ``rel`` and every element of the root METS that references it (``xpaths``): a
+    required file missing and named by no METS file (one that is named is the E-ARK
+    validator's HREF-NOT-FOUND)."""
+    def mutate(pkg: Path) -> None:
+        remove(pkg, rel)
+        for xpath in xpaths:
+            _drop(ROOT_METS, xpath)(pkg)
+    return mutate
+
+
+def _declared_unlinked(pkg: Path) -> None:
+    """A data file declared in rep1's Data group (SIZE and CHECKSUM right) but tied to nothing."""
+    add_file(pkg, f"{DATA}/thua.pdf", minimal_pdf())
+
+    def change(root: etree._Element) -> None:
+        group = one(root, "//m:fileGrp[@USE='Data']")
+        model = one(group, "m:file")
+        file_el = etree.SubElement(group, f"{{{METS}}}file",
+                                   ID="ID-7D9F5A2C-3B1E-4C6D-8E0F-1A2B3C4D5E6F")
+        for name in ("MIMETYPE", "SIZE", "CREATED", "CHECKSUM", "CHECKSUMTYPE"):
+            file_el.set(name, model.get(name, ""))
+        locator = etree.SubElement(file_el, f"{{{METS}}}FLocat", LOCTYPE="URL")
+        locator.set(f"{{{XLINK}}}type", "simple")
+        locator.set(f"{{{XLINK}}}href", "data/thua.pdf")
+    edit_xml(pkg, REP_METS, change)
+
+
+def _declared_record(pkg: Path) -> None:
+    """A copy of record 1 with its own dmdSec in rep1's METS, tied to nothing."""
+    shutil.copy(pkg / record(1), pkg / f"{RECORDS}/EAD_DOC_x.xml")
+
+    def change(root: etree._Element) -> None:
+        last = root.findall(f"{{{METS}}}dmdSec")[-1]
+        copy = etree.fromstring(etree.tostring(last))
+        copy.set("ID", "uuid-7D9F5A2C-3B1E-4C6D-8E0F-1A2B3C4D5E6F")
+        one(copy, "m:mdRef").set(f"{{{XLINK}}}href", "metadata/descriptive/EAD_DOC_x.xml")
+        last.addnext(copy)
+    edit_xml(pkg, REP_METS, change)
+
+
+def _link_not_data_file(pkg: Path) -> None:
+    """The first link div's fptr names the Data fileGrp instead of a data file."""
+    def change(root: etree._Element) -> None:
+        group_id = one(root, "//m:fileGrp[@USE='Data']").get("ID", "")
+        one(link_divs(root)[0], "m:fptr").set("FILEID", group_id)
+    edit_xml(pkg, REP_METS, change)
+
+
 def _checksum_lower(pkg: Path) -> None:
     def change(root: etree._Element) -> None:
         element = one(root, "//m:fileGrp[@USE='Data']/m:file")
@@ -406,18 +455,20 @@ HDR = "/mets/metsHdr"
 
 CASES: tuple[Case, ...] = (
     # layout
-    Case("no-ead", lambda p: remove(p, EAD), "TT05-LAYOUT-MISSING", EAD),
-    Case("no-rep-mets", lambda p: remove(p, REP_METS), "TT05-LAYOUT-MISSING", REP_METS),
+    Case("no-ead", _unreferenced(EAD, "/m:mets/m:dmdSec"), "TT05-LAYOUT-MISSING", EAD),
+    Case("no-rep-mets", _unreferenced(REP_METS, "//m:fileGrp[starts-with(@USE, 'Repr')]",
+                                      "//m:div[m:mptr]"), "TT05-LAYOUT-MISSING", REP_METS),
     Case("rep-mets-not-mets", lambda p: add_file(p, REP_METS, b"<simpledc/>"), "TT05-METS-ROOT",
          REP_METS),
     Case("no-root-mets", lambda p: remove(p, ROOT_METS), "TT05-LAYOUT-MISSING", ROOT_METS),
     Case("no-data", lambda p: remove(p, DATA), "TT05-LAYOUT-MISSING", f"{DATA}/"),
     Case("two-representations", _second_rep, "TT05-REPRESENTATIONS", "representations/"),
     Case("no-documents", _remove_docs, "TT05-NO-DOCUMENTS", f"{RECORDS}/"),
-    Case("schema-missing", lambda p: remove(p, "schemas/ead_pic.xsd"), "TT05-SCHEMA-MISSING",
-         "schemas/ead_pic.xsd"),
-    Case("schemas-missing", lambda p: remove(p, "schemas"), "TT05-SCHEMA-MISSING",
-         "schemas/ead.xsd"),
+    Case("schema-missing", _unreferenced("schemas/ead_pic.xsd",
+                                         "//m:file[m:FLocat/@xlink:href='schemas/ead_pic.xsd']"),
+         "TT05-SCHEMA-MISSING", "schemas/ead_pic.xsd"),
+    Case("schemas-missing", _unreferenced("schemas", "//m:fileGrp[@USE='Schemas']"),
+         "TT05-SCHEMA-MISSING", "schemas/ead.xsd"),
     Case("schema-upper-case", _schema_upper, "TT05-SCHEMA-NAME-CASE", "schemas/EAD_DOC.xsd"),
     Case("premis-in-sip", _premis, "TT05-PREMIS-IN-SIP", "metadata/preservation/PREMIS.xml"),
     Case("folder-name", lambda p: None, "TT05-FOLDER-NAME", ROOT_METS, "/mets",
@@ -503,14 +554,20 @@ CASES: tuple[Case, ...] = (
          "/mets/structMap/div/div[3]"),
     Case("link-dangling", _dmd_dangling, "TT05-LINK-DANGLING", REP_METS,
          "/mets/structMap/div/div[3]"),
-    Case("file-orphan", lambda p: add_file(p, f"{DATA}/thua.pdf", minimal_pdf()),
-         "TT05-LINK-FILE-UNLINKED", f"{DATA}/thua.pdf"),
-    Case("file-unlinked", _link_twice("FILEID"), "TT05-LINK-FILE-UNLINKED", data(2)),
-    Case("file-twice", _link_twice("FILEID"), "TT05-LINK-FILE-TWICE", data(1)),
-    Case("record-unlinked", _link_twice("DMDID"), "TT05-LINK-RECORD-UNLINKED", record(2)),
-    Case("record-twice", _link_twice("DMDID"), "TT05-LINK-RECORD-TWICE", record(1)),
-    Case("record-orphan", lambda p: shutil.copy(p / record(1), p / f"{RECORDS}/EAD_DOC_x.xml"),
-         "TT05-LINK-RECORD-UNLINKED", f"{RECORDS}/EAD_DOC_x.xml"),
+    Case("link-not-data-file", _link_not_data_file, "TT05-LINK-NOT-DATA-FILE", REP_METS,
+         "/mets/structMap/div/div[3]"),
+    Case("file-declared-unlinked", _declared_unlinked, "TT05-LINK-FILE-UNLINKED", REP_METS,
+         "/mets/fileSec/fileGrp/file[4]"),
+    Case("file-unlinked", _link_twice("FILEID"), "TT05-LINK-FILE-UNLINKED", REP_METS,
+         "/mets/fileSec/fileGrp/file[2]"),
+    Case("file-twice", _link_twice("FILEID"), "TT05-LINK-FILE-TWICE", REP_METS,
+         "/mets/structMap/div/div[4]"),
+    Case("record-unlinked", _link_twice("DMDID"), "TT05-LINK-RECORD-UNLINKED", REP_METS,
+         "/mets/dmdSec[2]"),
+    Case("record-twice", _link_twice("DMDID"), "TT05-LINK-RECORD-TWICE", REP_METS,
+         "/mets/structMap/div/div[4]"),
+    Case("record-declared-unlinked", _declared_record, "TT05-LINK-RECORD-UNLINKED", REP_METS,
+         "/mets/dmdSec[4]"),
     # record fields
     Case("record-root", _root_not_simpledc, "TT05-RECORD-ROOT", EAD, "/record"),
     Case("field-repeated", _repeated_title, "TT05-FIELD-REPEATED", EAD, "/simpledc/title[2]"),
