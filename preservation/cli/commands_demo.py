@@ -57,7 +57,7 @@ def demo_cmd(ctx: click.Context) -> None:
               for c in result.copies]
     data = {
         "ok": intact, "home": str(home), "repository_created": created,
-        "config": str(home / CONFIG_NAME), "catalog": str(config.catalog_path),
+        "config": str(home / CONFIG_NAME), "catalog": config.catalog_target.display,
         "transfer": str(transfer), "sip_kind": result.report.kind, "aip_id": result.aip_id,
         "copies": copies,
         "audit": {"intact": intact, "copies": [
@@ -77,7 +77,7 @@ def demo_cmd(ctx: click.Context) -> None:
             console.print(f"  copy {c['location']}:       {c['aip_folder']}")
         console.print(f"  audit:            {'all copies intact' if intact else 'FAILED'}")
         console.print(f"  access copy:      {dip.out_dir}")
-        console.print(f"  catalog:          {config.catalog_path}")
+        console.print(f"  catalog:          {config.catalog_target.display}")
         console.print(f"  SIP report:       {result.report_path}")
         console.print("Next: `preservation aip show " + result.aip_id + "`, "
                       "`preservation audit --all`.")

@@ -61,7 +61,7 @@ def init_cmd(ctx: click.Context, directory: Path | None, name: str, archive_code
                              passphrase=passphrase, archive_code=archive_code)
     data = {
         "ok": True, "home": str(config.home), "config": str(config.home / "preservation.toml"),
-        "catalog": str(config.catalog_path),
+        "catalog": config.catalog_target.display,
         "storage": [{"name": s.name, "url": s.url} for s in config.storage],
         "test_identity": config.signing.test_identity,
     }
@@ -92,12 +92,13 @@ def ingest_result_dict(result: IngestResult, lang: str) -> dict[str, Any]:
 
 @click.command("ingest")
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--label", help="A title for the AIP (default: from bag-info.txt or the folder).")
+@click.option("--label", help="A title for the AIP (default: the package's title or name).")
 @json_option
 @click.pass_context
 @handle_errors
 def ingest_cmd(ctx: click.Context, path: Path, label: str | None) -> None:
-    """Validate a transfer (a BagIt bag) and store it as a signed AIP on every location."""
+    """Validate a submission (TT05 or E-ARK SIP, or BagIt bag; folder or ZIP) exactly as
+    `sip validate` does, and store it as a signed AIP on every location."""
     with Repository.open(app(ctx).home) as repo, progress_bar(ctx) as progress:
         result = ingest(repo.config, path.absolute(), identity=repo.identity(ask_passphrase),
                         catalog=repo.catalog, label=label, progress=progress)

@@ -12,9 +12,16 @@ import click
 from rich.console import Console
 
 from preservation.cli.commands_sip_create import create_cmd
-from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.cli.runtime import (
+    app,
+    emit,
+    handle_errors,
+    json_option,
+    progress_bar,
+    render_report,
+)
 from preservation.config import CONFIG_NAME, ValidationConfig, load_config, resolve_home
-from preservation.findings import Finding, Report, Severity
+from preservation.findings import Finding
 from sip.bagit_profile import load_profile
 from sip.validate import ValidationOptions, open_sip
 
@@ -85,7 +92,7 @@ def validate_cmd(ctx: click.Context, path: Path, profile: Path | None) -> None:
         style = "green" if report.valid else "red"
         console.print(f"[{style}]{verdict}[/{style}]  {path}  ({kind})")
         console.print(_summary(counts, lang), markup=False)
-        _print_findings(console, report, lang)
+        render_report(ctx, report)
 
     emit(ctx, data, text)
     ctx.exit(report.exit_code)
@@ -105,17 +112,3 @@ def _summary(counts: dict[str, int], lang: str) -> str:
                 f"tin, {counts['not-checked']} mục chưa kiểm tra")
     return (f"  {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} "
             f"info, {counts['not-checked']} not checked")
-
-
-def _print_findings(console: Console, report: Report, lang: str) -> None:
-    order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOT_CHECKED: 2, Severity.INFO: 3}
-    for f in sorted(report.findings, key=lambda f: order[f.severity]):
-        style = {"error": "red", "warning": "yellow"}.get(f.severity.value, "")
-        head = f"{f.severity.value:<11} {f.code}"
-        if f.requirement:
-            head += f" [{f.requirement}]"
-        console.print(f"  [{style}]{head}[/{style}]  {f.location}" if style
-                      else f"  {head}  {f.location}", markup=bool(style))
-        console.print(f"      {f.message(lang)}", markup=False)
-        if f.severity is Severity.ERROR and f.fix(lang):
-            console.print(f"      → {f.fix(lang)}", markup=False)

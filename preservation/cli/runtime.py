@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     TaskID,
@@ -85,7 +86,7 @@ def handle_errors(fn: F) -> F:
         except RejectedError as e:
             report = e.report
             if isinstance(report, Report):
-                render_report(ctx, report, title=e.message)
+                render_report(ctx, report, title=_rejected_title(ctx, e, report))
             else:
                 _error(ctx, e)
             ctx.exit(EXIT_FAILED)
@@ -99,6 +100,15 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _rejected_title(ctx: click.Context, e: RejectedError, report: Report) -> str:
+    """The headline of a rejection, in the user's language (the exception's text is English)."""
+    if app(ctx).lang != "vi":
+        return e.message
+    where = f" {e.location}" if e.location else ""
+    return (f"{report.subject}: bị từ chối, {len(report.errors)} lỗi{where}. "
+            "Báo cáo đầy đủ đã được lưu trong thư mục reports/.")
+
+
 def _error(ctx: click.Context, e: PreservationError) -> None:
     if app(ctx).json:
         click.echo(json.dumps({"ok": False, "error": {
@@ -109,7 +119,11 @@ def _error(ctx: click.Context, e: PreservationError) -> None:
         click.echo(f"error {e.code}: {e.message}{where}", err=True)
 
 
+_ORDER = {"error": 0, "warning": 1, "not-checked": 2, "info": 3}
+
+
 def render_report(ctx: click.Context, report: Report, *, title: str = "") -> None:
+    """Every finding, errors first, each with its location, message and (for errors) its fix."""
     lang = app(ctx).lang
     if app(ctx).json:
         click.echo(json.dumps({"ok": report.valid, "message": title,
@@ -117,12 +131,19 @@ def render_report(ctx: click.Context, report: Report, *, title: str = "") -> Non
         return
     console = app(ctx).console
     if title:
-        console.print(title)
-    for f in report.findings:
-        style = {"error": "red", "warning": "yellow"}.get(f.severity.value, "")
-        console.print(f"  [{style}]{f.severity.value:<8}[/{style}] {f.code}  {f.location}",
-                      markup=bool(style))
-        console.print(f"           {f.message(lang)}", markup=False)
+        console.print(title, markup=False)
+    for f in sorted(report.findings, key=lambda f: _ORDER[f.severity.value]):
+        head = f"{f.severity.value:<11} {f.code}"
+        if f.requirement:
+            head += f" [{f.requirement}]"
+        style = {"error": "red", "warning": "yellow"}.get(f.severity.value)
+        if style:
+            console.print(f"  [{style}]{escape(head)}[/{style}]  {escape(str(f.location))}")
+        else:
+            console.print(f"  {head}  {f.location}", markup=False)
+        console.print(f"      {f.message(lang)}", markup=False)
+        if f.severity.value == "error" and f.fix(lang):
+            console.print(f"      → {f.fix(lang)}", markup=False)
 
 
 def progress_wanted(ctx: click.Context) -> bool:
