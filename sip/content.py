@@ -70,8 +70,12 @@ def check_content(
     *,
     identifier: FormatIdentifier | None = None,
     progress: Callable[[int], None] | None = None,
+    scan_also: Sequence[str] = (),
 ) -> dict[str, FormatId]:
     """Check every item's content; add the findings to ``report``; return each identification.
+
+    ``scan_also``: other files of the package (METS, metadata, documentation) that are not
+    records but must still pass the virus scan; their format is not judged.
 
     ``identifier``: a loaded identifier to reuse (the caller keeps ownership); without one, one
     is loaded for this call and closed after it. ``progress(1)`` is called after each item.
@@ -94,6 +98,10 @@ def check_content(
                 _check_item(tree, item, report, options, identifier, virus, formats)
             if progress is not None:
                 progress(1)
+        for rel in scan_also:
+            if rel not in done and tree.is_file(rel) and tree.size(rel):
+                done.add(rel)
+                virus.scan(tree, rel)
     finally:
         virus.finish()
         if owned and identifier is not None:

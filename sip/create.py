@@ -29,6 +29,7 @@ from sip.bagit_tree import Tree, walk
 from sip.catalogue import FILE, CatalogueData, read_catalogue
 from sip.tt05_model import PackageKind, Tt05Document, Tt05Package
 from sip.tt05_writer import write_tt05_sip
+from sip.validate import ValidationOptions, open_sip
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,17 @@ def _publish(temporary: Path, out: Path) -> None:
     temporary.unlink()
 
 
+def _validates(folder: Path, work: Path, report: Report) -> bool:
+    """Run the repository's own validator on the package just written (content included: an
+    empty or unaccepted file is caught here, not at the archive). Its problems join ``report``."""
+    with open_sip(folder, work, ValidationOptions()) as checked:
+        if checked.valid:
+            return True
+        report.add("CATALOGUE-PACKAGE-INVALID", None, count=len(checked.report.errors))
+        report.extend(f for f in checked.report.findings if f.code != "VIRUS-NOT-CHECKED")
+        return False
+
+
 def create_sip(
     src: Path,
     catalogue: Path,
@@ -179,6 +191,9 @@ def create_sip(
     work = Path(tempfile.mkdtemp(prefix=".sip-create-", dir=out.parent))
     try:
         folder = write_tt05_sip(package, work / "package", created=moment)
+        if not _validates(folder, work / "check", report):
+            log.info("the SIP built from %s would be rejected; nothing written", catalogue)
+            return None
         partial = work / "package.zip"
         _zip(folder, partial, moment)
         _publish(partial, out)

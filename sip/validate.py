@@ -221,9 +221,11 @@ def _check_content(tree: PackageTree, sub: Submission, options: ValidationOption
     content_options = ContentOptions(policy=options.format_policy or load_format_policy(None),
                                      trust_roots=options.pdf_trust_roots, clamd=options.clamd)
     with FormatIdentifier() as identifier:
+        others = [f.path for f in sub.files if f.role is FileRole.METADATA]
         sub.formats = check_content(tree, items, sub.report, content_options,
                                     identifier=identifier,
-                                    progress=lambda n: progress("content", n, len(items)))
+                                    progress=lambda n: progress("content", n, len(items)),
+                                    scan_also=others)
         sub.fido_version = identifier.fido_version
         sub.signature_version = identifier.signature_version
 

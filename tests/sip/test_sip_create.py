@@ -18,6 +18,7 @@ from preservation.errors import NotFoundError, UsageError
 from preservation.findings import Report, Severity
 from preservation.xmlsafe import parse_bytes, validate
 from sip.create import create_sip
+from sip.samples import minimal_pdf
 from sip.tt05_model import PackageKind
 from tests.helpers import tree_digest
 from tests.sip.test_catalogue import (
@@ -35,7 +36,8 @@ def src(tmp_path: Path) -> Path:
     folder = tmp_path / "src"
     folder.mkdir()
     for n in (1, 2):
-        (folder / f"vb{n}.pdf").write_bytes(b"%PDF-1.7\n% document " + bytes([48 + n]) + b"\n")
+        # real PDFs: sip create runs the content checks on what it builds
+        (folder / f"vb{n}.pdf").write_bytes(minimal_pdf(f"document {n}"))
     return folder
 
 
@@ -267,3 +269,19 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, src: Path) -> None:
                   str(tmp_path / "b.zip"))[0] == 2
     assert invoke(str(tmp_path / "none"), "--catalogue", str(catalogue), "--kind", "hoso",
                   "-o", str(tmp_path / "c.zip"))[0] == 2
+
+
+def test_a_package_its_own_validator_would_reject_is_not_written(tmp_path: Path) -> None:
+    """An empty document passes the catalogue checks but not the content checks: sip create
+    runs the validator on what it built and writes nothing."""
+    from sip.samples import make_sample_sip_source
+
+    src, catalogue = make_sample_sip_source(tmp_path / "producer")
+    (src / "Biên bản giao nhận.pdf").write_bytes(b"")
+    report = Report("create")
+    out = tmp_path / "sip.zip"
+    assert create_sip(src, catalogue, PackageKind.HOSO, out, fonds_code="H41", agency=None,
+                      report=report) is None
+    assert not out.exists()
+    assert {"CATALOGUE-PACKAGE-INVALID", "CONTENT-EMPTY"} <= report.codes()
+    assert [p.name for p in tmp_path.iterdir()] == ["producer"]  # no temporary leftovers

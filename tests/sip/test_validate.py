@@ -205,3 +205,24 @@ def test_a_bag_whose_payload_is_the_package_itself_is_named_after_the_bag(
         assert sub.valid, [(f.code, str(f.location)) for f in sub.report.findings]
         assert sub.kind_label == "bagit+eark"
         assert "CSIP1-OBJID-NOT-FOLDER-NAME" not in sub.report.codes()
+
+
+def test_files_beside_the_records_are_virus_scanned_too(tmp_path: Path) -> None:
+    """Documentation, metadata and schemas are not records (their format is not judged), but
+    a virus in them must not reach the archive."""
+    from tests.sip.eark_fixtures import FILES
+    from tests.sip.pdf_fixtures import EICAR, ClamdStandIn
+
+    files = dict(FILES)
+    files["documentation/setup.txt"] = EICAR
+    package = build_package(tmp_path / "in", objid="uuid-0001", files=files)
+    socket_dir = tmp_path / "s"
+    socket_dir.mkdir()
+    with ClamdStandIn(socket_dir) as clamd:
+        options = ValidationOptions(clamd=clamd.address)
+        with open_sip(package, tmp_path / "work", options) as sub:
+            virus = [f for f in sub.report.errors if f.code == "VIRUS-FOUND"]
+            assert [f.location.path for f in virus] == ["documentation/setup.txt"]
+            scanned = next(f for f in sub.report.findings if f.code == "VIRUS-SCANNED")
+            assert int(scanned.params["count"]) == len(files) + 1  # + METS.xml
+            assert "documentation/setup.txt" not in sub.formats
