@@ -13,17 +13,15 @@ are fetched). Trusted time (RFC 3161 timestamps on the signature) lives in
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
 import unicodedata
-from collections.abc import Coroutine, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
@@ -45,6 +43,7 @@ from pyhanko.sign.validation.generic_cms import (
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko_certvalidator import ValidationContext
 
+from preservation.aio import run_sync
 from preservation.errors import SigningError
 from preservation.timestamps import TIMESTAMP_PROBLEMS, TimestampCheck, async_check_timestamps
 
@@ -99,7 +98,6 @@ _WEAK_ALGORITHM = frozenset(
     }
 )
 
-_T = TypeVar("_T")
 
 SIGNATURE_PROBLEMS: dict[str, str] = {
     "SIG-MALFORMED": "the signature file is not a readable CMS SignedData",
@@ -470,7 +468,7 @@ def _check_signature(
         raise ValueError(f"content type {info['content_type'].native}, not signed_data")
     signed_data = info["content"]
     signing_time = extract_self_reported_ts(extract_signer_info(signed_data))
-    status, timestamp, moment, basis = _run(
+    status, timestamp, moment, basis = run_sync(
         _validate(signed_data, data, anchors, tsa_anchors, checked_at)
     )
     signer_der = status.signing_cert.dump()
@@ -625,20 +623,4 @@ def _aware_now(now: datetime | None) -> datetime:
     return now
 
 
-def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """Run a coroutine to completion from synchronous code, even inside a running event loop."""
-    if not _loop_running():
-        return asyncio.run(coroutine)
-    # asyncio.run refuses to nest; pyHanko does no I/O here, so a worker thread is enough.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
-
-def _loop_running() -> bool:
-    # Asked outside of an except block so that pyHanko's own logged errors are not chained to
-    # a meaningless "no running event loop".
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True

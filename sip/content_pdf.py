@@ -14,14 +14,12 @@ revocation fetching, no network.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Coroutine, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -38,6 +36,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from preservation.aio import run_sync
 from preservation.errors import XmlError
 from preservation.findings import Report, Severity
 from preservation.xmlsafe import parse_bytes
@@ -45,7 +44,6 @@ from sip.package import PackageTree
 
 logger = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
 
 #: Largest decoded stream (content, object or XMP stream) read from a PDF.
 MAX_STREAM = 64 * 1024 * 1024
@@ -262,21 +260,7 @@ def _shows_text(contents: Any, resources: Any, budget: _Budget, depth: int) -> b
 
 # --- Signatures ----------------------------------------------------------------------------------
 
-def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
-    """Run pyHanko's validation coroutine from synchronous code, even inside an event loop."""
-    if not _loop_running():
-        # outside the except block below, so pyHanko's logged errors are not chained to it
-        return asyncio.run(coroutine)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _asn1(certificates: Sequence[x509.Certificate]) -> list[asn1_x509.Certificate]:
@@ -322,10 +306,10 @@ def _check_signature(sig: Any, rel: str, report: Report, roots: list[asn1_x509.C
         context = ValidationContext(trust_roots=roots, allow_fetching=False,
                                     revocation_mode="soft-fail", moment=moment)
         if sig.sig_object_type == "/DocTimeStamp":
-            status: Any = _run(async_validate_pdf_timestamp(sig, validation_context=context))
+            status: Any = run_sync(async_validate_pdf_timestamp(sig, validation_context=context))
             when = status.timestamp
         else:
-            status = _run(async_validate_pdf_signature(
+            status = run_sync(async_validate_pdf_signature(
                 sig, signer_validation_context=context, key_usage_settings=_KEY_USAGE))
             ts = status.timestamp_validity
             when = ts.timestamp if ts is not None else status.signer_reported_dt

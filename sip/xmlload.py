@@ -33,10 +33,19 @@ def load_xml(tree: PackageTree, rel: str, report: Report, *,
     the file changed while being read).
     """
     cache = tree.parsed_xml
-    if rel not in cache:
+    if rel in cache:
+        parsed, findings, told = cache[rel]
+        if parsed is None and findings == ():  # not kept (see below): parse again, quietly
+            parsed = _load(tree, rel, Report(rel), max_bytes)
+    else:
         scratch = Report(rel)
-        cache[rel] = (_load(tree, rel, scratch, max_bytes), tuple(scratch.findings), set())
-    parsed, findings, told = cache[rel]
+        parsed = _load(tree, rel, scratch, max_bytes)
+        findings, told = tuple(scratch.findings), set()
+        # METS files are read by several validators: keep their trees; other records (one
+        # EAD_DOC per document, thousands of them) only their findings, so memory does not
+        # grow with the number of documents
+        kept = parsed if rel.rsplit("/", 1)[-1] == "METS.xml" else None
+        cache[rel] = (kept, findings, told)
     if id(report) not in told:  # each report hears about a file's problems once
         told.add(id(report))
         report.extend(findings)
