@@ -129,9 +129,10 @@ def _validate_bag(tree: PackageTree, sub: Submission, options: ValidationOptions
         SubmittedFile(p.bag_path, p.fs_path, p.size, p.digests["sha256"], FileRole.CONTENT,
                       p.bag_path.removeprefix("data/"))
         for p in check.payload if "sha256" in p.digests)
-    if inner is None or not check.valid:
+    if inner is None:
         return
-    # The payload is an E-ARK / TT05 package: check it as one (its files were hashed already).
+    # The payload is an E-ARK / TT05 package: check it as one too, even when the bag itself has
+    # problems, so the producer gets every finding at once (its files were hashed already).
     # Its findings are located from the bag's top, like the bag's own.
     sub.wrapped_in_bag = True
     inner_tree = PackageTree(tree.root / inner)

@@ -226,3 +226,15 @@ def test_files_beside_the_records_are_virus_scanned_too(tmp_path: Path) -> None:
             scanned = next(f for f in sub.report.findings if f.code == "VIRUS-SCANNED")
             assert int(scanned.params["count"]) == len(files) + 1  # + METS.xml
             assert "documentation/setup.txt" not in sub.formats
+
+
+def test_a_broken_bag_and_a_broken_inner_package_are_reported_together(tmp_path: Path) -> None:
+    bag = tmp_path / "bag"
+    build_package(bag, objid="uuid-0001", folder="pkg")
+    bagit.make_bag(str(bag), checksums=["sha256"])
+    (bag / "data/pkg/representations/rep1/data/report.txt").write_bytes(b"changed!\n")
+    with open_sip(bag, tmp_path / "work", NO_CONTENT) as sub:
+        codes = sub.report.codes()
+        assert any(c.startswith("BAGIT-") for c in codes)  # the bag's manifest disagrees
+        assert "CSIP71-CHECKSUM-MISMATCH" in codes  # and so does the METS inside
+        assert sub.files == ()
