@@ -30,9 +30,16 @@ def minimal_pdf(text: str = PDF_TEXT, *, padding: bytes = b"") -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    header = b""
     if padding:
-        out += b"%" + padding.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n"
+        header = b"%" + padding.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n"
+    return pdf_from_objects(objects, comment=header)
+
+
+def pdf_from_objects(objects: list[bytes], *, version: bytes = b"1.4",
+                     comment: bytes = b"") -> bytes:
+    """A PDF file of these numbered objects (1 = the catalog) with a correct xref table."""
+    out = bytearray(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n" + comment)
     offsets = []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))

@@ -44,7 +44,7 @@ from preservation.findings import Finding, Report, Severity
 from preservation.formats import FormatId, FormatIdentifier
 from sip.content import ContentItem, ContentOptions, check_content
 from sip.package import PackageTree
-from sip.samples import minimal_pdf
+from sip.samples import minimal_pdf, pdf_from_objects
 from tests.signing.signing_pki import ThrowawayCA, make_certificate
 
 #: Text shown by the text pages; the tamper helper flips a byte inside it.
@@ -311,17 +311,7 @@ def raw_pdf(*, metadata: bytes | None = None, extra_objects: tuple[bytes, ...] =
         objects.append(b"<< /Type /Metadata /Subtype /XML /Length %d >>\nstream\n"
                        % len(metadata) + metadata + b"\nendstream")
     objects.extend(extra_objects)
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_from_objects(objects, version=b"1.7")
 
 
 def sample_pdf() -> bytes:
