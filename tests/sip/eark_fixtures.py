@@ -55,11 +55,9 @@ def _group(parent: etree._Element, use: str, gid: str, files: dict[str, bytes],
     return group
 
 
-def mets_document(objid: str, files: dict[str, bytes], *, profile: str | None = None
-                  ) -> etree._Element:
-    """A CSIP 2.0.4 root METS describing ``files`` (paths as in :data:`FILES`)."""
-    root = etree.Element(m("mets"), nsmap=NSMAP, OBJID=objid, TYPE="Mixed",
-                         PROFILE=profile or "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml")
+def _mets_root(objid: str, profile: str) -> etree._Element:
+    """A METS root with the CSIP header every fixture shares (creator agent = these tests)."""
+    root = etree.Element(m("mets"), nsmap=NSMAP, OBJID=objid, TYPE="Mixed", PROFILE=profile)
     root.set(f"{{{CSIP}}}CONTENTINFORMATIONTYPE", "MIXED")
     header = etree.SubElement(root, m("metsHdr"), CREATEDATE="2024-05-01T10:00:00+07:00",
                               LASTMODDATE="2024-05-01T10:00:00+07:00")
@@ -70,6 +68,13 @@ def mets_document(objid: str, files: dict[str, bytes], *, profile: str | None = 
     note = etree.SubElement(agent, m("note"))
     note.text = "1.0"
     note.set(f"{{{CSIP}}}NOTETYPE", "SOFTWARE VERSION")
+    return root
+
+
+def mets_document(objid: str, files: dict[str, bytes], *, profile: str | None = None
+                  ) -> etree._Element:
+    """A CSIP 2.0.4 root METS describing ``files`` (paths as in :data:`FILES`)."""
+    root = _mets_root(objid, profile or "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml")
     dmd = etree.SubElement(root, m("dmdSec"), ID="dmd-1", CREATED="2024-05-01T10:00:00+07:00",
                            STATUS="CURRENT")
     _mdref(dmd, "metadata/descriptive/dc.xml", files["metadata/descriptive/dc.xml"], "DC")
@@ -132,18 +137,7 @@ def find(root: etree._Element, path: str) -> etree._Element:
 def representation_mets(name: str, files: dict[str, bytes]) -> bytes:
     """A valid CSIP representation METS (OBJID ``name``) whose Data group lists ``files``
     (hrefs relative to the representation folder, e.g. ``data/report.txt``)."""
-    root = etree.Element(m("mets"), nsmap=NSMAP, OBJID=name, TYPE="Mixed",
-                         PROFILE="https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml")
-    root.set(f"{{{CSIP}}}CONTENTINFORMATIONTYPE", "MIXED")
-    header = etree.SubElement(root, m("metsHdr"), CREATEDATE="2024-05-01T10:00:00+07:00",
-                              LASTMODDATE="2024-05-01T10:00:00+07:00")
-    header.set(f"{{{CSIP}}}OAISPACKAGETYPE", "SIP")
-    agent = etree.SubElement(header, m("agent"), ROLE="CREATOR", TYPE="OTHER",
-                             OTHERTYPE="SOFTWARE")
-    etree.SubElement(agent, m("name")).text = "preservation tests"
-    note = etree.SubElement(agent, m("note"))
-    note.text = "1.0"
-    note.set(f"{{{CSIP}}}NOTETYPE", "SOFTWARE VERSION")
+    root = _mets_root(name, "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml")
     file_sec = etree.SubElement(root, m("fileSec"), ID=f"{name}-filesec")
     _group(file_sec, "Data", f"{name}-grp-data", files, "text/plain")
     struct = etree.SubElement(root, m("structMap"), ID=f"{name}-struct", TYPE="PHYSICAL",
