@@ -12,9 +12,13 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from preservation.findings import Report
 from preservation.formats import FormatId
+
+if TYPE_CHECKING:
+    from sip.tt05 import Tt05Record
 
 
 class SipKind(enum.StrEnum):
@@ -62,6 +66,11 @@ class Submission:
     formats: Mapping[str, FormatId] = field(default_factory=dict)  # by SubmittedFile.path
     fido_version: str = ""
     signature_version: str = ""
+    #: a TT05 package's record (dossier fields and documents), for the TT05 AIP writer
+    tt05: Tt05Record | None = None
+    #: where the E-ARK/TT05 package sits in the submission ("data" for a bag wrapping one);
+    #: the paths of ``tt05`` are relative to it, those of ``files`` to the submission root
+    package_prefix: str = ""
 
     @property
     def valid(self) -> bool:

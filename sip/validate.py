@@ -176,6 +176,7 @@ def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
         sub.kind = (SipKind.TT05_HOSO if tt05_kind is PackageKind.HOSO
                     else SipKind.TT05_TAILIEU)
         sub.title = record.fields.get("title") or sub.title
+        sub.tt05 = record
         sub.info = tuple(record.fields.items())
         sub.identifiers.update({k: v for k, v in (("objid", record.objid),
                                                   ("fileCode", record.file_code),
@@ -193,6 +194,7 @@ def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
         return
     else:
         return
+    sub.package_prefix = prefix
     sub.files = tuple(_package_files(tree, prefix, digitised))
 
 
