@@ -60,6 +60,9 @@ class Event:
     outcome_detail: str = ""
     agent_uuids: tuple[str, ...] = ()
     object_uuids: tuple[str, ...] = ()
+    #: objects linked with a PREMIS linkingObjectRole, e.g. ((sip_uuid, "source"),
+    #: (aip_uuid, "outcome")) for information package creation
+    object_roles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,14 @@ class AipDescription:
     record_status: str = "NEW"
     source_kind: str = "bagit"  # what was submitted: "bagit", "eark", "tt05-hoso", …
     extra: dict[str, str] = field(default_factory=dict)
+    objid: str = ""  # METS OBJID; "" means "urn:uuid:" + uuid
+    fonds_code: str = ""  # mã phông of the fonds the AIP belongs to
+    archive_code: str = ""  # the archive's own code (config archive_code)
+    package_uuid: str = ""  # version 1's UUID, shared by every version ("" means uuid)
+    version: int = 1
+    previous_uuid: str | None = None  # the version this one supplements or replaces
+    sip_identifier: str = ""  # the submission's own identifier (OBJID or name)
+    sip_uuid: str = ""  # UUID of the PREMIS object that stands for the submission
 
 
 # PREMIS event type vocabulary (id.loc.gov/vocabulary/preservation/eventType)
