@@ -249,3 +249,13 @@ def premis_document(desc: AipDescription) -> etree._Element:
 def premis_bytes(desc: AipDescription) -> bytes:
     """PREMIS.xml as bytes: UTF-8, NFC, except originalName which is kept exactly as submitted."""
     return xml_bytes(premis_document(desc), keep_exact={ORIGINAL_NAME_TAG})
+
+
+def premis_package_bytes(desc: AipDescription) -> bytes:
+    """PREMIS.xml (package level) as bytes."""
+    return premis_bytes(desc)
+
+
+def premis_representation_bytes(desc: AipDescription, representation: str = "rep1") -> bytes:
+    """PREMIS_<representation>.xml as bytes."""
+    return premis_bytes(desc)

@@ -39,7 +39,8 @@ from sip.package import PackageTree
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "eark-dev"
 
 _LABEL = "the main div's LABEL was left as minimal_IP_with_1_representation when OBJID was " \
-    "changed: CSIP86 (MUST, checked the same way by commons-ip) requires LABEL = OBJID"
+    "changed: CSIP86 (MUST) requires LABEL = OBJID; commons-ip and the E-ARK validator's CSIP " \
+    "2.0.4 Schematron (assert mets:div[@LABEL = /mets:mets/@OBJID], role ERROR) reject it too"
 _CSIP1X = "a CSIP 1.x-style package: structMap 'CSIP StructMap' whose Schemas div has no fptr " \
     "(CSIP100/CSIP118) and a Metadata div without DMDID (CSIP92)"
 _SIARD = "an old SIARD example breaking many MUST rules: backslash hrefs, MIMETYPE 'PNG'/'TIFF'/" \
