@@ -8,7 +8,7 @@ versioned and migrated forward on open (:mod:`preservation.catalog_schema`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from preservation.catalog_schema import (
 from preservation.catalog_sql import connect
 from preservation.catalog_url import CatalogTarget, as_target, parse_catalog_url
 from preservation.errors import CatalogError
+from preservation.fonds import FondsError, FondsNotFoundError, FondsRecord
 
 __all__ = [
     "MIGRATIONS",
@@ -34,6 +35,8 @@ __all__ = [
     "CopyRecord",
     "EventRecord",
     "FileRecord",
+    "FondsCounts",
+    "FondsRecord",
     "Migration",
     "open_catalog",
     "parse_catalog_url",
@@ -42,6 +45,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class AipRecord:
+    """One AIP version. Versions of one package share ``package_id`` (the UUID of version 1);
+    ``package_id`` left empty means "this AIP is version 1 of its own package" and is filled
+    with ``id`` on construction."""
+
     id: str
     version: int
     label: str
@@ -53,6 +60,16 @@ class AipRecord:
     tagmanifest_sha256: str
     signer: str
     organisation: str
+    package_id: str = ""
+    previous_id: str | None = None
+    record_status: str = "NEW"  # "NEW" | "SUPPLEMENT" | "REPLACEMENT"
+    fonds_code: str = ""
+    objid: str = ""
+    arc_file_code: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.package_id:
+            object.__setattr__(self, "package_id", self.id)
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,9 @@ class FileRecord:
     original_name: str | None = None
     puid: str | None = None
     format_name: str | None = None
+    #: the object key that really holds the bytes when it is not ``<aip_id>/<path>`` (a file
+    #: unchanged since an earlier version, stored once); None = stored under this AIP
+    stored_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +112,19 @@ class EventRecord:
     agent: str = ""
 
 
+@dataclass(frozen=True)
+class FondsCounts:
+    """How much of the archive is in one fonds: AIP versions, packages, content files, bytes."""
+
+    aips: int = 0
+    packages: int = 0
+    files: int = 0
+    bytes: int = 0
+
+
 R = TypeVar("R")
+#: Called inside a fonds transaction after the row is written; raising rolls the row back.
+FondsHook = Callable[[FondsRecord], object]
 
 
 class Catalog:
@@ -169,6 +201,57 @@ class Catalog:
                 "UPDATE copies SET status = ?, checked_at = ? WHERE aip_id = ? AND location = ?",
                 (status, checked_at, aip_id, location))
 
+    def add_fonds(self, record: FondsRecord, *, before_commit: FondsHook | None = None) -> None:
+        """Register a fonds; FONDS-EXISTS (:class:`~preservation.fonds.FondsError`) if its code
+        is taken. ``before_commit(record)`` runs after the row is written, before the commit
+        (the fonds registry publishes the record to storage there); if it raises, nothing is
+        registered."""
+        try:
+            with self._db.transaction():
+                self._insert("fonds", [record])
+                if before_commit is not None:
+                    before_commit(record)
+        except CatalogError as e:
+            if e.code != "CATALOG-CONFLICT":
+                raise
+            raise FondsError("FONDS-EXISTS", location=self.location, fonds=record.code) from e
+
+    def update_fonds(self, record: FondsRecord, *,
+                     before_commit: FondsHook | None = None) -> None:
+        """Replace a registered fonds' fields (all but ``code`` and ``created``, which stay);
+        FONDS-UNKNOWN (:class:`~preservation.fonds.FondsNotFoundError`) if it is not
+        registered. ``before_commit`` as in :meth:`add_fonds`."""
+        with self._db.transaction():
+            # the UPDATE first: it locks the row, so concurrent changes of one fonds queue
+            self._db.execute(
+                "UPDATE fonds SET name = ?, status = ?, history = ?, start_date = ?, "
+                "end_date = ?, language = ?, updated = ? WHERE code = ?",
+                (record.name, record.status, record.history, record.start_date,
+                 record.end_date, record.language, record.updated, record.code))
+            if self._db.scalar("SELECT count(*) FROM fonds WHERE code = ?", (record.code,)) == 0:
+                raise FondsNotFoundError("FONDS-UNKNOWN", location=self.location,
+                                         fonds=record.code)
+            if before_commit is not None:
+                before_commit(record)
+
+    def replace_all(self, *, aips: Iterable[AipRecord] = (), files: Iterable[FileRecord] = (),
+                    copies: Iterable[CopyRecord] = (), events: Iterable[EventRecord] = (),
+                    fonds: Iterable[FondsRecord] = ()) -> None:
+        """Fill an EMPTY catalog in one transaction (a catalog rebuilt from storage): all of it
+        or, on any error, nothing. A catalog holding any AIP or fonds is refused with
+        ``CATALOG-NOT-EMPTY``. The iterables are consumed in the order fonds, aips, files,
+        copies, events (files, copies and events must name AIPs given in ``aips``)."""
+        with self._db.transaction():
+            if not self.is_empty():
+                raise CatalogError(
+                    "the catalog is not empty: a rebuild fills only a new, empty catalog",
+                    code="CATALOG-NOT-EMPTY", location=self.location)
+            self._insert("fonds", fonds)
+            self._insert("aips", aips)
+            self._insert("files", files)
+            self._insert("copies", copies)
+            self._insert("events", events)
+
     def _insert(self, table: str, records: Iterable[Any]) -> None:
         rows = iter(records)
         first = next(rows, None)
@@ -192,7 +275,52 @@ class Catalog:
         return next(self._select(AipRecord, "SELECT * FROM aips WHERE id = ?", (aip_id,)), None)
 
     def aips(self) -> Iterator[AipRecord]:
+        """Every AIP, every version of every package, oldest first."""
         return self._select(AipRecord, "SELECT * FROM aips ORDER BY created, id")
+
+    def versions(self, package_id: str) -> list[AipRecord]:
+        """Every version of a package (``package_id`` = the UUID of version 1), oldest first."""
+        return list(self._select(
+            AipRecord, "SELECT * FROM aips WHERE package_id = ? ORDER BY version, id",
+            (package_id,)))
+
+    def latest(self, package_id: str) -> AipRecord | None:
+        """The highest version of a package, or None when no AIP has that package id."""
+        return next(self._select(
+            AipRecord, "SELECT * FROM aips WHERE package_id = ? ORDER BY version DESC, id "
+            "LIMIT 1", (package_id,)), None)
+
+    def aips_in_fonds(self, code: str) -> list[AipRecord]:
+        """Every AIP (every version) of a fonds, oldest first."""
+        return list(self._select(
+            AipRecord, "SELECT * FROM aips WHERE fonds_code = ? ORDER BY created, id", (code,)))
+
+    def fonds(self, code: str) -> FondsRecord | None:
+        return next(self._select(FondsRecord, "SELECT * FROM fonds WHERE code = ?", (code,)),
+                    None)
+
+    def fonds_list(self) -> list[FondsRecord]:
+        """Every registered fonds, by code (byte order on both backends)."""
+        return list(self._select(FondsRecord, "SELECT * FROM fonds ORDER BY code"))
+
+    def fonds_counts(self) -> dict[str, FondsCounts]:
+        """What each fonds code holds (AIPs registered before fonds existed count under "")."""
+        out = {str(code): FondsCounts(int(n), int(p), int(f or 0), int(b or 0))
+               for code, n, p, f, b in self._db.query(
+                   "SELECT fonds_code, count(*), count(DISTINCT package_id), sum(file_count), "
+                   "sum(total_size) FROM aips GROUP BY fonds_code")}
+        return out
+
+    def is_empty(self) -> bool:
+        """True when the catalog holds no AIP and no fonds."""
+        return bool(self._db.scalar("SELECT count(*) FROM aips") == 0
+                    and self._db.scalar("SELECT count(*) FROM fonds") == 0)
+
+    def stored_key_references(self, aip_id: str) -> int:
+        """How many files of other AIPs are stored under ``aip_id``'s prefix (reused objects)."""
+        return int(self._db.scalar(
+            "SELECT count(*) FROM files WHERE stored_key LIKE ? AND aip_id <> ?",
+            (f"{aip_id}/%", aip_id)))
 
     def aip_ids(self) -> list[str]:
         return [r[0] for r in self._db.query("SELECT id FROM aips ORDER BY created, id")]

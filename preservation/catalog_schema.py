@@ -87,6 +87,32 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "index files by SHA-256 (find an already stored object by its content)", (
         "CREATE INDEX files_sha256 ON files (sha256)",
     )),
+    Migration(3, "versions, fonds and shared objects (package_id, previous_id, record_status, "
+                 "fonds_code, objid, arc_file_code; files.stored_key; table fonds)", (
+        # every AIP registered before versions existed is version 1 of its own package
+        "ALTER TABLE aips ADD COLUMN package_id {text} NOT NULL DEFAULT ''",
+        "UPDATE aips SET package_id = id",
+        "ALTER TABLE aips ADD COLUMN previous_id {text}",
+        "ALTER TABLE aips ADD COLUMN record_status {text} NOT NULL DEFAULT 'NEW'",
+        "ALTER TABLE aips ADD COLUMN fonds_code {text} NOT NULL DEFAULT ''",
+        "ALTER TABLE aips ADD COLUMN objid {text} NOT NULL DEFAULT ''",
+        "ALTER TABLE aips ADD COLUMN arc_file_code {text} NOT NULL DEFAULT ''",
+        # one AIP per version of a package: two ingests racing for the same version conflict
+        "CREATE UNIQUE INDEX aips_package_version ON aips (package_id, version)",
+        "CREATE INDEX aips_fonds ON aips (fonds_code, created)",
+        "ALTER TABLE files ADD COLUMN stored_key {text}",
+        """CREATE TABLE fonds (
+            code {text} PRIMARY KEY,
+            name {text} NOT NULL,
+            status {text} NOT NULL,
+            history {text} NOT NULL,
+            start_date {text} NOT NULL,
+            end_date {text} NOT NULL,
+            language {text} NOT NULL,
+            created {text} NOT NULL,
+            updated {text} NOT NULL
+        )""",
+    )),
 )
 
 #: The schema version this software writes and understands.

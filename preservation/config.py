@@ -16,6 +16,7 @@ from typing import Any
 
 from preservation.catalog_url import CatalogTarget, parse_catalog_url
 from preservation.errors import ConfigError
+from preservation.fonds import code_is_valid
 
 CONFIG_NAME = "preservation.toml"
 HOME_ENV = "PRESERVATION_HOME"
@@ -92,6 +93,9 @@ class Config:
     catalog_url: str
     signing: SigningConfig
     archive_code: str = ""
+    #: the fonds (mã phông) an ingest uses when neither the command nor the SIP names one;
+    #: "" = none (the ingest must then be told). It must be registered (preservation fonds add).
+    default_fonds: str = ""
     min_copies: int = 2
     policy_files: tuple[Path, ...] = ()
     validation: ValidationConfig = field(default_factory=ValidationConfig)
@@ -153,7 +157,7 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
     _known(data, {"repository", "catalog", "signing", "storage", "policies", "validation"},
            source, "")
     repo = _table(data, "repository", source)
-    _known(repo, {"name", "archive_code", "min_copies"}, source, "repository")
+    _known(repo, {"name", "archive_code", "default_fonds", "min_copies"}, source, "repository")
     catalog = _table(data, "catalog", source)
     _known(catalog, {"url"}, source, "catalog")
     signing = _table(data, "signing", source)
@@ -177,6 +181,7 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
         home=home,
         name=_get(repo, "name", str, source, "repository"),
         archive_code=_get(repo, "archive_code", str, source, "repository", default=""),
+        default_fonds=_get(repo, "default_fonds", str, source, "repository", default=""),
         min_copies=_get(repo, "min_copies", int, source, "repository", default=2),
         storage=storage,
         catalog_url=_get(catalog, "url", str, source, "catalog"),
@@ -209,6 +214,10 @@ def parse_config(data: Mapping[str, Any], home: Path, *, source: str = CONFIG_NA
         raise _err(source, "validation.archive_type", "must be \"historical\" or \"agency\"")
     if config.validation.line_endings not in ("strict", "tolerate"):
         raise _err(source, "validation.line_endings", "must be \"strict\" or \"tolerate\"")
+    if config.default_fonds and not code_is_valid(config.default_fonds):
+        raise _err(source, "repository.default_fonds",
+                   f"{config.default_fonds!r} is not a fonds code (1-30 unaccented letters, "
+                   "digits, '.', '-' or '_', starting with a letter or digit)")
     if config.min_copies < 1:
         raise _err(source, "repository.min_copies", "must be at least 1")
     if len(storage) < config.min_copies:

@@ -6,7 +6,9 @@ import hashlib
 import os
 from pathlib import Path
 
-from preservation.config import Config
+from preservation.catalog import Catalog
+from preservation.config import CONFIG_NAME, Config, load_config
+from preservation.fonds import make_fonds
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -24,3 +26,38 @@ def location_root(config: Config, index: int) -> Path:
     url = config.storage[index].url
     assert url.startswith("file://")
     return Path(url[len("file://"):])
+
+
+#: the fonds the suite's ingests belong to (registered by :func:`add_test_fonds`)
+TEST_FONDS = "TEST"
+
+
+def add_test_fonds(catalog: Catalog, code: str = TEST_FONDS,
+                   name: str = "Phông lưu trữ thử nghiệm") -> str:
+    """Register a fonds in the catalog (only there, not on storage) and return its code.
+
+    Every AIP belongs to a registered fonds; tests that ingest a BagIt or E-ARK transfer (which
+    names no fonds) register this one and pass ``fonds=TEST_FONDS`` or set it as the default.
+    """
+    if catalog.fonds(code) is None:
+        catalog.add_fonds(make_fonds(code, name))
+    return code
+
+
+def set_default_fonds(home: Path, code: str = TEST_FONDS) -> None:
+    """Write ``default_fonds`` into a repository's configuration (``[repository]`` table)."""
+    path = home / CONFIG_NAME
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+             if not line.startswith("default_fonds =")]
+    at = lines.index("[repository]\n") + 1
+    lines.insert(at, f'default_fonds = "{code}"\n')
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def prepare_test_home(home: Path, code: str = TEST_FONDS) -> None:
+    """Make a freshly initialised test repository ready to ingest transfers that name no fonds:
+    ``code`` registered in its catalog and set as ``default_fonds``."""
+    set_default_fonds(home, code)
+    config = load_config(home)
+    with Catalog(config.catalog_target) as catalog:
+        add_test_fonds(catalog, code)

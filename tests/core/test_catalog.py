@@ -12,11 +12,23 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from preservation.catalog import AipRecord, Catalog, CopyRecord, EventRecord, FileRecord
+from preservation.catalog import (
+    AipRecord,
+    Catalog,
+    CopyRecord,
+    EventRecord,
+    FileRecord,
+    FondsCounts,
+    FondsRecord,
+)
 from preservation.errors import CatalogError
+from preservation.fonds import FondsError, FondsNotFoundError
 
 TITLE = "Tờ trình về việc phê duyệt kế hoạch lưu trữ"
 #: Mixed case and punctuation: a locale-aware collation would order these differently.
@@ -230,3 +242,173 @@ def test_a_reader_never_sees_half_a_registration(catalog_url: str) -> None:
             release.set()
         done.result(timeout=60)
         assert reader.aip("a") is not None and len(reader.files("a")) == 11
+
+
+# --- schema 3: versions, fonds, shared objects, rebuild -------------------------------------
+
+FONDS_NAME = "Ủy ban nhân dân tỉnh Nghệ An"
+
+
+def version(aip_id: str, number: int, *, package: str = "", previous: str | None = None,
+            status: str = "NEW", fonds: str = "H41", created: str = "") -> AipRecord:
+    return replace(aip_record(aip_id, created=created or f"2026-11-2{number}T10:00:00+07:00"),
+                   version=number, package_id=package, previous_id=previous,
+                   record_status=status, fonds_code=fonds,
+                   objid=f"urn:{fonds}:uuid-{aip_id.upper()}", arc_file_code=f"A.{aip_id}")
+
+
+def fonds_record(code: str = "H41", name: str = FONDS_NAME, **changes: str) -> FondsRecord:
+    record = FondsRecord(code, name, "open", "Thành lập năm 1976.", "1976", "", "01",
+                         "2026-11-21T10:00:00.000+07:00", "2026-11-21T10:00:00.000+07:00")
+    return replace(record, **changes)
+
+
+def test_new_fields_are_stored_and_read_back(catalog: Catalog) -> None:
+    v1 = version("p1", 1)
+    assert v1.package_id == "p1"  # empty package_id means "version 1 of its own package"
+    v2 = version("p2", 2, package="p1", previous="p1", status="SUPPLEMENT")
+    shared = replace(file_record("p2", "data/representations/rep1/data/a.pdf"),
+                     stored_key="p1/data/representations/rep1/data/a.pdf")
+    catalog.register_aip(v1, [file_record("p1", "data/representations/rep1/data/a.pdf")], [],
+                         [])
+    catalog.register_aip(v2, [shared, file_record("p2", "data/new.pdf")], [], [])
+    assert catalog.aip("p1") == v1 and catalog.aip("p2") == v2
+    assert [f.stored_key for f in catalog.files("p2")] == [None, shared.stored_key]
+    assert catalog.files("p1")[0].stored_key is None
+
+
+def test_versions_latest_and_fonds_membership(catalog: Catalog) -> None:
+    v1 = version("p1", 1)
+    v3 = version("p3", 3, package="p1", previous="p2", status="REPLACEMENT")
+    v2 = version("p2", 2, package="p1", previous="p1", status="SUPPLEMENT")
+    other = version("q1", 1, fonds="H42", created="2026-11-20T09:00:00+07:00")
+    for record in (v1, v3, other, v2):  # registered out of order
+        catalog.register_aip(record, [], [], [])
+    assert catalog.versions("p1") == [v1, v2, v3]
+    assert catalog.latest("p1") == v3
+    assert catalog.versions("q1") == [other] and catalog.latest("q1") == other
+    assert catalog.versions("p2") == [] and catalog.latest("nope") is None
+    assert catalog.aips_in_fonds("H41") == [v1, v2, v3]
+    assert catalog.aips_in_fonds("H42") == [other] and catalog.aips_in_fonds("x") == []
+    # every version stays listed
+    assert [a.id for a in catalog.aips()] == ["q1", "p1", "p2", "p3"]
+    counts = catalog.fonds_counts()
+    assert counts["H41"] == FondsCounts(aips=3, packages=1, files=3, bytes=9)
+    assert counts["H42"] == FondsCounts(aips=1, packages=1, files=1, bytes=3)
+
+
+def test_a_version_of_a_package_is_registered_once(catalog: Catalog) -> None:
+    catalog.register_aip(version("p1", 1), [], [], [])
+    catalog.register_aip(version("p2", 2, package="p1", previous="p1"), [], [], [])
+    with pytest.raises(CatalogError) as info:
+        catalog.register_aip(version("p2b", 2, package="p1", previous="p1"), [], [], [])
+    assert info.value.code == "CATALOG-CONFLICT"
+    assert [a.id for a in catalog.versions("p1")] == ["p1", "p2"]
+
+
+def test_fonds_are_added_listed_and_updated(catalog: Catalog) -> None:
+    assert catalog.fonds_list() == [] and catalog.fonds("H41") is None
+    first, second = fonds_record("H41"), fonds_record("Closed_1", "Sở Nội vụ", status="closed")
+    catalog.add_fonds(first)
+    catalog.add_fonds(second)
+    assert catalog.fonds("H41") == first
+    assert catalog.fonds_list() == [second, first]  # byte order: upper case first
+    with pytest.raises(FondsError) as info:
+        catalog.add_fonds(fonds_record("H41", "Tên khác"))
+    assert info.value.code == "FONDS-EXISTS"
+    assert catalog.fonds("H41") == first
+
+    changed = replace(first, name="UBND tỉnh Nghệ An", status="closed", end_date="2025",
+                      language="06", updated="2026-12-01T08:00:00.000+07:00",
+                      created="1999-01-01T00:00:00.000+07:00")
+    catalog.update_fonds(changed)
+    assert catalog.fonds("H41") == replace(changed, created=first.created)  # created stays
+    with pytest.raises(FondsNotFoundError) as missing:
+        catalog.update_fonds(fonds_record("NOPE"))
+    assert missing.value.code == "FONDS-UNKNOWN"
+    assert len(catalog.fonds_list()) == 2
+
+
+def test_a_failing_fonds_hook_registers_nothing(catalog: Catalog) -> None:
+    seen: list[FondsRecord] = []
+
+    def fail(record: FondsRecord) -> None:
+        seen.append(record)
+        assert catalog.fonds(record.code) is not None  # inside the transaction: the row is there
+        raise OSError("the storage went away")
+
+    with pytest.raises(OSError):
+        catalog.add_fonds(fonds_record(), before_commit=fail)
+    assert catalog.fonds("H41") is None and len(seen) == 1
+    catalog.add_fonds(fonds_record(), before_commit=seen.append)
+    with pytest.raises(OSError):
+        catalog.update_fonds(fonds_record(name="Đổi tên"), before_commit=fail)
+    assert catalog.fonds("H41") == fonds_record()
+
+
+def test_vietnamese_fonds_names_round_trip_byte_exact(catalog: Catalog) -> None:
+    nfd = unicodedata.normalize("NFD", FONDS_NAME)
+    catalog.add_fonds(fonds_record("A", nfd, history="Lịch sử\nhai dòng"))
+    record = catalog.fonds("A")
+    assert record is not None and record.name.encode() == nfd.encode()
+    assert record.history == "Lịch sử\nhai dòng"
+
+
+def _everything(catalog: Catalog) -> dict[str, object]:
+    """Every answer the catalog gives, for comparing two catalogs."""
+    ids = catalog.aip_ids()
+    return {"aips": list(catalog.aips()), "ids": ids, "fonds": catalog.fonds_list(),
+            "files": {i: catalog.files(i) for i in ids},
+            "copies": {i: catalog.copies(i) for i in ids},
+            "events": {i: catalog.events(i) for i in ids},
+            "versions": {i: catalog.versions(i) for i in ids},
+            "latest": {i: catalog.latest(i) for i in ids},
+            "in_fonds": {f.code: catalog.aips_in_fonds(f.code) for f in catalog.fonds_list()},
+            "counts": catalog.fonds_counts()}
+
+
+def test_replace_all_fills_an_empty_catalog(catalog_url: str, tmp_path: Path) -> None:
+    original = Catalog(f"sqlite:///{tmp_path / 'original.sqlite'}")
+    with original:
+        original.add_fonds(fonds_record())
+        aip, files, copies, events = records("p1", files=3)
+        original.register_aip(replace(aip, fonds_code="H41"), files, copies, events)
+        original.register_aip(version("p2", 2, package="p1", previous="p1"),
+                              [replace(file_record("p2", "data/x"), stored_key="p1/data/x")],
+                              [], [])
+        expected = _everything(original)
+        ids = original.aip_ids()
+        everything: dict[str, Any] = {
+            "fonds": original.fonds_list(), "aips": list(original.aips()),
+            "files": [f for i in ids for f in original.files(i)],
+            "copies": [c for i in ids for c in original.copies(i)],
+            "events": [e for i in ids for e in original.events(i)],
+        }
+    with Catalog(catalog_url) as rebuilt:
+        rebuilt.replace_all(aips=iter(everything["aips"]), files=iter(everything["files"]),
+                            copies=everything["copies"], events=everything["events"],
+                            fonds=everything["fonds"])
+        assert _everything(rebuilt) == expected
+        assert not rebuilt.is_empty()
+        with pytest.raises(CatalogError) as info:
+            rebuilt.replace_all(fonds=[fonds_record("OTHER")])
+        assert info.value.code == "CATALOG-NOT-EMPTY"
+        assert rebuilt.fonds("OTHER") is None
+
+
+def test_replace_all_refuses_a_catalog_with_only_fonds_or_only_aips(catalog: Catalog) -> None:
+    assert catalog.is_empty()
+    catalog.add_fonds(fonds_record())
+    with pytest.raises(CatalogError) as info:
+        catalog.replace_all(aips=[version("p1", 1)])
+    assert info.value.code == "CATALOG-NOT-EMPTY" and catalog.aip_ids() == []
+
+
+def test_replace_all_is_all_or_nothing(catalog: Catalog) -> None:
+    with pytest.raises(CatalogError) as info:
+        catalog.replace_all(fonds=[fonds_record()], aips=[version("p1", 1)],
+                            files=[file_record("p1", "data/a"), file_record("ghost", "data/b")])
+    assert info.value.code == "CATALOG-CONFLICT"
+    assert catalog.is_empty() and catalog.files("p1") == []
+    catalog.register_aip(*records("a"))
+    assert catalog.aip_ids() == ["a"]

@@ -13,6 +13,7 @@ import socket
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from preservation.catalog import (
     Catalog,
     EventRecord,
     FileRecord,
+    FondsRecord,
     Migration,
 )
 from preservation.catalog_schema import current_version, migrate
@@ -93,13 +95,16 @@ FILE = FileRecord("a", "data/x.pdf", "content", 5 * 1024 ** 3, "cd" * 32, "Tờ 
 EVENT = EventRecord("ev-a", "a", "ingestion", "2026-11-21T10:00:01+07:00", "success")
 
 
+def _v1_values(record: Any, columns: int) -> tuple[Any, ...]:
+    """The first ``columns`` fields of a record: the columns the first schema had."""
+    return tuple(getattr(record, f.name) for f in fields(record)[:columns])
+
+
 def _insert_v1_rows(execute: Any) -> None:
     """Rows through plain SQL, as the first release would have written them."""
-    execute("INSERT INTO aips VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            tuple(AIP.__dict__.values()))
-    execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tuple(FILE.__dict__.values()))
-    execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            tuple(EVENT.__dict__.values()))
+    execute("INSERT INTO aips VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _v1_values(AIP, 11))
+    execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _v1_values(FILE, 8))
+    execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _v1_values(EVENT, 9))
 
 
 # --- every backend -------------------------------------------------------------------------
@@ -127,6 +132,39 @@ def test_an_older_schema_is_migrated_and_says_so(catalog_url: str,
         location = catalog.location
     assert f"catalog {location}: schema migrated from version 1 to 2" in caplog.text
     assert "***" in location or "postgresql" not in location  # never a password
+
+
+def test_a_schema_2_catalog_gains_versions_and_fonds(catalog_url: str,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Rows written under schema 2 are kept; each is version 1 of its own package, status NEW,
+    in no fonds, with its objects stored under itself."""
+    with connect(as_target(catalog_url)) as db:
+        assert migrate(db, MIGRATIONS[:2]) == 2
+        _insert_v1_rows(db.execute)
+        db.execute("INSERT INTO aips VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   _v1_values(replace(AIP, id="b", created="2026-11-22T10:00:00.000+07:00"),
+                              11))
+    caplog.set_level(logging.INFO, logger="preservation.catalog_schema")
+    with Catalog(catalog_url) as catalog:
+        assert catalog.schema_version == SCHEMA_VERSION >= 3
+        record = catalog.aip("a")
+        assert record == AIP
+        assert record is not None and (record.package_id, record.previous_id,
+                                       record.record_status, record.fonds_code, record.objid,
+                                       record.arc_file_code) == ("a", None, "NEW", "", "", "")
+        assert catalog.files("a") == [FILE] and catalog.files("a")[0].stored_key is None
+        assert catalog.events("a") == [EVENT]
+        assert catalog.versions("b") == [catalog.aip("b")] and catalog.latest("a") == AIP
+        assert catalog.aips_in_fonds("") == [AIP, catalog.aip("b")]
+        assert catalog.fonds_list() == []
+        # and the new schema takes new rows
+        catalog.add_fonds(FondsRecord("H41", "Sở Nội vụ", "open", "", "", "", "01", "t", "t"))
+        catalog.register_aip(replace(AIP, id="c", package_id="a", version=2, previous_id="a",
+                                     record_status="SUPPLEMENT", fonds_code="H41"),
+                             [replace(FILE, aip_id="c", stored_key="a/data/x.pdf")], [], [])
+        assert [r.id for r in catalog.versions("a")] == ["a", "c"]
+        location = catalog.location
+    assert f"catalog {location}: schema migrated from version 2 to 3" in caplog.text
 
 
 def test_a_newer_schema_is_refused(catalog_url: str) -> None:
@@ -198,7 +236,7 @@ def test_a_release_1_sqlite_catalog_is_adopted_and_migrated(
         history = catalog.schema_history()
         assert [n for n, _, _ in history] == list(range(1, SCHEMA_VERSION + 1))
         assert "before schema_version existed" in history[0][1]
-        catalog.register_aip(AIP.__class__(**{**AIP.__dict__, "id": "b"}), [], [], [])
+        catalog.register_aip(replace(AIP, id="b", package_id=""), [], [], [])
         assert catalog.aip_ids() == ["a", "b"]
     assert "adopted schema version 1" in caplog.text
     assert "schema migrated from version 1 to 2" in caplog.text

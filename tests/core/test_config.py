@@ -32,6 +32,15 @@ def test_a_good_configuration_parses(tmp_path: Path) -> None:
     assert config.signing.certificate == tmp_path / "keys/c.pem"
 
 
+def test_the_default_fonds_sits_beside_the_archive_code(tmp_path: Path) -> None:
+    assert parse_config(base(), tmp_path).default_fonds == ""
+    data = base()
+    data["repository"].update(archive_code="VN-LTLS", default_fonds="H41.01")
+    config = parse_config(data, tmp_path)
+    assert (config.archive_code, config.default_fonds) == ("VN-LTLS", "H41.01")
+    assert parse_config(tomllib.loads(dump_toml(data)), tmp_path) == config
+
+
 def test_dump_toml_round_trips(tmp_path: Path) -> None:
     data = base()
     data["repository"]["name"] = 'Chi cục "Văn thư" \\ Lưu trữ'
@@ -52,6 +61,11 @@ def test_dump_toml_round_trips(tmp_path: Path) -> None:
     (lambda d: d["repository"].update(min_copies=True), "CONFIG-INVALID", "int"),
     (lambda d: d["signing"].update(pkcs12="x.p12"), "CONFIG-INVALID", "not both"),
     (lambda d: d["catalog"].update(url="mysql://x"), "CONFIG-CATALOG-URL", "catalog URL"),
+    (lambda d: d["repository"].update(default_fonds="Phông 1"), "CONFIG-INVALID",
+     "repository.default_fonds"),
+    (lambda d: d["repository"].update(default_fonds=7), "CONFIG-INVALID", "str"),
+    (lambda d: d["repository"].update(default_fond="H41"), "CONFIG-UNKNOWN-KEY",
+     "repository.default_fond"),
 ])
 def test_bad_configurations_are_refused(tmp_path: Path, change: Any, code: str,
                                         words: str) -> None:
