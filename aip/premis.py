@@ -46,6 +46,14 @@ AGENT_ROLES: dict[str, str] = {
 SHA256_URI = _VOCAB + "cryptographicHashFunctions/sha256"
 STRUCTURAL_URI = _VOCAB + "relationshipType/str"
 INCLUDES_URI = _VOCAB + "relationshipSubType/inc"
+REPRESENTS_URI = _VOCAB + "relationshipSubType/rep"
+DERIVATION_URI = _VOCAB + "relationshipType/der"
+HAS_SOURCE_URI = _VOCAB + "relationshipSubType/hss"
+#: PREMIS linkingObjectRole -> id.loc.gov eventRelatedObjectRole URI
+OBJECT_ROLES: dict[str, str] = {
+    "source": _VOCAB + "eventRelatedObjectRole/sou",
+    "outcome": _VOCAB + "eventRelatedObjectRole/out",
+}
 #: our contentLocationType: the file's path relative to the AIP root
 AIP_PATH = "AIP path"
 ORIGINAL_NAME_TAG = f"{{{PREMIS_NS}}}originalName"
@@ -160,7 +168,7 @@ def _event(
     agents: dict[str, Agent],
     objects: dict[str, tuple[str, str]],
 ) -> None:
-    """One premis:event linked to its agents (with role) and objects."""
+    """One premis:event linked to its agents (with role) and objects (with role, if any)."""
     ev = _add(parent, "event")
     _identifier(ev, "event", "UUID", _uuid(event.uuid))
     _authority(ev, "eventType", event.type, _event_type_uri(event))
@@ -170,8 +178,21 @@ def _event(
     _outcome(ev, event)
     for agent_uuid in event.agent_uuids:
         _linking_agent(ev, _lookup(agents, agent_uuid, "agent", event))
-    for object_uuid in event.object_uuids or ("",):
-        _identifier(ev, "linkingObject", *_lookup(objects, object_uuid, "object", event))
+    for object_uuid, role in _object_links_of(event):
+        link = _add(ev, "linkingObjectIdentifier")
+        id_type, value = _lookup(objects, object_uuid, "object", event)
+        _add(link, "linkingObjectIdentifierType", id_type)
+        _add(link, "linkingObjectIdentifierValue", value)
+        if role:
+            _authority(link, "linkingObjectRole", role, OBJECT_ROLES.get(role))
+
+
+def _object_links_of(event: Event) -> list[tuple[str, str]]:
+    """(object uuid, role) of every object ``event`` links; none at all means the AIP."""
+    roles = [(_uuid(u), role) for u, role in event.object_roles]
+    with_role = {u for u, _ in roles}
+    plain = [(_uuid(u), "") for u in event.object_uuids if _uuid(u) not in with_role]
+    return roles + plain or [("", "")]
 
 
 def _outcome(ev: etree._Element, event: Event) -> None:
@@ -251,11 +272,148 @@ def premis_bytes(desc: AipDescription) -> bytes:
     return xml_bytes(premis_document(desc), keep_exact={ORIGINAL_NAME_TAG})
 
 
+
+# --- the TT05 / E-ARK AIP pair: PREMIS.xml (package) and PREMIS_<rep>.xml (representation) ----
+
+def sip_object_uuid(aip_uuid: str) -> str:
+    """The UUID of the PREMIS object standing for the SIP an AIP was made from (derived, so
+    the ingest events and the PREMIS writer agree without passing it around)."""
+    return str(uuid.uuid5(uuid.UUID(aip_uuid), "submission"))
+
+
+def representation_uuid(aip_uuid: str, representation: str = "rep1") -> str:
+    """The UUID of the PREMIS representation object ``representation`` of an AIP (derived)."""
+    return str(uuid.uuid5(uuid.UUID(aip_uuid), f"representation:{representation}"))
+
+
+def _entity(parent: etree._Element, identifiers: Iterable[tuple[str, str]]) -> etree._Element:
+    obj = _add(parent, "object", **{f"{{{XSI_NS}}}type": "premis:intellectualEntity"})
+    for id_type, value in identifiers:
+        _identifier(obj, "object", id_type, value)
+    return obj
+
+
+def _relationship(obj: etree._Element, kind: tuple[str, str], sub: tuple[str, str],
+                  related: Iterable[str], events: Iterable[str] = ()) -> None:
+    rel = _add(obj, "relationship")
+    _authority(rel, "relationshipType", *kind)
+    _authority(rel, "relationshipSubType", *sub)
+    for object_uuid in related:
+        _identifier(rel, "relatedObject", "UUID", _uuid(object_uuid))
+    for event_uuid in events:
+        _identifier(rel, "relatedEvent", "UUID", _uuid(event_uuid))
+
+
+_STRUCTURAL = ("structural", STRUCTURAL_URI)
+_DERIVATION = ("derivation", DERIVATION_URI)
+_HAS_SOURCE = ("has source", HAS_SOURCE_URI)
+
+
+def _sip_uuid(desc: AipDescription) -> str:
+    return _uuid(desc.sip_uuid) if desc.sip_uuid else sip_object_uuid(desc.uuid)
+
+
+def _creation_events(desc: AipDescription) -> list[str]:
+    return [e.uuid for e in desc.events if e.type == "information package creation"]
+
+
+def _package_objects(root: etree._Element, desc: AipDescription) -> None:
+    """The AIP (with its OBJID), the SIP it comes from, and the version it follows."""
+    objid = desc.objid or f"urn:uuid:{_uuid(desc.uuid)}"
+    aip = _entity(root, [("UUID", _uuid(desc.uuid)), ("URN", objid)])
+    _relationship(aip, _STRUCTURAL, ("includes", INCLUDES_URI),
+                  [representation_uuid(desc.uuid)])
+    creation = _creation_events(desc)
+    # derivation / has source (id.loc.gov relationshipType/der, relationshipSubType/hss): the
+    # AIP is made from the SIP; a new version is also made from the version it supplements or
+    # replaces (METS RECORDSTATUS and the creation event's detail say which)
+    _relationship(aip, _DERIVATION, _HAS_SOURCE, [_sip_uuid(desc)], creation)
+    if desc.previous_uuid:
+        _relationship(aip, _DERIVATION, _HAS_SOURCE, [desc.previous_uuid], creation)
+    sip = [("UUID", _sip_uuid(desc))]
+    if desc.sip_identifier:
+        sip.append(("local", desc.sip_identifier))
+    _entity(root, sip)
+    if desc.previous_uuid:
+        _entity(root, [("UUID", _uuid(desc.previous_uuid))])
+
+
+def _links(desc: AipDescription) -> dict[str, tuple[str, str]]:
+    """uuid -> identifier of every object an event may link; "" (no object) is the AIP."""
+    aip = ("UUID", _uuid(desc.uuid))
+    links = {_uuid(f.uuid): ("UUID", _uuid(f.uuid)) for f in desc.files}
+    for extra in (_sip_uuid(desc), representation_uuid(desc.uuid), desc.previous_uuid):
+        if extra:
+            links[_uuid(extra)] = ("UUID", _uuid(extra))
+    links[_uuid(desc.uuid)] = aip
+    links[""] = aip
+    return links
+
+
+def _new_root() -> etree._Element:
+    root = etree.Element(_q("premis"), nsmap=NSMAP, version="3.0")
+    root.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_SCHEMA_URL}")
+    return root
+
+
+def _events_and_agents(root: etree._Element, desc: AipDescription,
+                       events: Iterable[Event], *, every_agent: bool) -> None:
+    """The events, then every agent, or exactly the agents the events link."""
+    chosen = list(events)
+    agents = {_uuid(a.uuid): a for a in desc.agents}
+    objects = _links(desc)
+    for event in chosen:
+        _event(root, event, agents, objects)
+    used = {_uuid(u) for e in chosen for u in e.agent_uuids}
+    for agent in desc.agents:
+        if every_agent or _uuid(agent.uuid) in used:
+            _agent(root, agent)
+
+
+def premis_package_document(desc: AipDescription) -> etree._Element:
+    """PREMIS.xml: the AIP as intellectual entity, its SIP (and previous version) as source
+    objects, every event of the ingest with its agents and object links, every agent."""
+    _unique([desc.uuid, *(f.uuid for f in desc.files)], "object")
+    _unique([e.uuid for e in desc.events], "event")
+    _unique([a.uuid for a in desc.agents], "agent")
+    root = _new_root()
+    _package_objects(root, desc)
+    _events_and_agents(root, desc, desc.events, every_agent=True)
+    return root
+
+
+def premis_representation_document(desc: AipDescription,
+                                   representation: str = "rep1") -> etree._Element:
+    """PREMIS_<rep>.xml: the representation, one file object per content file of it (SHA-256
+    fixity, size, PRONOM format, originalName) and the events about those files."""
+    _unique([desc.uuid, *(f.uuid for f in desc.files)], "object")
+    _unique([e.uuid for e in desc.events], "event")
+    prefix = f"representations/{representation}/"
+    files = [f for f in desc.files if f.aip_path.startswith(prefix)]
+    rep_uuid = representation_uuid(desc.uuid, representation)
+    root = _new_root()
+    rep = _add(root, "object", **{f"{{{XSI_NS}}}type": "premis:representation"})
+    _identifier(rep, "object", "UUID", rep_uuid)
+    _add(rep, "originalName", representation)
+    if files:
+        _relationship(rep, _STRUCTURAL, ("includes", INCLUDES_URI), [f.uuid for f in files])
+    _relationship(rep, _STRUCTURAL, ("represents", REPRESENTS_URI), [desc.uuid])
+    originator = f"{desc.software_name} {desc.software_version}"
+    for f in files:
+        _file_object(root, f, originator)
+    mine = {_uuid(f.uuid) for f in files} | {rep_uuid}
+    about = [e for e in desc.events
+             if any(u in mine for u, _ in _object_links_of(e) if u)]
+    _events_and_agents(root, desc, about, every_agent=False)
+    return root
+
+
 def premis_package_bytes(desc: AipDescription) -> bytes:
-    """PREMIS.xml (package level) as bytes."""
-    return premis_bytes(desc)
+    """PREMIS.xml (metadata/preservation/) as UTF-8 bytes, NFC."""
+    return xml_bytes(premis_package_document(desc), keep_exact={ORIGINAL_NAME_TAG})
 
 
 def premis_representation_bytes(desc: AipDescription, representation: str = "rep1") -> bytes:
-    """PREMIS_<representation>.xml as bytes."""
-    return premis_bytes(desc)
+    """PREMIS_<representation>.xml as UTF-8 bytes; originalName kept exactly as submitted."""
+    return xml_bytes(premis_representation_document(desc, representation),
+                     keep_exact={ORIGINAL_NAME_TAG})

@@ -3,14 +3,18 @@
 The DIP is assembled in a hidden folder beside the output and renamed into place only when every
 file was read from one copy whose bytes, manifests and signature all verify; a copy that fails is
 reported and the next one is tried. Each byte is read once: hashed while it is written out.
+An object a version shares with an earlier one is read from where it is stored (``stored_key``).
+Every access copy made is a PREMIS ``dissemination`` event, in the catalog and as a write-once
+document beside the AIP on every reachable location (:mod:`preservation.events`).
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -23,19 +27,25 @@ from preservation.audit import (
     check_reads,
     check_signature,
     location_backend,
+    open_all_locations,
     read_object,
+    stored_object_key,
 )
 from preservation.catalog import AipRecord, Catalog, EventRecord, FileRecord
 from preservation.config import Config
 from preservation.errors import NotFoundError, PreservationError, UsageError
+from preservation.events import publish_event, standard_agents
 from preservation.findings import Report
-from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST, object_key
+from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST
 from preservation.paths import path_problems
 from preservation.progress import Progress, no_progress
 from preservation.storage import StorageBackend
 from preservation.timeutil import iso, now_local
 
+log = logging.getLogger(__name__)
 PREMIS_PATH = "data/metadata/preservation/PREMIS.xml"
+REP_PREMIS = "representations/rep1/metadata/preservation/PREMIS_rep1.xml"
+REP_PREMIS_PATH = "data/" + REP_PREMIS
 CONTENT_DIR = "representations/rep1/data"
 
 
@@ -57,6 +67,8 @@ class DipResult:
     location: str
     files: tuple[DipFile, ...]
     rejected_copies: tuple[Report, ...]
+    #: locations the dissemination event could not be written to (it is in the catalog)
+    event_not_written: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -75,7 +87,7 @@ def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
         raise UsageError(f"{out_dir} exists and is not an empty folder", code="DIP-OUTPUT-EXISTS",
                          location=str(out_dir))
     files = catalog.files(aip_id)
-    wanted = [f for f in files if f.role == "content" or f.path == PREMIS_PATH
+    wanted = [f for f in files if f.role == "content" or f.path in (PREMIS_PATH, REP_PREMIS_PATH)
               or f.path in (MANIFEST, TAGMANIFEST, SIGNATURE)]
     for f in wanted:
         if f.role == "content" and (f.original_name is None or path_problems(f.original_name)):
@@ -107,8 +119,8 @@ def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
                     shutil.rmtree(staging)
             result = DipResult(aip_id, dip_id, out_dir, copy.location, dip_files,
                                tuple(rejected))
-            _record(catalog, result, clock())
-            return result
+            failed = _record(config, catalog, result, clock(), backends)
+            return replace(result, event_not_written=tuple(failed))
     finally:
         for b in backends.values():
             b.close()
@@ -124,12 +136,13 @@ def _fetch(aip_id: str, location: str, backend: StorageBackend, files: Sequence[
     reads = []
     for record in wanted:
         target = _target(staging, record)
+        key = stored_object_key(aip_id, record)
         if target is None:
-            reads.append(read_object(backend, object_key(aip_id, record.path), record))
+            reads.append(read_object(backend, key, record))
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("xb") as sink:
-                reads.append(read_object(backend, object_key(aip_id, record.path), record, sink))
+                reads.append(read_object(backend, key, record, sink))
         progress(f"read {location}", record.size, total)
     kept = check_reads(report, location, reads)
     check_manifests(report, location, files, kept)
@@ -143,6 +156,8 @@ def _target(staging: Path, record: FileRecord) -> Path | None:
         return staging.joinpath(CONTENT_DIR, *PurePosixPath(record.original_name).parts)
     if record.path == PREMIS_PATH:
         return staging / "metadata" / "preservation" / "PREMIS.xml"
+    if record.path == REP_PREMIS_PATH:
+        return staging.joinpath(*REP_PREMIS.split("/"))
     return None
 
 
@@ -156,17 +171,30 @@ def _finish(aip: AipRecord, wanted: Sequence[FileRecord], staging: Path, when: d
     premis = next(f for f in wanted if f.path == PREMIS_PATH)
     premis_file = DipFile(path="metadata/preservation/PREMIS.xml", size=premis.size,
                           sha256=premis.sha256)
+    rep = next((f for f in wanted if f.path == REP_PREMIS_PATH), None)
+    rep_premis = DipFile(REP_PREMIS, rep.size, rep.sha256) if rep is not None else None
     (staging / "METS.xml").write_bytes(
         dip_mets_bytes(dip_id=dip_id, aip_id=aip.id, label=aip.label, created=when,
-                       organisation=aip.organisation, files=dip_files, premis=premis_file))
+                       organisation=aip.organisation, files=dip_files, premis=premis_file,
+                       representation_premis=rep_premis))
     return dip_id, dip_files
 
 
-def _record(catalog: Catalog, result: DipResult, when: datetime) -> None:
-    catalog.add_events([EventRecord(
+def _record(config: Config, catalog: Catalog, result: DipResult, when: datetime,
+            backends: dict[str, StorageBackend]) -> list[str]:
+    """The dissemination event beside the AIP (every reachable location) and in the catalog;
+    returns the locations it could not be written to."""
+    event = EventRecord(
         id=str(uuid.uuid4()), aip_id=result.aip_id, type="dissemination", datetime=iso(when),
         outcome="success",
         detail=f"access copy (DIP {result.dip_id}) of {len(result.files)} files, "
                f"{result.size} bytes, read from copy {result.location}",
         outcome_detail=str(result.out_dir), location=result.location,
-        agent=f"{SOFTWARE_NAME} {__version__}")])
+        agent=f"{SOFTWARE_NAME} {__version__}")
+    reachable = open_all_locations(config, backends)
+    failed = publish_event(reachable, event, standard_agents(config.name))
+    if failed or not reachable:
+        log.warning("dissemination event %s of AIP %s not written beside the AIP on %s",
+                    event.id, result.aip_id, ", ".join(failed) or "any location")
+    catalog.add_events([event])
+    return failed if reachable else ["(no reachable location)"]

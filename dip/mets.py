@@ -50,9 +50,22 @@ def _file(parent: etree._Element, base: uuid.UUID, item: DipFile, created: str) 
     return file_id
 
 
+def _digiprov(amd: etree._Element, md_id: str, premis: DipFile, stamp: str) -> None:
+    digiprov = etree.SubElement(amd, _m("digiprovMD"), ID=md_id)
+    ref = etree.SubElement(digiprov, _m("mdRef"), LOCTYPE="URL")
+    ref.set(f"{{{XLINK_NS}}}type", "simple")
+    ref.set(f"{{{XLINK_NS}}}href", href(premis.path))
+    for key, value in (("MDTYPE", "PREMIS"), ("MDTYPEVERSION", "3.0"),
+                       ("MIMETYPE", "application/xml"), ("SIZE", str(premis.size)),
+                       ("CREATED", stamp), ("CHECKSUM", premis.sha256.upper()),
+                       ("CHECKSUMTYPE", "SHA-256")):
+        ref.set(key, value)
+
+
 def dip_mets_bytes(*, dip_id: str, aip_id: str, label: str, created: datetime,
-                   organisation: str, files: tuple[DipFile, ...], premis: DipFile) -> bytes:
-    """Serialise the DIP's METS.xml."""
+                   organisation: str, files: tuple[DipFile, ...], premis: DipFile,
+                   representation_premis: DipFile | None = None) -> bytes:
+    """Serialise the DIP's METS.xml; the AIP's PREMIS (and its rep1 PREMIS) are its digiprov."""
     base = uuid.UUID(dip_id)
     stamp = timestamp(created)
     root = etree.Element(_m("mets"), nsmap=NSMAP)  # type: ignore[arg-type]
@@ -77,19 +90,16 @@ def dip_mets_bytes(*, dip_id: str, aip_id: str, label: str, created: datetime,
 
     amd = etree.SubElement(root, _m("amdSec"), ID=_id(base, "amdSec"))
     digiprov_id = _id(base, "digiprovMD")
-    digiprov = etree.SubElement(amd, _m("digiprovMD"), ID=digiprov_id)
-    ref = etree.SubElement(digiprov, _m("mdRef"), LOCTYPE="URL")
-    ref.set(f"{{{XLINK_NS}}}type", "simple")
-    ref.set(f"{{{XLINK_NS}}}href", href(premis.path))
-    for key, value in (("MDTYPE", "PREMIS"), ("MDTYPEVERSION", "3.0"),
-                       ("MIMETYPE", "application/xml"), ("SIZE", str(premis.size)),
-                       ("CREATED", stamp), ("CHECKSUM", premis.sha256.upper()),
-                       ("CHECKSUMTYPE", "SHA-256")):
-        ref.set(key, value)
+    _digiprov(amd, digiprov_id, premis, stamp)
+    rep_admid = digiprov_id
+    if representation_premis is not None:
+        rep_id = _id(base, "digiprovMD-rep1")
+        _digiprov(amd, rep_id, representation_premis, stamp)
+        rep_admid = f"{digiprov_id} {rep_id}"
 
     file_sec = etree.SubElement(root, _m("fileSec"), ID=_id(base, "fileSec"))
     group = etree.SubElement(file_sec, _m("fileGrp"), ID=_id(base, "fileGrp-rep1"),
-                             USE="Representations/rep1", ADMID=digiprov_id)
+                             USE="Representations/rep1", ADMID=rep_admid)
     file_ids = [_file(group, base, f, stamp) for f in files]
 
     smap = etree.SubElement(root, _m("structMap"), ID=_id(base, "structMap"), TYPE="PHYSICAL",

@@ -3,13 +3,19 @@
 For each copy of an AIP the audit streams every object once, compares size and SHA-256 with the
 catalog, checks that the copy's own manifests agree with the catalog, verifies the CMS signature
 over the tagmanifest against the configured trust anchors, and lists the copy for objects that
-should not be there. Every copy check becomes a PREMIS ``fixity check`` event in the catalog, and
-every problem a finding that names the copy and the file.
+should not be there. Every copy check becomes a PREMIS ``fixity check`` event, in the catalog
+and as a write-once document beside the AIP on every reachable location
+(:mod:`preservation.events`), and every problem a finding that names the copy and the file.
+
+An object a new version shares with an earlier one is stored once, under the earlier version's
+key (``FileRecord.stored_key``): it is read from there, and is neither missing from nor
+unexpected under this AIP's prefix.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +28,13 @@ from cryptography import x509
 from preservation import SOFTWARE_NAME, __version__
 from preservation.catalog import Catalog, CopyRecord, EventRecord, FileRecord
 from preservation.config import Config
-from preservation.errors import NotFoundError, ObjectMissingError, StorageError
+from preservation.errors import (
+    NotFoundError,
+    ObjectMissingError,
+    PreservationError,
+    StorageError,
+)
+from preservation.events import EVENTS_PREFIX, AgentRecord, publish_event, standard_agents
 from preservation.findings import Report
 from preservation.hashing import CHUNK
 from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST, object_key, parse_manifest
@@ -31,7 +43,10 @@ from preservation.signing import SignatureCheck, verify_detached
 from preservation.storage import StorageBackend, open_location
 from preservation.timeutil import iso, now_local
 
+log = logging.getLogger(__name__)
 WORKERS = 4
+#: prefixes of objects that are not part of any AIP (event documents, fonds records)
+_NOT_AIP_PREFIXES = (EVENTS_PREFIX, "fonds/")
 _KEEP = {MANIFEST, TAGMANIFEST, SIGNATURE}  # small files whose bytes the audit parses
 
 
@@ -92,6 +107,8 @@ def audit_aip(config: Config, catalog: Catalog, aip_id: str,
               ) -> AipAudit:
     files = catalog.files(aip_id)
     results = []
+    reachable = open_all_locations(config, backends)
+    agents = standard_agents(config.name)
     for copy in catalog.copies(aip_id):
         backend = location_backend(config, copy, backends)
         if backend is None:
@@ -101,8 +118,29 @@ def audit_aip(config: Config, catalog: Catalog, aip_id: str,
         else:
             result = check_copy(aip_id, copy.location, backend, files, trust_anchors, progress)
         results.append(result)
-        _record(catalog, result, clock())
+        _record(catalog, result, clock(), reachable, agents)
     return AipAudit(aip_id, tuple(results))
+
+
+def stored_object_key(aip_id: str, record: FileRecord) -> str:
+    """Where the bytes of ``record`` are: its own key, or an earlier version's (stored_key)."""
+    stored: str | None = getattr(record, "stored_key", None)
+    return stored or object_key(aip_id, record.path)
+
+
+def open_all_locations(config: Config, cache: dict[str, StorageBackend]
+                       ) -> list[StorageBackend]:
+    """Every configured location that can be opened (cached by name); others are logged."""
+    out = []
+    for loc in config.storage:
+        if loc.name not in cache:
+            try:
+                cache[loc.name] = open_location(loc.url, **loc.options)
+            except (PreservationError, OSError) as e:
+                log.warning("storage location %s cannot be reached: %s", loc.name, e)
+                continue
+        out.append(cache[loc.name])
+    return out
 
 
 def check_copy(aip_id: str, location: str, backend: StorageBackend,
@@ -113,7 +151,7 @@ def check_copy(aip_id: str, location: str, backend: StorageBackend,
     total = sum(f.size for f in files)
 
     def read(record: FileRecord) -> ObjectRead:
-        result = read_object(backend, object_key(aip_id, record.path), record)
+        result = read_object(backend, stored_object_key(aip_id, record), record)
         progress(f"audit {location}", record.size, total)
         return result
 
@@ -220,10 +258,11 @@ def check_signature(report: Report, location: str, kept: dict[str, bytes],
 
 def _check_extra_objects(report: Report, location: str, backend: StorageBackend, aip_id: str,
                          files: Iterable[FileRecord]) -> None:
-    known = {object_key(aip_id, f.path) for f in files}
+    known = {object_key(aip_id, f.path) for f in files} | {
+        stored_object_key(aip_id, f) for f in files}
     try:
         for info in backend.list(f"{aip_id}/"):
-            if info.key not in known:
+            if info.key not in known and not info.key.startswith(_NOT_AIP_PREFIXES):
                 report.add("AUDIT-UNEXPECTED-OBJECT", f"{location}:{info.key}",
                            location=location, key=info.key)
     except StorageError as e:
@@ -240,19 +279,26 @@ def location_backend(config: Config, copy: CopyRecord, cache: dict[str, StorageB
     return cache[copy.location]
 
 
-def _record(catalog: Catalog, result: CopyAudit, when: datetime) -> None:
+def _record(catalog: Catalog, result: CopyAudit, when: datetime,
+            reachable: Sequence[StorageBackend], agents: Sequence[AgentRecord]) -> None:
+    """The fixity check event: beside the AIP on every reachable location, then the catalog."""
     stamp = iso(when)
     problems = "; ".join(f"{f.code} {f.location}" for f in result.report.errors[:20])
     more = len(result.report.errors) - 20
     if more > 0:
         problems += f"; … {more} more"
-    catalog.add_events([EventRecord(
+    event = EventRecord(
         id=str(uuid.uuid4()), aip_id=result.aip_id, type="fixity check", datetime=stamp,
         outcome="success" if result.ok else "failure",
         detail=f"SHA-256 of {result.files_checked} objects ({result.bytes_read} bytes) and the "
                f"tagmanifest signature on copy {result.location}",
         outcome_detail=problems, location=result.location,
-        agent=f"{SOFTWARE_NAME} {__version__}")])
+        agent=f"{SOFTWARE_NAME} {__version__}")
+    failed = publish_event(reachable, event, agents)
+    if failed or not reachable:
+        result.report.add("EVENT-NOT-WRITTEN", result.location, event=event.type,
+                          event_id=event.id, locations=", ".join(failed) or "(none reachable)")
+    catalog.add_events([event])
     if any(c.location == result.location for c in catalog.copies(result.aip_id)):
         catalog.set_copy_status(result.aip_id, result.location,
                                 "ok" if result.ok else "failed", stamp)

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from aip.ingest import IngestResult, ingest
 from preservation.audit import audit
-from preservation.manifest import MANIFEST, TAGMANIFEST
+from preservation.catalog import FileRecord
+from preservation.events import read_events
+from preservation.manifest import MANIFEST, TAGMANIFEST, object_key
 from preservation.repository import Repository
-from tests.helpers import location_root
+from preservation.storage import StorageBackend, open_location
+from tests.helpers import add_test_fonds, location_root
 
 
 @pytest.fixture
 def stored(repo: Repository, transfer: Path) -> IngestResult:
-    return ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog)
+    return ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog,
+                  fonds=add_test_fonds(repo.catalog))
 
 
 def flip_byte(path: Path, offset: int = 0) -> None:
@@ -167,10 +174,81 @@ def test_a_read_error_is_reported_as_unreadable(repo: Repository, stored: Ingest
 
 def test_a_copy_on_a_location_no_longer_configured(repo: Repository, stored: IngestResult
                                                    ) -> None:
-    from dataclasses import replace
-
     config = replace(repo.config, storage=(replace(repo.config.storage[0], name="renamed"),
                                            repo.config.storage[1]))
     [result] = audit(config, repo.catalog, None, repo.trust_anchors())
     assert result.copies[0].report.codes() == {"AUDIT-LOCATION-UNKNOWN"}
     assert not result.ok and result.copies[1].ok
+
+
+# --- provenance beside the AIP, and objects stored once for several versions ------------------
+
+def open_locations(repo: Repository) -> list[StorageBackend]:
+    return [open_location(s.url, **s.options) for s in repo.config.storage]
+
+
+def test_each_fixity_check_is_also_an_event_document_on_every_location(
+        repo: Repository, stored: IngestResult) -> None:
+    run_audit(repo)
+    in_catalog = sorted((e for e in repo.catalog.events(stored.aip_id)
+                         if e.type == "fixity check"), key=lambda e: e.id)
+    for backend in open_locations(repo):
+        on_storage = sorted((e for e in read_events(backend, stored.aip_id)
+                             if e.type == "fixity check"), key=lambda e: e.id)
+        assert on_storage == in_catalog
+        assert {e.location for e in on_storage} == {"copy1", "copy2"}
+        backend.close()
+    # the event documents written beside the AIP are not "unexpected objects" of it
+    [again] = run_audit(repo)
+    assert again.ok and all(not c.report.findings for c in again.copies)
+
+
+def test_an_event_that_cannot_be_written_is_a_warning(
+        repo: Repository, stored: IngestResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    import preservation.audit
+
+    monkeypatch.setattr(preservation.audit, "publish_event",
+                        lambda backends, event, agents=(): ["file:///gone"])
+    [result] = run_audit(repo)
+    assert result.ok
+    assert all(c.report.codes() == {"EVENT-NOT-WRITTEN"} for c in result.copies)
+
+
+def clone_sharing_content(repo: Repository, aip_id: str) -> tuple[str, FileRecord]:
+    """Register a copy of ``aip_id`` as a new AIP whose first content file is not stored under
+    its own prefix but only under ``aip_id``'s (``stored_key``), as a later version's would be."""
+    new_id = str(uuid.uuid4())
+    files = repo.catalog.files(aip_id)
+    shared = next(f for f in files if f.role == "content")
+    for index in range(len(repo.config.storage)):
+        root = location_root(repo.config, index)
+        shutil.copytree(root / aip_id, root / new_id)
+        (root / new_id / shared.path).unlink()
+    aip = repo.catalog.aip(aip_id)
+    assert aip is not None
+    repo.catalog.register_aip(
+        replace(aip, id=new_id, package_id=new_id),
+        [replace(f, aip_id=new_id,
+                 stored_key=object_key(aip_id, f.path) if f.path == shared.path else None)
+         for f in files],
+        [replace(c, aip_id=new_id) for c in repo.catalog.copies(aip_id)], [])
+    return new_id, shared
+
+
+def test_an_object_stored_under_an_earlier_version_is_read_from_there(
+        repo: Repository, stored: IngestResult) -> None:
+    new_id, _ = clone_sharing_content(repo, stored.aip_id)
+    [result] = run_audit(repo, [new_id])
+    assert result.ok, [c.report.codes() for c in result.copies]
+    assert all(not c.report.findings for c in result.copies)
+
+
+def test_a_damaged_shared_object_fails_every_version_using_it(
+        repo: Repository, stored: IngestResult) -> None:
+    new_id, shared = clone_sharing_content(repo, stored.aip_id)
+    flip_byte(location_root(repo.config, 1) / stored.aip_id / shared.path, 5)
+    [result] = run_audit(repo, [new_id])
+    good, bad = result.copies
+    assert good.ok
+    assert [(f.code, f.location.path) for f in bad.report.errors] == [
+        ("AUDIT-CHECKSUM-MISMATCH", f"copy2:{shared.path}")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,15 +12,20 @@ from lxml import etree
 
 from aip.ingest import IngestResult, ingest
 from dip.access import NoIntactCopyError, create_dip
+from dip.mets import DipFile, dip_mets_bytes
 from preservation.errors import UsageError
+from preservation.events import read_events
 from preservation.repository import Repository
+from preservation.storage import open_location
 from sip.samples import sample_files
-from tests.helpers import location_root
+from tests.aip.test_audit import clone_sharing_content
+from tests.helpers import add_test_fonds, location_root
 
 
 @pytest.fixture
 def stored(repo: Repository, transfer: Path) -> IngestResult:
-    return ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog)
+    return ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog,
+                  fonds=add_test_fonds(repo.catalog))
 
 
 def make(repo: Repository, aip_id: str, out: Path):  # type: ignore[no-untyped-def]
@@ -35,7 +42,7 @@ def test_dip_files_are_byte_identical_under_original_names(
     assert (out / "metadata" / "preservation" / "PREMIS.xml").is_file()
     mets = etree.parse(str(out / "METS.xml"))
     ns = {"m": "http://www.loc.gov/METS/"}
-    assert len(mets.xpath("//m:fileGrp/m:file", namespaces=ns)) == len(sample_files())
+    assert len(mets.findall(".//m:fileGrp/m:file", ns)) == len(sample_files())
     assert mets.xpath("//m:altRecordID[@TYPE='AIP']/text()", namespaces=ns) == [
         f"urn:uuid:{stored.aip_id}"]
     assert result.location == "copy1" and result.rejected_copies == ()
@@ -110,3 +117,44 @@ def test_an_unsafe_recorded_name_is_refused_before_anything_is_written(
         make(repo, stored.aip_id, tmp_path / "out" / "dip")
     assert info.value.code == "DIP-UNSAFE-NAME"
     assert not (tmp_path / "out").exists() and not (tmp_path / "escape.txt").exists()
+
+
+def test_each_dip_is_a_dissemination_event_beside_the_aip(
+        repo: Repository, stored: IngestResult, tmp_path: Path) -> None:
+    result = make(repo, stored.aip_id, tmp_path / "dip")
+    assert result.event_not_written == ()
+    [in_catalog] = [e for e in repo.catalog.events(stored.aip_id) if e.type == "dissemination"]
+    for spec in repo.config.storage:
+        backend = open_location(spec.url, **spec.options)
+        assert [e for e in read_events(backend, stored.aip_id)
+                if e.type == "dissemination"] == [in_catalog]
+        backend.close()
+    assert in_catalog.location == "copy1" and result.dip_id in in_catalog.detail
+
+
+def test_a_file_shared_with_an_earlier_version_is_read_from_there(
+        repo: Repository, stored: IngestResult, tmp_path: Path) -> None:
+    new_id, shared = clone_sharing_content(repo, stored.aip_id)
+    out = tmp_path / "dip"
+    make(repo, new_id, out)
+    data = out / "representations" / "rep1" / "data"
+    for name, content in sample_files().items():
+        assert (data / name).read_bytes() == content
+    assert shared.original_name is not None and (data / shared.original_name).is_file()
+
+
+def test_dip_mets_describes_the_representation_premis(shared_dir: Path) -> None:
+    premis = DipFile("metadata/preservation/PREMIS.xml", 10, "a" * 64)
+    rep = DipFile("representations/rep1/metadata/preservation/PREMIS_rep1.xml", 20, "b" * 64)
+    data = dip_mets_bytes(dip_id=str(uuid.uuid4()), aip_id=str(uuid.uuid4()), label="x",
+                          created=datetime.now(UTC), organisation="org",
+                          files=(DipFile("representations/rep1/data/a.pdf", 1, "c" * 64),),
+                          premis=premis, representation_premis=rep)
+    mets = etree.fromstring(data)
+    xsd = etree.XMLSchema(etree.parse(str(shared_dir / "schemas" / "mets.xsd")))
+    assert xsd.validate(mets), xsd.error_log
+    ns = {"m": "http://www.loc.gov/METS/", "x": "http://www.w3.org/1999/xlink"}
+    refs = mets.findall(".//m:digiprovMD/m:mdRef", ns)
+    assert [r.get(f"{{{ns['x']}}}href") for r in refs] == [premis.path, rep.path]
+    group = mets.find(".//m:fileGrp", ns)
+    assert group is not None and len((group.get("ADMID") or "").split()) == 2

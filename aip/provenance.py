@@ -1,0 +1,284 @@
+"""The PREMIS story of an ingest: every event that turned a SIP into an AIP, and its agents.
+
+:func:`ingest_provenance` derives the events from what validation already found (the report's
+codes and the identified formats), so that nothing is re-read and nothing is claimed that did
+not happen: a check that could not run is an event whose outcome is "not checked" (no term of
+the id.loc.gov eventOutcome vocabulary says that, so it carries no valueURI), never silence.
+
+Events (id.loc.gov eventType): validation, virus check, format identification, digital
+signature validation (PDF signatures, per signed PDF), message digest calculation, information
+package creation (SIP → AIP, linkingObjectRole source/outcome), digital signature generation
+(the AIP's own CMS signature) and ingestion. Agents: this software, fido (with its PRONOM
+signature file), pyHanko, clamd when it scanned, the organisation and the archivist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Protocol
+
+from aip.model import EVENT_TYPES, Agent, ContentFile, Event
+from aip.premis import sip_object_uuid
+from preservation import SOFTWARE_NAME, __version__
+from preservation.findings import Finding, Report, Severity
+from sip.submission import SipKind, Submission, SubmittedFile
+
+NOT_CHECKED = "not checked"
+_PDF_UNCHECKED = ("PDF-ENCRYPTED", "PDF-NOT-CHECKED", "PDF-MALFORMED")
+
+_KIND_DESCRIPTION = {
+    SipKind.BAGIT: "BagIt (RFC 8493)",
+    SipKind.EARK: "E-ARK CSIP 2.0.4 / SIP",
+    SipKind.TT05_HOSO: "TT05 SIP_hoso (Circular 05/2025/TT-BNV) and E-ARK CSIP",
+    SipKind.TT05_TAILIEU: "TT05 SIP_tailieu (Circular 05/2025/TT-BNV) and E-ARK CSIP",
+}
+
+
+class ActorsLike(Protocol):
+    """Who is responsible for an ingest (``aip.builder.Actors``)."""
+
+    @property
+    def organisation(self) -> str: ...
+
+    @property
+    def person(self) -> str: ...
+
+
+def pyhanko_version() -> str:
+    try:
+        return version("pyHanko")
+    except PackageNotFoundError:
+        return ""
+
+
+class _Story:
+    """Collects the events of one ingest, all at the same moment."""
+
+    def __init__(self, when: datetime) -> None:
+        self.when = when
+        self.events: list[Event] = []
+
+    def add(self, kind: str, outcome: str, detail: str, outcome_detail: str,
+            agents: Iterable[Agent], objects: Iterable[str] = (),
+            roles: tuple[tuple[str, str], ...] = ()) -> None:
+        self.events.append(Event(
+            uuid=str(uuid.uuid4()), type=kind, type_uri=EVENT_TYPES[kind], datetime=self.when,
+            outcome=outcome, detail=detail, outcome_detail=outcome_detail,
+            agent_uuids=tuple(a.uuid for a in agents), object_uuids=tuple(objects),
+            object_roles=roles))
+
+
+def ingest_provenance(
+    submission: Submission, files: Sequence[ContentFile], actors: ActorsLike, when: datetime,
+    *, desc_uuid: str, archivist: str = "", sip_uuid: str = "",
+    previous_uuid: str | None = None, record_status: str = "NEW", version_number: int = 1,
+    signer: str = "", tsa_url: str = "",
+) -> tuple[tuple[Agent, ...], tuple[Event, ...]]:
+    """The agents and events of the ingest of ``submission`` as the AIP ``desc_uuid``.
+
+    ``files`` are the AIP's content files; those whose bytes came in this submission get the
+    per-file events (files carried over from a previous version by reference keep theirs in
+    that version's PREMIS). ``sip_uuid`` defaults to :func:`aip.premis.sip_object_uuid`, which
+    the PREMIS writer also uses when ``AipDescription.sip_uuid`` is empty. ``archivist``
+    (``--archivist NAME``) overrides ``actors.person`` (the OS user).
+    """
+    report = submission.report
+    software = Agent(str(uuid.uuid4()), SOFTWARE_NAME, "software", __version__,
+                     "executing program")
+    fido_version = submission.fido_version or "unknown"
+    signatures = submission.signature_version or "unknown"
+    fido = Agent(str(uuid.uuid4()), "fido", "software",
+                 f"{fido_version} (PRONOM signature file {signatures})", "executing program")
+    org = Agent(str(uuid.uuid4()), actors.organisation, "organization", role="authorizer")
+    agents = [software, fido]
+    responsible = [org]
+    person = archivist or actors.person
+    if person:
+        responsible.append(Agent(str(uuid.uuid4()), person, "person", role="implementer"))
+
+    new_files = _files_of_submission(submission, files)
+    by_path = _content_uuids(submission, files)
+    story = _Story(when)
+    _validation(story, submission, [software, *responsible[1:]])
+    clamd = _virus_check(story, report, new_files, by_path, software)
+    if clamd is not None:
+        agents.append(clamd)
+    _format_identification(story, report, files, new_files, fido)
+    pyhanko = _signature_validation(story, submission, by_path, software)
+    if pyhanko is not None:
+        agents.append(pyhanko)
+    story.add("message digest calculation", "success",
+              "SHA-256 of every content file, computed while reading it once at validation and "
+              "compared with the producer's manifest or METS checksums",
+              f"{len(new_files)} file(s), sizes and digests agree", [software], new_files)
+
+    aip = str(uuid.UUID(desc_uuid))
+    sip = str(uuid.UUID(sip_uuid)) if sip_uuid else sip_object_uuid(aip)
+    sources = [(sip, "source")]
+    what = f"AIP version {version_number} ({record_status})"
+    if previous_uuid:
+        sources.append((str(uuid.UUID(previous_uuid)), "source"))
+        what += (f", {'supplementing' if record_status == 'SUPPLEMENT' else 'replacing'} "
+                 f"the version urn:uuid:{previous_uuid}")
+    story.add("information package creation", "success",
+              f"the submitted {submission.kind_label} package “{submission.name}” became {what}"
+              f"; content files renamed by sequence, original names kept in PREMIS and METS",
+              f"{len(files)} content file(s) in the AIP", [software, *responsible],
+              roles=(*sources, (aip, "outcome")))
+    timestamped = f", with an RFC 3161 timestamp from {tsa_url}" if tsa_url else ""
+    story.add("digital signature generation", "success",
+              "detached CMS (RFC 5652) signature tagmanifest-sha256.txt.p7s over "
+              "tagmanifest-sha256.txt, which covers manifest-sha256.txt and through it every "
+              f"payload file, this PREMIS record included{timestamped}",
+              "recorded before signing: this record is itself covered by the signature it "
+              "describes, so it cannot report the result; the proof is that the signature "
+              "verifies" + (f"; signer: {signer}" if signer else ""),
+              [software, org], roles=((aip, "outcome"),))
+    story.add("ingestion", "success",
+              "AIP written to every configured storage location, read back and verified "
+              "(size and SHA-256 of every object) before it is registered in the catalog",
+              "recorded before storage: each verified copy is a replication event written "
+              "beside the AIP (events/<aip uuid>/)", [software, *responsible], (aip,))
+    return (*agents, *responsible), tuple(story.events)
+
+
+def _files_of_submission(submission: Submission, files: Sequence[ContentFile]) -> list[str]:
+    """UUIDs of the content files whose bytes came in this submission."""
+    sent = {(f.sha256, f.size) for f in submission.content()}
+    return [f.uuid for f in files if (f.sha256, f.size) in sent]
+
+
+def _content_uuids(submission: Submission, files: Sequence[ContentFile]
+                   ) -> dict[str, list[str]]:
+    """Submission path of each content file -> the AIP file object(s) with its bytes."""
+    by_bytes: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for f in files:
+        by_bytes[(f.sha256, f.size)].append(f.uuid)
+    return {f.path: by_bytes.get((f.sha256, f.size), []) for f in submission.content()}
+
+
+def _validation(story: _Story, submission: Submission, agents: Sequence[Agent]) -> None:
+    report = submission.report
+    counts = Counter(f.severity for f in report.findings)
+    outcome = ("failure" if counts[Severity.ERROR] else
+               "warning" if counts[Severity.WARNING] else "success")
+    codes = sorted(report.codes())
+    story.add("validation", outcome,
+              f"{_KIND_DESCRIPTION.get(submission.kind, submission.kind_label)} validation of "
+              f"the submitted {submission.kind_label} package “{submission.name}”"
+              + (" (in a BagIt bag)" if submission.wrapped_in_bag else ""),
+              ("accepted" if report.valid else "rejected")
+              + f": {counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
+              f"{counts[Severity.NOT_CHECKED]} not checked, {counts[Severity.INFO]} info"
+              + (f"; codes: {', '.join(codes)}" if codes else ""), agents)
+
+
+def _with_code(report: Report, *codes: str) -> list[Finding]:
+    return [f for f in report.findings if f.code in codes]
+
+
+def _virus_check(story: _Story, report: Report, new_files: list[str],
+                 by_path: dict[str, list[str]], software: Agent) -> Agent | None:
+    """One event for the scan (or for why there was none); files clamd refused get theirs."""
+    scanned = _with_code(report, "VIRUS-SCANNED")
+    if not scanned:
+        reasons = [f.params.get("reason", "") for f in _with_code(report, "VIRUS-NOT-CHECKED")]
+        story.add("virus check", NOT_CHECKED, "no virus scan was made of the submission",
+                  "; ".join(r for r in reasons if r) or "the content checks were not run",
+                  [software], new_files)
+        return None
+    engine = scanned[-1].params.get("engine", "") or "unknown"
+    clamd = Agent(str(uuid.uuid4()), "clamd", "software", engine, "executing program")
+    found = _with_code(report, "VIRUS-FOUND")
+    story.add("virus check", "failure" if found else "success",
+              "every file of the submission streamed to clamd (INSTREAM)",
+              f"{scanned[-1].params.get('count', '?')} file(s) scanned by {engine}; "
+              + (f"found: {', '.join(f.params.get('signature', '') for f in found)}" if found
+                 else "no virus found"), [clamd, software], new_files)
+    for finding in _with_code(report, "VIRUS-FILE-NOT-CHECKED"):
+        objects = by_path.get(finding.location.path or "", [])
+        if objects:
+            story.add("virus check", NOT_CHECKED, "clamd did not scan this file",
+                      finding.params.get("reason", ""), [clamd, software], objects)
+    return clamd
+
+
+def _format_identification(story: _Story, report: Report, files: Sequence[ContentFile],
+                           new_files: list[str], fido: Agent) -> None:
+    mine = set(new_files)
+    chosen = [f for f in files if f.uuid in mine]
+    identified = [f for f in chosen if f.format.puid]
+    puids = Counter(f.format.puid for f in identified)
+    if _with_code(report, "FMT-IDENTIFIER-UNAVAILABLE"):
+        outcome = NOT_CHECKED
+    else:
+        outcome = "success" if len(identified) == len(chosen) else "warning"
+    listing = ", ".join(f"{p} ×{n}" for p, n in sorted(puids.items()) if p)
+    story.add("format identification", outcome,
+              "PRONOM identification with fido (signature, container and extension matches; "
+              "the basis of each match is in the file's formatNote)",
+              f"{len(identified)} of {len(chosen)} file(s) identified"
+              + (f": {listing}" if listing else ""), [fido], new_files)
+
+
+def _is_pdf(submission: Submission, f: SubmittedFile) -> bool:
+    fmt = submission.formats.get(f.path)
+    return (fmt is not None and fmt.mime == "application/pdf") or \
+        f.path.lower().endswith(".pdf")
+
+
+def _signature_validation(story: _Story, submission: Submission,
+                          by_path: dict[str, list[str]], software: Agent) -> Agent | None:
+    """One event per signed PDF (or unreadable PDF); one "no signed PDFs" event otherwise."""
+    pdfs = [f for f in submission.content() if _is_pdf(submission, f)]
+    if not pdfs:
+        story.add("digital signature validation", "success",
+                  "PDF digital signatures (PAdES / PKCS#7) of the content files",
+                  "no signed PDFs: the submission has no PDF content file", [software])
+        return None
+    pyhanko = Agent(str(uuid.uuid4()), "pyHanko", "software", pyhanko_version() or None,
+                    "executing program")
+    findings: dict[str, list[Finding]] = defaultdict(list)
+    for finding in submission.report.findings:
+        if finding.location.path and (finding.code.startswith("SIG-PDF-")
+                                      or finding.code in _PDF_UNCHECKED):
+            findings[finding.location.path].append(finding)
+    signed = 0
+    for f in pdfs:
+        objects = by_path.get(f.path, [])
+        mine = [x for x in findings.get(f.path, []) if x.code != "SIG-PDF-EMPTY-FIELD"]
+        if not mine or not objects:
+            continue
+        signed += 1
+        story.add("digital signature validation", _signature_outcome(mine),
+                  "every signature of this PDF: integrity of the signed bytes, coverage, "
+                  "changes after signing, signer trust and timestamps",
+                  "; ".join(_describe(x) for x in mine), [pyhanko, software], objects)
+    if not signed:
+        story.add("digital signature validation", "success",
+                  "PDF digital signatures (PAdES / PKCS#7) of the content files",
+                  f"no signed PDFs among {len(pdfs)} PDF file(s)", [pyhanko, software],
+                  [u for f in pdfs for u in by_path.get(f.path, [])])
+    return pyhanko
+
+
+def _signature_outcome(findings: Sequence[Finding]) -> str:
+    if any(f.code in _PDF_UNCHECKED for f in findings):
+        return "failure" if any(f.severity is Severity.ERROR for f in findings) else NOT_CHECKED
+    if any(f.severity is Severity.ERROR for f in findings):
+        return "failure"
+    if any(f.severity in (Severity.WARNING, Severity.NOT_CHECKED) for f in findings):
+        return "warning"
+    return "success"
+
+
+def _describe(finding: Finding) -> str:
+    field = finding.params.get("field")
+    signer = finding.params.get("signer")
+    parts = [finding.code] + [p for p in (f"field “{field}”" if field else "",
+                                          f"signer {signer}" if signer else "") if p]
+    return " ".join(parts)
