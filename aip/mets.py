@@ -1,10 +1,11 @@
 """The AIP's root METS.xml: E-ARK CSIP 2.0.4 shaped, with the TT05 conventions.
 
-TT05 conventions followed here: OBJID ``urn:uuid:<uuid>``; IDs ``uuid-<UPPER UUID>`` except
-``<file ID="ID-<UPPER UUID>">``; timestamps with milliseconds and an explicit offset; SHA-256
-checksums in upper-case hex with SIZE on every reference; ``structMap LABEL="CSIP"
-TYPE="PHYSICAL"`` in which every file is linked exactly once. Structural IDs are derived from
-the AIP UUID (UUID v5), so the same description always gives the same METS.
+TT05 conventions followed here: OBJID ``desc.objid`` (default ``urn:uuid:<uuid>``); IDs
+``uuid-<UPPER UUID>`` except ``<file ID="ID-<UPPER UUID>">``; timestamps with milliseconds
+and an explicit offset; SHA-256 checksums in upper-case hex with SIZE on every reference;
+``structMap LABEL="CSIP" TYPE="PHYSICAL"`` in which every file is linked exactly once.
+Structural IDs are derived from the AIP UUID (UUID v5), so the same description always gives
+the same METS.
 """
 
 from __future__ import annotations
@@ -140,6 +141,10 @@ def _header(root: etree._Element, desc: AipDescription) -> None:
     creator = etree.SubElement(hdr, _m("agent"), ROLE="CREATOR", TYPE="OTHER")
     creator.set("OTHERTYPE", "SOFTWARE")
     etree.SubElement(creator, _m("name")).text = desc.software_name
+    if desc.fonds_code:  # TT05: the fonds code (mã phông) the AIP belongs to
+        code = etree.SubElement(creator, _m("note"))
+        code.set(_csip("NOTETYPE"), "IDENTIFICATIONCODE")
+        code.text = desc.fonds_code
     note = etree.SubElement(creator, _m("note"))
     note.set(_csip("NOTETYPE"), "SOFTWARE VERSION")
     note.text = desc.software_version
@@ -255,7 +260,7 @@ def mets_document(desc: AipDescription, premis: MetadataFile) -> etree._Element:
     """The AIP's root METS as an lxml element; ``premis`` is the written PREMIS.xml."""
     ids = _Ids(desc.uuid)
     created = timestamp(desc.created)
-    objid = f"urn:uuid:{uuid.UUID(desc.uuid)}"
+    objid = desc.objid or f"urn:uuid:{uuid.UUID(desc.uuid)}"
     # lxml-stubs do not allow the None (default namespace) key that lxml accepts
     root = etree.Element(_m("mets"), nsmap=cast(Any, NSMAP), OBJID=objid, LABEL=desc.label)
     root.set("TYPE", "Mixed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 # FormatId lives in the core (preservation/ must not import aip/); re-exported here
 from preservation.formats import FormatId as FormatId
@@ -110,3 +111,50 @@ EVENT_TYPES: dict[str, str] = {
     "virus check": "http://id.loc.gov/vocabulary/preservation/eventType/vir",
     "digital signature validation": "http://id.loc.gov/vocabulary/preservation/eventType/dig",
 }
+
+
+@dataclass(frozen=True)
+class ReusableFile:
+    """One payload object of the previous version that a new version may reference.
+
+    Defined here (a plain record) and re-exported by :mod:`aip.builder` (contract §8).
+    """
+
+    bag_path: str  # its path in the previous bag, e.g. "data/representations/rep1/data/x.pdf"
+    size: int
+    sha256: str  # lower-case hex
+    stored_key: str  # the object key that really holds the bytes (chains collapse)
+    role: str  # "content" | "metadata"
+    original_name: str | None = None
+    puid: str | None = None
+    format_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PreviousVersion:
+    """The version a new AIP supplements or replaces, with the objects it may reuse."""
+
+    uuid: str
+    package_uuid: str
+    version: int
+    objid: str
+    mode: str  # "supplement" | "replace"
+    files: tuple[ReusableFile, ...]
+
+
+@dataclass(frozen=True)
+class PayloadFile:
+    """One file of an AIP's ``data/`` as a builder plans it, before it becomes a bag object.
+
+    ``source`` is where the bytes are now (the submission, or the staging folder); None for an
+    object reused from a previous version, whose bytes stay at ``stored_key``.
+    """
+
+    aip_path: str  # relative to the AIP root (the bag's data/)
+    source: Path | None
+    size: int
+    sha256: str  # lower-case hex
+    role: str  # "content" | "metadata"
+    original_name: str | None = None
+    format: FormatId | None = None
+    stored_key: str | None = None

@@ -530,3 +530,18 @@ def test_naive_datetimes_are_refused(desc: AipDescription, premis_file: Metadata
 def test_duplicate_uuids_are_refused(desc: AipDescription) -> None:
     with pytest.raises(ValueError, match="duplicate"):
         premis_bytes(replace(desc, files=(PDF, PDF)))
+
+
+def test_objid_and_fonds_code_of_a_tt05_description(
+    desc: AipDescription, premis_file: MetadataFile
+) -> None:
+    objid = f"urn:H41:uuid-{AIP_UUID.upper()}"
+    mets = parse_bytes(mets_bytes(replace(desc, objid=objid, fonds_code="H41"),
+                                  premis_file)).getroot()
+    assert validate(mets, "mets") == []
+    assert mets.get("OBJID") == objid
+    assert mets.find("m:structMap/m:div", NS).get("LABEL") == objid  # type: ignore[union-attr]
+    creator = mets.find("m:metsHdr/m:agent[@ROLE='CREATOR']", NS)
+    assert creator is not None
+    notes = {n.get(f"{{{CSIP}}}NOTETYPE"): n.text for n in creator.iterfind("m:note", NS)}
+    assert notes == {"IDENTIFICATIONCODE": "H41", "SOFTWARE VERSION": "0.1.0"}

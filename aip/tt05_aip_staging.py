@@ -1,0 +1,90 @@
+"""Files an AIP builder writes into its staging folder, and the producer's files it keeps.
+
+Shared by both AIP shapes (TT05 AIP_hoso / AIP_tailieu and the E-ARK-shaped AIP): every file is
+returned as a :class:`~aip.model.PayloadFile` (path relative to the AIP root, size, SHA-256),
+ready for the bag. The producer's metadata (its METS, records, schemas, bag tag files) and our
+validation report are kept under ``submission/`` as evidence of what was received.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path, PurePosixPath
+
+from aip.model import PayloadFile
+from preservation.hashing import sha256_bytes
+from sip.submission import FileRole, SipKind, Submission
+
+#: a name kept as it is inside the AIP (ASCII, no spaces, no leading dot or dash)
+PORTABLE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
+PORTABLE_MAX = 200
+VALIDATION_REPORT = "submission/validation-report.json"
+_EXTENSION = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+_PRODUCER_TAG_FILE = re.compile(r"^(bagit|bag-info|(tag)?manifest-[a-z0-9]+|fetch)\.txt$")
+
+
+def portable(name: str) -> bool:
+    """True when ``name`` can be an AIP path (and an object key) exactly as it is."""
+    return bool(PORTABLE.match(name)) and len(name) <= PORTABLE_MAX
+
+
+def extension(path: str) -> str:
+    """The lower-case extension of ``path`` when it is a plain one (``.pdf``), else ""."""
+    suffix = PurePosixPath(path).suffix
+    return suffix.lower() if _EXTENSION.match(suffix) else ""
+
+
+def write(staging: Path, aip_path: str, data: bytes, mime: str = "application/xml"
+          ) -> PayloadFile:
+    """Write ``data`` as ``staging/data/<aip_path>``; a metadata payload file."""
+    target = staging / "data" / aip_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return PayloadFile(aip_path, target, len(data), sha256_bytes(data), "metadata")
+
+
+def schema_file(name: str, packaged: str | None = None) -> bytes:
+    """A packaged schema (preservation/schemas/<packaged or name>)."""
+    return (resources.files("preservation") / "schemas" / (packaged or name)).read_bytes()
+
+
+def producer_metadata(submission: Submission) -> list[PayloadFile]:
+    """The producer's METS, records, schemas and documentation, kept under submission/sip/.
+
+    Portable names keep their path (so the AIP stays readable without this software); any other
+    name gets a sequence number, and its original path is recorded in METS and the catalog.
+    """
+    out = []
+    for n, f in enumerate((f for f in submission.files if f.role is FileRole.METADATA), 1):
+        name = f.path if portable(f.path) else f"renamed/{n:06d}{extension(f.path)}"
+        out.append(PayloadFile(f"submission/sip/{name}", f.fs_path, f.size, f.sha256, "metadata",
+                               original_name=f.path))
+    return out
+
+
+def submission_evidence(staging: Path, submission: Submission) -> list[PayloadFile]:
+    """The producer's standard bag tag files and our validation report, under submission/."""
+    out = []
+    root = submission.root
+    if root is not None and (submission.kind is SipKind.BAGIT or submission.wrapped_in_bag):
+        for entry in sorted(root.iterdir(), key=lambda e: e.name):
+            if (_PRODUCER_TAG_FILE.match(entry.name) and entry.is_file()
+                    and not entry.is_symlink()):
+                out.append(write(staging, f"submission/{entry.name}", entry.read_bytes()))
+    data = json.dumps(submission.report.to_dict("en"), ensure_ascii=False, indent=2).encode()
+    out.append(write(staging, VALIDATION_REPORT, data))
+    return out
+
+
+def mime_of(item: PayloadFile) -> str:
+    """MIME type of a metadata file we keep or write, by extension."""
+    name = item.aip_path.lower()
+    if name.endswith(".xml"):
+        return "application/xml"
+    if name.endswith(".json"):
+        return "application/json"
+    if name.endswith(".txt"):
+        return "text/plain"
+    return "application/octet-stream"
