@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import click
 from rich.console import Console
@@ -37,12 +38,15 @@ def aip_list(ctx: click.Context) -> None:
                 for c in copies]})
 
     def text(console: Console) -> None:
-        table = Table("label", "files", "bytes", "created", "copies")
+        table = Table("label", "fonds", "version", "files", "bytes", "created", "copies")
         table.add_column("AIP", no_wrap=True, min_width=36)
         for r in rows:
-            table.add_row(r["label"], str(r["file_count"]), str(r["total_size"]),
-                          r["created"], ", ".join(f"{c['location']}:{c['status']}"
-                                                  for c in r["copies"]), r["id"])
+            version = str(r["version"]) + (f" ({r['record_status'].lower()})"
+                                           if r["record_status"] != "NEW" else "")
+            table.add_row(r["label"], r["fonds_code"], version, str(r["file_count"]),
+                          str(r["total_size"]), r["created"],
+                          ", ".join(f"{c['location']}:{c['status']}" for c in r["copies"]),
+                          r["id"])
         console.print(table)
 
     emit(ctx, {"ok": True, "aips": rows}, text)
@@ -54,7 +58,8 @@ def aip_list(ctx: click.Context) -> None:
 @click.pass_context
 @handle_errors
 def aip_show(ctx: click.Context, aip_id: str) -> None:
-    """Everything about one AIP: files, copies and PREMIS events."""
+    """Everything about one AIP: fonds, versions of its package, files, copies and PREMIS
+    events."""
     with Repository.open(app(ctx).home) as repo:
         aip = repo.catalog.aip(aip_id)
         if aip is None:
@@ -62,18 +67,35 @@ def aip_show(ctx: click.Context, aip_id: str) -> None:
         files = [asdict(f) for f in repo.catalog.files(aip_id)]
         copies = [asdict(c) for c in repo.catalog.copies(aip_id)]
         events = [asdict(e) for e in repo.catalog.events(aip_id)]
-    data = {"ok": True, "aip": asdict(aip), "files": files, "copies": copies, "events": events}
+        versions: list[dict[str, Any]] = [
+            {"id": v.id, "version": v.version, "record_status": v.record_status,
+             "previous_id": v.previous_id, "created": v.created, "label": v.label,
+             "latest": False} for v in repo.catalog.versions(aip.package_id)]
+    if versions:
+        versions[-1]["latest"] = True
+    data = {"ok": True, "aip": asdict(aip), "versions": versions, "files": files,
+            "copies": copies, "events": events}
 
     def text(console: Console) -> None:
         console.print(f"AIP {aip.id}: {aip.label}", markup=False)
         console.print(f"  created {aip.created} by {aip.organisation}; signer {aip.signer}",
                       markup=False)
+        console.print(f"  fonds {aip.fonds_code or '?'}; {aip.objid or 'urn:uuid:' + aip.id}"
+                      + (f"; {aip.arc_file_code}" if aip.arc_file_code else ""), markup=False)
+        for v in versions:
+            mark = "→" if v["id"] == aip.id else " "
+            latest = ", latest" if v["latest"] else ""
+            console.print(f"  {mark} version {v['version']} {v['id']} "
+                          f"({v['record_status'].lower()}{latest}, {v['created']})",
+                          markup=False)
         table = Table("original name", "bytes", "format", "sha256")
         table.add_column("AIP path", no_wrap=True)
         for f in files:
             if f["role"] == "content":
+                where = f["path"].removeprefix("data/") + (
+                    f" (stored as {f['stored_key']})" if f.get("stored_key") else "")
                 table.add_row(f["original_name"], str(f["size"]), f["puid"] or "?",
-                              f["sha256"][:16] + "…", f["path"].removeprefix("data/"))
+                              f["sha256"][:16] + "…", where)
         console.print(table)
         for c in copies:
             console.print(f"  copy {c['location']}: {c['url']} — {c['status']} "

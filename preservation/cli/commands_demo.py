@@ -17,11 +17,16 @@ from preservation.cli.runtime import app, emit, handle_errors, json_option, prog
 from preservation.config import CONFIG_NAME, resolve_home
 from preservation.errors import RejectedError
 from preservation.findings import Report
+from preservation.fonds import make_fonds, register_fonds
 from preservation.repository import Repository, init_repository
+from preservation.storage import open_location
 from preservation.timeutil import now_local
 from sip.create import create_sip
 from sip.samples import make_sample_sip_source
 from sip.tt05_model import PackageKind
+
+#: the fonds code of the demo's producer (the sample SIP's IDENTIFICATIONCODE)
+DEMO_FONDS = "H41"
 
 
 @click.command("demo")
@@ -40,12 +45,13 @@ def demo_cmd(ctx: click.Context) -> None:
     documents, catalogue = make_sample_sip_source(producer)
     report = Report("sip create")
     transfer = create_sip(documents, catalogue, PackageKind.HOSO, producer / "SIP_hoso.zip",
-                          fonds_code="H41", agency="Văn phòng UBND tỉnh (demo)", report=report)
+                          fonds_code=DEMO_FONDS, agency="Văn phòng UBND tỉnh (demo)", report=report)
     if transfer is None:
         raise RejectedError("the demo catalogue was refused by sip create", report)
     with Repository.open(home) as repo, progress_bar(ctx) as progress:
+        _demo_fonds(repo)
         result = ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog,
-                        progress=progress)
+                        fonds=DEMO_FONDS, progress=progress)
         audits = audit(repo.config, repo.catalog, [result.aip_id], repo.trust_anchors(),
                        progress=progress)
         dip = create_dip(repo.config, repo.catalog, result.aip_id,
@@ -59,6 +65,7 @@ def demo_cmd(ctx: click.Context) -> None:
         "ok": intact, "home": str(home), "repository_created": created,
         "config": str(home / CONFIG_NAME), "catalog": config.catalog_target.display,
         "transfer": str(transfer), "sip_kind": result.report.kind, "aip_id": result.aip_id,
+        "fonds": result.fonds_code,
         "copies": copies,
         "audit": {"intact": intact, "copies": [
             {"location": c.location, "ok": c.ok, "files_checked": c.files_checked}
@@ -72,7 +79,7 @@ def demo_cmd(ctx: click.Context) -> None:
         console.print(f"  producer's files: {documents}  + catalogue {catalogue.name}")
         console.print(f"  TT05 SIP:         {transfer}  (made by `preservation sip create`)")
         console.print(f"  AIP:              {result.aip_id} "
-                      f"({result.file_count} files, signed)")
+                      f"({result.file_count} files, signed; fonds {result.fonds_code})")
         for c in copies:
             console.print(f"  copy {c['location']}:       {c['aip_folder']}")
         console.print(f"  audit:            {'all copies intact' if intact else 'FAILED'}")
@@ -84,6 +91,21 @@ def demo_cmd(ctx: click.Context) -> None:
 
     emit(ctx, data, text)
     ctx.exit(0 if intact else 1)
+
+
+def _demo_fonds(repo: Repository) -> None:
+    """Every AIP belongs to a registered fonds: the demo's own, registered once (catalog and
+    every location, as `preservation fonds add` does)."""
+    if repo.catalog.fonds(DEMO_FONDS) is not None:
+        return
+    backends = [open_location(s.url, **s.options) for s in repo.config.storage]
+    try:
+        register_fonds(repo.catalog, backends,
+                       make_fonds(DEMO_FONDS, "Văn phòng Ủy ban nhân dân tỉnh (demo)",
+                                  language="01"))
+    finally:
+        for backend in backends:
+            backend.close()
 
 
 def _folder(url: str, aip_id: str) -> str:

@@ -82,9 +82,13 @@ def init_cmd(ctx: click.Context, directory: Path | None, name: str, archive_code
 def ingest_result_dict(result: IngestResult, lang: str) -> dict[str, Any]:
     return {
         "ok": True, "aip_id": result.aip_id, "label": result.label,
+        "fonds": result.fonds_code, "package_id": result.package_id,
+        "version": result.version, "previous_id": result.previous_id,
+        "record_status": result.record_status, "resumed": result.resumed,
         "files": result.file_count, "bytes": result.content_size,
         "copies": [{"location": c.location, "url": c.url, "objects": c.objects,
-                    "bytes": c.bytes, "verified_at": c.verified_at} for c in result.copies],
+                    "reused": c.reused, "bytes": c.bytes, "verified_at": c.verified_at}
+                   for c in result.copies],
         "report": str(result.report_path),
         "findings": [f.to_dict(lang) for f in result.report.findings],
     }
@@ -93,26 +97,49 @@ def ingest_result_dict(result: IngestResult, lang: str) -> dict[str, Any]:
 @click.command("ingest")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--label", help="A title for the AIP (default: the package's title or name).")
+@click.option("--fonds", metavar="CODE",
+              help="The fonds the AIP belongs to (default: the previous version's, else the "
+                   "TT05 SIP's fonds code, else the configured default_fonds).")
+@click.option("--supplement", metavar="AIP_ID",
+              help="Make a new version of this AIP (the latest of its package): its files plus "
+                   "the submission's.")
+@click.option("--replace", metavar="AIP_ID",
+              help="Make a new version of this AIP (the latest of its package) holding only "
+                   "the submission's files.")
+@click.option("--archivist", metavar="NAME",
+              help="The person responsible for this ingest (default: the operating-system "
+                   "user).")
 @json_option
 @click.pass_context
 @handle_errors
-def ingest_cmd(ctx: click.Context, path: Path, label: str | None) -> None:
+def ingest_cmd(ctx: click.Context, path: Path, label: str | None, fonds: str | None,
+               supplement: str | None, replace: str | None, archivist: str | None) -> None:
     """Validate a submission (TT05 or E-ARK SIP, or BagIt bag; folder or ZIP) exactly as
     `sip validate` does, and store it as a signed AIP on every location."""
+    if supplement and replace:
+        raise UsageError("--supplement and --replace cannot be used together",
+                         code="INGEST-VERSION-OPTIONS")
     with Repository.open(app(ctx).home) as repo, progress_bar(ctx) as progress:
         result = ingest(repo.config, path.absolute(), identity=repo.identity(ask_passphrase),
-                        catalog=repo.catalog, label=label, progress=progress)
+                        catalog=repo.catalog, label=label, fonds=fonds, supplement=supplement,
+                        replace=replace, archivist=archivist, progress=progress)
     data = ingest_result_dict(result, app(ctx).lang)
 
     def text(console: Console) -> None:
+        version = (f", version {result.version} ({result.record_status.lower()} of "
+                   f"{result.previous_id})" if result.previous_id else "")
         console.print(f"Ingested {path} as AIP {result.aip_id} ({result.file_count} files, "
-                      f"{result.content_size} bytes)")
+                      f"{result.content_size} bytes; fonds {result.fonds_code}{version})",
+                      markup=False)
+        if result.resumed:
+            console.print("  resumed an interrupted ingest of the same transfer")
         for c in result.copies:
+            reused = f", {c.reused} unchanged objects referenced" if c.reused else ""
             console.print(f"  copy {c.location}: {c.url} — {c.objects} objects written and "
-                          "verified")
+                          f"verified{reused}", markup=False)
         for f in result.report.findings:
             console.print(f"  {f.severity.value}: {f.code} {f.location} — "
                           f"{f.message(app(ctx).lang)}", markup=False)
-        console.print(f"  validation report: {result.report_path}")
+        console.print(f"  validation report: {result.report_path}", markup=False)
 
     emit(ctx, data, text)

@@ -13,15 +13,24 @@ from lxml import etree
 
 import aip.ingest as ingest_module
 from aip.ingest import ingest
+from aip.ingest_staging import locked_folder
 from preservation.errors import RejectedError, StorageError
+from preservation.events import read_events
 from preservation.manifest import SIGNATURE, TAGMANIFEST
-from preservation.repository import Repository
-from sip.samples import sample_files
-from tests.helpers import location_root, tree_digest
+from preservation.repository import Repository, init_repository
+from preservation.storage import open_location
+from sip.samples import make_sample_transfer, sample_files
+from tests.helpers import add_test_fonds, location_root, set_default_fonds, tree_digest
 
 
 def run_ingest(repo: Repository, source: Path) -> ingest_module.IngestResult:
-    return ingest(repo.config, source, identity=repo.identity(), catalog=repo.catalog)
+    return ingest(repo.config, source, identity=repo.identity(), catalog=repo.catalog,
+                  fonds=add_test_fonds(repo.catalog))
+
+
+def aip_folders(root: Path) -> list[Path]:
+    """What a location holds under AIP prefixes (fonds records and events live elsewhere)."""
+    return [p for p in root.iterdir() if p.name not in ("fonds", "events")]
 
 
 def test_ingest_stores_two_verified_copies_and_registers(repo: Repository, transfer: Path) -> None:
@@ -64,7 +73,7 @@ def test_stored_mets_and_premis_are_schema_valid(repo: Repository, transfer: Pat
         xsd = etree.XMLSchema(etree.parse(str(schemas / schema)))
         tree = etree.parse(str(root / document))
         assert xsd.validate(tree), f"{document}: {xsd.error_log}"
-    premis = (root / "metadata/preservation/PREMIS.xml").read_text(encoding="utf-8")
+    premis = "".join(p.read_text(encoding="utf-8") for p in root.rglob("PREMIS*.xml"))
     for name in sample_files():
         assert name in premis  # originalName, byte for byte
     mets = etree.parse(str(root / "METS.xml"))
@@ -109,7 +118,7 @@ def test_invalid_bag_is_rejected_with_report_and_nothing_stored(repo: Repository
     assert any("MISMATCH" in c or "OXUM" in c for c in codes), codes
     assert repo.catalog.aip_ids() == []
     for index in (0, 1):
-        assert list(location_root(repo.config, index).iterdir()) == []
+        assert aip_folders(location_root(repo.config, index)) == []
     reports = list(repo.config.reports_dir.glob("sip-*.json"))
     assert len(reports) == 1
     saved = json.loads(reports[0].read_text(encoding="utf-8"))
@@ -140,7 +149,7 @@ def test_failure_after_first_copy_leaves_no_trace_and_rerun_succeeds(
     assert calls == [1]
     assert repo.catalog.aip_ids() == []
     for index in (0, 1):
-        assert list(location_root(repo.config, index).iterdir()) == []
+        assert aip_folders(location_root(repo.config, index)) == []
     assert list((repo.config.work_dir / "ingest").iterdir()) == []
     assert tree_digest(transfer) == before
 
@@ -149,9 +158,11 @@ def test_failure_after_first_copy_leaves_no_trace_and_rerun_succeeds(
     assert repo.catalog.aip_ids() == [result.aip_id]
 
 
-def test_ingest_killed_midway_is_cleaned_up_by_the_next_one(
-        repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A SIGKILL leaves staging and objects behind; the next ingest removes both."""
+def test_ingest_killed_midway_is_swept_by_the_ingest_of_another_transfer(
+        repo: Repository, transfer: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGKILL leaves staging and objects behind; an ingest of another transfer removes both
+    (the same transfer would resume them: tests/aip/test_ingest_resume.py)."""
     staged: list[str] = []
 
     def die(built: object, *args: object, **kwargs: object) -> None:
@@ -167,7 +178,9 @@ def test_ingest_killed_midway_is_cleaned_up_by_the_next_one(
     assert (repo.config.work_dir / "ingest" / orphan).exists()
 
     monkeypatch.undo()
-    result = run_ingest(repo, transfer)
+    other = make_sample_transfer(tmp_path / "another transfer")
+    result = run_ingest(repo, other)
+    assert result.aip_id != orphan and not result.resumed
     assert not (location_root(repo.config, 0) / orphan).exists()
     assert not (repo.config.work_dir / "ingest" / orphan).exists()
     assert repo.catalog.aip_ids() == [result.aip_id]
@@ -175,7 +188,7 @@ def test_ingest_killed_midway_is_cleaned_up_by_the_next_one(
 
 def test_recovery_leaves_a_running_ingest_alone(repo: Repository, transfer: Path) -> None:
     """Another process's staging folder, locked while it builds, is not taken for a crash."""
-    with ingest_module._new_staging(repo.config.work_dir / "ingest") as (aip_uuid, staging):
+    with locked_folder(repo.config.work_dir / "ingest") as (aip_uuid, staging):
         (staging / "METS.xml").write_bytes(b"in progress")
         assert ingest_module.recover_interrupted(repo.config, repo.catalog) == []
         run_ingest(repo, transfer)  # a concurrent ingest runs recovery first
@@ -183,3 +196,82 @@ def test_recovery_leaves_a_running_ingest_alone(repo: Repository, transfer: Path
     # once its owner is gone (lock released) it is an orphan like any other
     assert ingest_module.recover_interrupted(repo.config, repo.catalog) == [aip_uuid]
     assert not staging.exists()
+
+
+# --- fonds: every AIP belongs to a registered one ----------------------------------------------
+
+def _nothing_written(repo: Repository) -> None:
+    assert repo.catalog.aip_ids() == []
+    for index in (0, 1):
+        assert aip_folders(location_root(repo.config, index)) == []
+    assert not list(repo.config.reports_dir.glob("*.json"))
+
+
+def test_a_transfer_naming_no_fonds_needs_one(tmp_path: Path, transfer: Path) -> None:
+    bare = tmp_path / "bare"  # no default fonds, whatever the suite's fixtures configure
+    init_repository(bare, name="Lưu trữ (không phông mặc định)")
+    with Repository.open(bare) as repo:
+        assert repo.config.default_fonds == ""
+        with pytest.raises(RejectedError) as caught:
+            ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog)
+        assert caught.value.code == "INGEST-FONDS-REQUIRED"
+        codes = caught.value.report.codes()  # type: ignore[attr-defined]
+        assert codes == {"INGEST-FONDS-REQUIRED"}
+        _nothing_written(repo)
+
+
+def test_an_unregistered_fonds_is_refused_before_anything_is_read(
+        repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the transfer must not be opened")
+
+    monkeypatch.setattr(ingest_module, "open_sip", never)
+    with pytest.raises(RejectedError) as caught:
+        ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog,
+               fonds="H99")
+    assert caught.value.code == "INGEST-FONDS-UNKNOWN"
+    [finding] = caught.value.report.findings  # type: ignore[attr-defined]
+    assert finding.code == "INGEST-FONDS-UNKNOWN" and finding.params["fonds"] == "H99"
+    assert "preservation fonds add H99" in finding.fix("en")
+    _nothing_written(repo)
+
+
+def test_the_configured_default_fonds_is_used(home: Path, transfer: Path) -> None:
+    set_default_fonds(home, "H41")
+    with Repository.open(home) as repo:
+        assert repo.config.default_fonds == "H41"
+        with pytest.raises(RejectedError) as caught:  # configured, but not registered
+            ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog)
+        assert caught.value.code == "INGEST-FONDS-UNKNOWN"
+        _nothing_written(repo)
+        add_test_fonds(repo.catalog, "H41")
+        result = ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog)
+        record = repo.catalog.aip(result.aip_id)
+        assert result.fonds_code == "H41" and record is not None and record.fonds_code == "H41"
+        assert [a.id for a in repo.catalog.aips_in_fonds("H41")] == [result.aip_id]
+
+
+def test_an_explicit_fonds_wins_and_is_recorded(repo: Repository, transfer: Path) -> None:
+    add_test_fonds(repo.catalog, "H41")
+    result = ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog,
+                    fonds="H41", archivist="Nguyễn Văn A")
+    record = repo.catalog.aip(result.aip_id)
+    assert record is not None
+    assert (record.fonds_code, record.version, record.package_id, record.record_status,
+            record.previous_id) == ("H41", 1, result.aip_id, "NEW", None)
+    info = (location_root(repo.config, 0) / result.aip_id / "bag-info.txt").read_text("utf-8")
+    assert "Fonds-Code: H41" in info
+    premis = "".join(p.read_text(encoding="utf-8")
+                     for p in (location_root(repo.config, 0) / result.aip_id).rglob("PREMIS*"))
+    assert "Nguyễn Văn A" in premis
+
+
+def test_replication_events_are_written_beside_the_aip(repo: Repository,
+                                                       transfer: Path) -> None:
+    result = run_ingest(repo, transfer)
+    catalogued = [e for e in repo.catalog.events(result.aip_id) if e.type == "replication"]
+    assert sorted(e.location or "" for e in catalogued) == ["copy1", "copy2"]
+    for index in (0, 1):
+        backend = open_location(repo.config.storage[index].url)
+        stored = sorted((e.id, e.location) for e in read_events(backend, result.aip_id))
+        assert stored == sorted((e.id, e.location) for e in catalogued)

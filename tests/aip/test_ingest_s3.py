@@ -13,6 +13,7 @@ from aip.ingest import ingest
 from preservation.errors import DeleteRefusedError, StorageError
 from preservation.repository import Repository, init_repository
 from preservation.storage import open_location
+from tests.helpers import prepare_test_home
 from tests.s3server import SeaweedFS
 
 pytestmark = pytest.mark.s3
@@ -31,6 +32,7 @@ def locked_repo(tmp_path: Path, seaweedfs: SeaweedFS, s3_lock_bucket: str,
     text = config.read_text(encoding="utf-8").replace(
         f'url = "{url}"', f'url = "{url}"\nretention_mode = "COMPLIANCE"\nretention_days = 1')
     config.write_text(text, encoding="utf-8")
+    prepare_test_home(home)
     return Repository.open(home)
 
 

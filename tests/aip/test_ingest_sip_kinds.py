@@ -22,8 +22,15 @@ from sip.create import create_sip
 from sip.samples import make_sample_sip_source
 from sip.tt05_model import PackageKind
 from sip.validate import ValidationOptions, open_sip
-from tests.helpers import location_root, tree_digest
+from tests.helpers import TEST_FONDS, add_test_fonds, location_root, tree_digest
 from tests.sip.eark_fixtures import FILES, build_package
+
+
+@pytest.fixture(autouse=True)
+def fonds(repo: Repository) -> None:
+    """The fonds of the sample TT05 SIP (H41) and the one E-ARK SIPs are ingested into."""
+    add_test_fonds(repo.catalog, "H41", "Phông Văn phòng UBND tỉnh")
+    add_test_fonds(repo.catalog)
 
 
 def tt05_zip(tmp_path: Path) -> Path:
@@ -111,7 +118,8 @@ def test_cli_validate_and_ingest_give_the_same_findings(home: Path, tmp_path: Pa
 
 def test_an_eark_sip_is_ingested(repo: Repository, config: Config, tmp_path: Path) -> None:
     package = build_package(tmp_path, objid="uuid-0001")
-    result = ingest(config, package, identity=repo.identity(), catalog=repo.catalog)
+    result = ingest(config, package, identity=repo.identity(), catalog=repo.catalog,
+                    fonds=TEST_FONDS)
     aip = repo.catalog.aip(result.aip_id)
     assert aip is not None and aip.source_kind == "eark"
     files = {f.path: f for f in repo.catalog.files(result.aip_id)}
@@ -127,7 +135,8 @@ def test_an_archive_policy_decides_which_formats_an_eark_sip_may_hold(
     files["representations/rep1/data/record.xml"] = b"<?xml version='1.0'?><record/>\n"
     package = build_package(tmp_path, objid="uuid-0002", files=files)
     with pytest.raises(RejectedError) as caught:
-        ingest(config, package, identity=repo.identity(), catalog=repo.catalog)
+        ingest(config, package, identity=repo.identity(), catalog=repo.catalog,
+               fonds=TEST_FONDS)
     assert isinstance(caught.value.report, Report)
     assert "FMT-NOT-ACCEPTED" in caught.value.report.codes()  # XML is not in TT05's list
     policy = tmp_path / "formats.toml"
@@ -138,7 +147,7 @@ def test_an_archive_policy_decides_which_formats_an_eark_sip_may_hold(
                       encoding="utf-8")
     options = ValidationOptions(format_policy=load_format_policy(policy))
     result = ingest(config, package, identity=repo.identity(), catalog=repo.catalog,
-                    options=options)
+                    options=options, fonds=TEST_FONDS)
     assert repo.catalog.aip(result.aip_id) is not None
 
 

@@ -14,7 +14,7 @@ from preservation.audit import audit
 from preservation.errors import SigningError
 from preservation.repository import Repository, init_repository
 from sip.samples import make_sample_transfer
-from tests.helpers import location_root, tree_digest
+from tests.helpers import location_root, prepare_test_home, tree_digest
 from tests.signing.signing_pki import ThrowawayCA
 from tests.signing.tsa import dummy_stamper, issue_tsa_certificate, serve_tsa
 
@@ -40,6 +40,7 @@ def tsa_ca() -> ThrowawayCA:
 def test_aip_signature_is_timestamped_and_audited(tmp_path: Path, tsa_ca: ThrowawayCA) -> None:
     home = tmp_path / "archive"
     init_repository(home, name="Lưu trữ (TSA test)")
+    prepare_test_home(home)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     stamper = dummy_stamper(key, issue_tsa_certificate(tsa_ca, key), tsa_ca)
     with serve_tsa(stamper) as url:
@@ -66,6 +67,7 @@ def test_a_refusing_tsa_fails_the_ingest_before_anything_is_stored(
     """(A TSA that never answers is cut off by the client's timeout: tests/signing.)"""
     home = tmp_path / "archive"
     init_repository(home, name="Lưu trữ (TSA test)")
+    prepare_test_home(home)
     transfer = make_sample_transfer(tmp_path / "t")
     before = tree_digest(transfer)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -31,8 +31,13 @@ def test_whole_path_on_the_embedded_default(tmp_path: Path) -> None:
 
     transfer = make_sample_transfer(tmp_path / "Chuyển giao 2026")
     before = tree_digest(transfer)
-    ingested = cli(home, "ingest", str(transfer), "--json")
+    refused = cli(home, "ingest", str(transfer), "--json", code=1)  # no fonds: nothing done
+    assert [f["code"] for f in refused["report"]["findings"]] == ["INGEST-FONDS-REQUIRED"]
+    cli(home, "fonds", "add", "H41", "--name", "Văn phòng UBND tỉnh", "--json")
+    ingested = cli(home, "ingest", str(transfer), "--fonds", "H41", "--json")
     aip_id = ingested["aip_id"]
+    assert (ingested["fonds"], ingested["version"], ingested["record_status"]) == \
+        ("H41", 1, "NEW")
     assert [c["location"] for c in ingested["copies"]] == ["copy1", "copy2"]
     assert tree_digest(transfer) == before
 
@@ -78,6 +83,35 @@ def test_vietnamese_messages(tmp_path: Path) -> None:
     report = json.loads(rejected.stdout)["report"]
     messages = [f["message"] for f in report["findings"]]
     assert messages and all(unicodedata.is_normalized("NFC", m) for m in messages)
+
+
+def test_versions_from_the_command_line(tmp_path: Path) -> None:
+    home = tmp_path / "archive"
+    cli(home, "init", "--json")
+    cli(home, "fonds", "add", "H41", "--name", "Văn phòng UBND tỉnh", "--json")
+    unknown = cli(home, "ingest", str(make_sample_transfer(tmp_path / "t0")), "--fonds", "H99",
+                  "--json", code=1)
+    assert unknown["report"]["findings"][0]["code"] == "INGEST-FONDS-UNKNOWN"
+    v1 = cli(home, "ingest", str(make_sample_transfer(tmp_path / "t1")), "--fonds", "H41",
+             "--archivist", "Trần Thị B", "--json")["aip_id"]
+    supplement = make_sample_transfer(tmp_path / "t2", title="Bổ sung")
+    v2 = cli(home, "ingest", str(supplement), "--supplement", v1, "--json")
+    assert (v2["version"], v2["previous_id"], v2["package_id"], v2["fonds"],
+            v2["record_status"]) == (2, v1, v1, "H41", "SUPPLEMENT")
+    assert all(c["reused"] > 0 for c in v2["copies"])
+    both = cli(home, "ingest", str(supplement), "--supplement", v1, "--replace", v1, "--json",
+               code=2)
+    assert both["error"]["code"] == "INGEST-VERSION-OPTIONS"
+    stale = cli(home, "ingest", str(supplement), "--replace", v1, "--json", code=1)
+    assert stale["report"]["findings"][0]["code"] == "INGEST-NOT-LATEST-VERSION"
+    shown = cli(home, "aip", "show", v1, "--json")
+    assert [(v["id"], v["version"], v["latest"]) for v in shown["versions"]] == \
+        [(v1, 1, False), (v2["aip_id"], 2, True)]
+    listed = cli(home, "aip", "list", "--json")["aips"]
+    assert {(a["id"], a["fonds_code"], a["version"]) for a in listed} == \
+        {(v1, "H41", 1), (v2["aip_id"], "H41", 2)}
+    text = CliRunner().invoke(main, ["--home", str(home), "aip", "show", v2["aip_id"]])
+    assert text.exit_code == 0 and "version 2" in text.output and "fonds H41" in text.output
 
 
 @pytest.mark.parametrize("args", [["audit"], ["audit", "--all", "some-id"]])
@@ -138,7 +172,8 @@ def test_one_copy_on_seaweedfs_s3(tmp_path: Path, seaweedfs: SeaweedFS, s3_url: 
     assert init["storage"][1]["url"] == s3_url
 
     transfer = make_sample_transfer(tmp_path / "transfer")
-    aip_id = cli(home, "ingest", str(transfer), "--json")["aip_id"]
+    cli(home, "fonds", "add", "TEST", "--name", "Phông thử nghiệm", "--json")
+    aip_id = cli(home, "ingest", str(transfer), "--fonds", "TEST", "--json")["aip_id"]
     assert cli(home, "audit", "--all", "--json")["ok"] is True
 
     bucket, _, prefix = s3_url[len("s3://"):].partition("/")

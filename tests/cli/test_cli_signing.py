@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from preservation.cli import main
 from sip.samples import make_sample_transfer
+from tests.helpers import prepare_test_home
 from tests.signing.signing_pki import ThrowawayCA
 
 PASSPHRASE = "mật khẩu thử"
@@ -40,6 +41,7 @@ def test_pkcs12_identity_signs_and_audits(tmp_path: Path, p12: Path) -> None:
     code, init = run(home, "init", "--signing-p12", str(p12), env=env)
     assert code == 0 and init["test_identity"] is False
     assert PASSPHRASE not in (home / "preservation.toml").read_text(encoding="utf-8")
+    prepare_test_home(home)
 
     transfer = make_sample_transfer(tmp_path / "transfer")
     code, ingested = run(home, "ingest", str(transfer), env=env)
