@@ -11,8 +11,11 @@ from preservation import __version__
 from preservation.cli import (
     commands_aip,
     commands_audit,
+    commands_catalog,
     commands_demo,
     commands_dip,
+    commands_export,
+    commands_fonds,
     commands_repo,
     commands_sip,
 )
@@ -39,8 +42,10 @@ def main(ctx: click.Context, home: Path | None, lang: str, verbose: int) -> None
     ctx.obj = AppContext(home=home, lang=lang)
 
 
-for module in (commands_repo, commands_audit, commands_dip, commands_aip, commands_sip):
+for module in (commands_repo, commands_audit, commands_dip, commands_aip, commands_sip,
+               commands_fonds, commands_catalog):
     module.register(main)
+commands_export.register(main)
 main.add_command(commands_demo.demo_cmd)
 
 __all__ = ["main"]

@@ -1,0 +1,110 @@
+"""``export``: TT05 SIP ZIPs of AIPs for handover to another archive, with the handover list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from aip.export import ExportResult, NoIntactCopyError, export_aips
+from aip.export_sip import ExportError
+from preservation.cli.runtime import (
+    EXIT_FAILED,
+    app,
+    emit,
+    handle_errors,
+    json_option,
+    progress_bar,
+)
+from preservation.errors import PreservationError, RejectedError
+from preservation.findings import Finding, Location, Severity, catalogue
+from preservation.repository import Repository
+
+
+def register(group: click.Group) -> None:
+    group.add_command(export_cmd)
+
+
+@click.command("export")
+@click.argument("aip_ids", nargs=-1, required=True, metavar="AIP_ID...")
+@click.option("-o", "--output", "out_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the ZIPs, handover.csv and handover.pdf (existing files are "
+                   "never overwritten).")
+@json_option
+@click.pass_context
+@handle_errors
+def export_cmd(ctx: click.Context, aip_ids: tuple[str, ...], out_dir: Path) -> None:
+    """Write each TT05 AIP as a TT05 SIP ZIP another archive can ingest, read from a copy that
+    verifies, plus a handover list (handover.csv, handover.pdf) with codes, titles, sizes and
+    SHA-256 checksums."""
+    lang = app(ctx).lang
+    with Repository.open(app(ctx).home) as repo, progress_bar(ctx) as progress:
+        try:
+            result = export_aips(repo.config, repo.catalog, aip_ids, out_dir,
+                                 repo.trust_anchors(), progress=progress)
+        except NoIntactCopyError as e:
+            _no_intact_copy(ctx, e, lang)
+            return
+        except PreservationError as e:
+            if e.code.startswith("EXPORT-") and e.code in catalogue() and lang == "vi" \
+                    and not isinstance(e, RejectedError):
+                aip = e.aip if isinstance(e, ExportError) else (e.location or "")
+                e.message = _message(e.code, lang, aip=aip, target=e.location or "")
+            raise
+    emit(ctx, _data(result, lang), lambda console: _text(console, result, lang))
+
+
+def _message(code: str, lang: str, **params: str) -> str:
+    severity = catalogue()[code].severity if code in catalogue() else Severity.ERROR
+    return Finding(code, severity, Location(), params).message(lang)
+
+
+def _no_intact_copy(ctx: click.Context, e: NoIntactCopyError, lang: str) -> None:
+    text = _message(e.code, lang, aip=e.location or "")
+
+    def failed(console: Console) -> None:
+        console.print(f"error {e.code}: {text}", markup=False)
+        for r in e.reports:
+            console.print(f"  {r.subject}: {', '.join(sorted(r.codes()))}", markup=False)
+
+    emit(ctx, {"ok": False, "error": {"code": e.code, "message": text, "location": e.location},
+               "copies": [r.to_dict(lang) for r in e.reports]}, failed)
+    ctx.exit(EXIT_FAILED)
+
+
+def _data(result: ExportResult, lang: str) -> dict[str, Any]:
+    return {
+        "ok": True, "output": str(result.out_dir),
+        "handover": {"csv": str(result.csv_path), "pdf": str(result.pdf_path)},
+        "packages": [{
+            "aip_id": p.aip_id, "zip": str(p.zip_path), "objid": p.sip.objid,
+            "kind": f"SIP_{p.sip.kind.value}", "size": p.size, "sha256": p.sha256,
+            "arcFileCode": p.sip.arc_file_code, "fileCode": p.sip.file_code,
+            "title": p.sip.title, "fonds": p.sip.fonds_code, "documents": len(p.sip.documents),
+            "source_copy": p.source_copy, "validator_findings": list(p.warnings),
+            "rejected_copies": [r.to_dict(lang) for r in p.rejected_copies],
+        } for p in result.packages],
+    }
+
+
+def _text(console: Console, result: ExportResult, lang: str) -> None:
+    vi = lang == "vi"
+    console.print((f"Đã xuất {len(result.packages)} gói SIP (TT05) vào {result.out_dir}" if vi
+                   else f"Exported {len(result.packages)} TT05 SIP packages to "
+                        f"{result.out_dir}"), markup=False)
+    for p in result.packages:
+        console.print(f"  {p.zip_path.name}  {p.sip.arc_file_code}  {p.size} B  "
+                      f"sha256 {p.sha256}", markup=False)
+        console.print((f"      {len(p.sip.documents)} văn bản, đọc từ bản lưu {p.source_copy}"
+                       if vi else f"      {len(p.sip.documents)} documents, read from copy "
+                                  f"{p.source_copy}"), markup=False)
+        for r in p.rejected_copies:
+            console.print((f"      bản lưu {r.subject} không đạt kiểm tra, không dùng: "
+                           if vi else f"      copy {r.subject} failed verification, not used: ")
+                          + ", ".join(sorted(r.codes())), markup=False)
+    console.print((f"Danh mục bàn giao: {result.csv_path.name}, {result.pdf_path.name}" if vi
+                   else f"Handover list: {result.csv_path.name}, {result.pdf_path.name}"),
+                  markup=False)
