@@ -255,8 +255,13 @@ def _events_beside(backends: Sequence[StorageBackend], aip_id: str, report: Repo
                    ) -> Iterator[EventRecord]:
     for backend in backends:
         events: list[EventRecord] = []
-        try:
-            events.extend(read_events(backend, aip_id))  # those before a bad one are kept
+
+        def unreadable(key: str, error: PreservationError, where: str = backend.describe()
+                       ) -> None:
+            report.add("REBUILD-EVENTS-NOT-READ", f"{where}:{key}", aip=aip_id, error=str(error))
+
+        try:  # a bad document is reported and skipped; the others are kept
+            events.extend(read_events(backend, aip_id, on_error=unreadable))
         except (PreservationError, ValueError, OSError) as e:
             report.add("REBUILD-EVENTS-NOT-READ", f"{backend.describe()}:events/{aip_id}/",
                        aip=aip_id, error=str(e))

@@ -21,7 +21,7 @@ import getpass
 import io
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -332,31 +332,47 @@ def _same_object(backend: StorageBackend, key: str, digest: str) -> bool:
         return False
 
 
-def read_events(backend: StorageBackend, aip_id: str) -> Iterator[EventRecord]:
+def read_events(backend: StorageBackend, aip_id: str, *, on_error: OnError | None = None
+                ) -> Iterator[EventRecord]:
     """Every event published beside ``aip_id`` on this location, oldest first."""
-    for _, event, _ in read_event_documents(backend, aip_id):
+    for _, event, _ in read_event_documents(backend, aip_id, on_error=on_error):
         yield event
 
 
-def read_event_documents(backend: StorageBackend, aip_id: str
+#: told (key, error) of a document that cannot be read, instead of raising
+OnError = Callable[[str, PreservationError], None]
+
+
+def read_event_documents(backend: StorageBackend, aip_id: str, *,
+                         on_error: OnError | None = None,
                          ) -> Iterator[tuple[str, EventRecord, tuple[AgentRecord, ...]]]:
     """(key, event, agents) of every event document of ``aip_id``, oldest first.
 
-    Raises :class:`EventDocumentError` for a document that is not one we write (too large,
-    malformed, or about another AIP) rather than skip it in silence.
+    A document that is not one we write (too large, malformed, or about another AIP) raises
+    :class:`EventDocumentError` — or, with ``on_error``, is reported there and skipped, so that
+    one bad document does not hide the others.
     """
     prefix = f"{EVENTS_PREFIX}{uuid.UUID(aip_id)}/"
     keys = sorted(info.key for info in backend.list(prefix) if info.key.endswith(".xml"))
     for key in keys:
-        with backend.open(key) as stream:
-            data = stream.read(MAX_EVENT_BYTES + 1)
-        if len(data) > MAX_EVENT_BYTES:
-            raise EventDocumentError("event document too large", location=key)
-        event, agents = parse_event_document(data, key)
-        if event.aip_id != str(uuid.UUID(aip_id)):
-            raise EventDocumentError(f"event document is about AIP {event.aip_id}",
-                                     location=key)
-        yield key, event, agents
+        try:
+            yield _event_document(backend, key, aip_id)
+        except EventDocumentError as e:
+            if on_error is None:
+                raise
+            on_error(key, e)
+
+
+def _event_document(backend: StorageBackend, key: str, aip_id: str
+                    ) -> tuple[str, EventRecord, tuple[AgentRecord, ...]]:
+    with backend.open(key) as stream:
+        data = stream.read(MAX_EVENT_BYTES + 1)
+    if len(data) > MAX_EVENT_BYTES:
+        raise EventDocumentError("event document too large", location=key)
+    event, agents = parse_event_document(data, key)
+    if event.aip_id != str(uuid.UUID(aip_id)):
+        raise EventDocumentError(f"event document is about AIP {event.aip_id}", location=key)
+    return key, event, agents
 
 
 def publish_deletion(backends: Sequence[StorageBackend], aip_id: str, when: datetime, *,

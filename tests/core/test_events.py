@@ -145,6 +145,20 @@ def test_a_foreign_document_is_an_error_not_silence(backends: list[StorageBacken
         list(read_events(backends[0], AIP))
 
 
+def test_a_bad_document_can_be_reported_without_hiding_the_others(
+        backends: list[StorageBackend]) -> None:
+    early, late = replication(WHEN), replication(WHEN + timedelta(hours=2))
+    publish_event(backends[:1], early)
+    publish_event(backends[:1], late)
+    data = b"<not-premis/>"
+    bad = f"events/{AIP}/{WHEN + timedelta(hours=1):%Y%m%dT%H%M%S}000000Z-x.xml"
+    backends[0].put(bad, io.BytesIO(data), size=len(data), sha256=sha256_bytes(data))
+    told: list[str] = []
+    read = list(read_events(backends[0], AIP, on_error=lambda key, _e: told.append(key)))
+    assert [e.id for e in read] == [early.id, late.id]
+    assert told == [bad]
+
+
 def test_deletion_event_names_refused_objects(backends: list[StorageBackend]) -> None:
     ok = deletion_event(AIP, WHEN, reason="failed ingest cleaned up", keys=["a", "b"])
     assert (ok.type, ok.outcome) == ("deletion", "success")
