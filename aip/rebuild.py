@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
@@ -147,7 +147,7 @@ def _fonds(backends: Sequence[StorageBackend], catalog: Catalog, report: Report,
             continue
         for record in records:
             held = newest.get(record.code)
-            if held is None or str(record.updated) > str(held.updated):
+            if held is None or _instant(record.updated) > _instant(held.updated):
                 newest[record.code] = record
     for code in sorted(newest):
         catalog.add_fonds(newest[code])
@@ -248,7 +248,7 @@ def _merged(ingest_events: list[EventRecord], beside: list[EventRecord], aip_id:
     for event in beside:
         if event.aip_id == aip_id:
             out.setdefault(event.id, event)
-    return sorted(out.values(), key=lambda e: (e.datetime, e.id))
+    return sorted(out.values(), key=lambda e: (_instant(e.datetime), e.id))
 
 
 def _events_beside(backends: Sequence[StorageBackend], aip_id: str, report: Report
@@ -279,7 +279,7 @@ def _copies(aip_id: str, checks: Sequence[CopyCheck], events: Sequence[EventReco
         mine = [e for e in events if e.location == check.location]
         stored = [e.datetime for e in mine if e.type == "replication"]
         fixity = [e for e in mine if e.type == "fixity check"]
-        stored_at = min(stored) if stored else (
+        stored_at = min(stored, key=_instant) if stored else (
             iso(check.signature_modified) if check.signature_modified else created)
         if not check.complete:
             report.add("REBUILD-COPY-INCOMPLETE", f"{check.location}:{aip_id}",
@@ -288,9 +288,19 @@ def _copies(aip_id: str, checks: Sequence[CopyCheck], events: Sequence[EventReco
             yield CopyRecord(aip_id, check.location, check.url, stored_at, "failed", now)
             continue
         if fixity:
-            newest = max(fixity, key=lambda e: (e.datetime, e.id))
+            newest = max(fixity, key=lambda e: (_instant(e.datetime), e.id))
             status = "ok" if newest.outcome == "success" else "failed"
             yield CopyRecord(aip_id, check.location, check.url, stored_at, status,
                              newest.datetime)
         else:
             yield CopyRecord(aip_id, check.location, check.url, stored_at, "ok", stored_at)
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 time as an instant, so that times written with different offsets compare
+    by when they happened, not as text (a time without an offset is taken as UTC)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
