@@ -1,25 +1,33 @@
-"""Ingest throughput and memory against plain tools, measured in the same run.
+"""Ingest of a transfer to two filesystem locations against two plain ``cp -r``, same run.
 
-    python benchmarks/ingest_vs_cp.py [FILES] [MIB]        (default: 2000 files, 256 MiB)
+    python benchmarks/ingest_vs_cp.py                       # 10,000 files, 1 GiB, BagIt bag
+    python benchmarks/ingest_vs_cp.py --kind tt05           # a TT05 SIP_hoso of the same size
+    python benchmarks/ingest_vs_cp.py --files 2000 --mib 256 --profile /tmp/ingest.prof
 
-Generates a transfer of FILES files totalling MIB MiB (random bytes, so nothing compresses),
-makes it a BagIt bag, then times, on the same (warm-cache) tree:
+Builds the transfer (:mod:`benchmarks.transfer`: mostly PDFs, some UTF-8 text and PNG images,
+Vietnamese folder and file names; or a TT05 SIP made by ``sip create``), reads it once so every
+step starts from the same warm page cache, then times:
 
-- ``cp -r`` twice, to two folders               — the floor for "two copies"
-- ``openssl dgst -sha256`` over every file        — the floor for hashing
-- bagit-python ``Bag.validate()``                 — the reference BagIt validator
-- our ``validate_bag``                            — BagIt validation, all digests in one pass
-- ``preservation ingest`` to two file:// locations — validate + identify + build + sign +
-  write two copies + read both back, as a separate process (peak RSS measured)
+- ``cp -r`` of the tree into two folders, without ``sync``, and again followed by ``sync``
+  (ingest makes its copies durable, so the ``sync`` run is the honest reference);
+- ``preservation ingest`` into a fresh repository whose two locations are filesystem folders
+  (validate + identify + build + sign + write both copies durably + read both back + register),
+  as a child process, with its peak RSS (``os.wait4``);
+- fido identification alone over the payload (our ``FormatIdentifier``, in this process), to
+  show its share of the ingest.
 
-and prints each time and its ratio to the reference. Nothing is asserted: it is a measurement.
+Each round (``--rounds``, default 2) times the ``cp -r`` pair and an ingest into a fresh
+repository back to back, since the disk's write-back state moves both; the ratios printed last
+compare the fastest ingest with the fastest ``cp -r`` pair (each at its best). Nothing is
+asserted: a measurement. ``--profile FILE`` runs the first round's ingest under cProfile
+(slower) and prints the top 25 functions.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import random
-import resource
+import pstats
 import shutil
 import subprocess
 import sys
@@ -29,70 +37,162 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bagit  # noqa: E402
+from transfer import MiB, make_bag, make_tt05  # noqa: E402
 
-from sip.bagit import validate_bag  # noqa: E402
-
-
-def make_tree(folder: Path, files: int, total: int) -> None:
-    rng = random.Random(20261121)
-    size = max(1, total // files)
-    for i in range(files):
-        sub = folder / f"hồ sơ {i // 500:03d}"
-        sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"văn bản {i:06d}.bin").write_bytes(rng.randbytes(size))
+from preservation.formats import FormatIdentifier  # noqa: E402
 
 
-def timed(label: str, fn) -> float:  # type: ignore[no-untyped-def]
+def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run a command; (seconds, peak RSS of that process in MiB, stdout). Exits on failure."""
     start = time.perf_counter()
-    fn()
-    seconds = time.perf_counter() - start
-    print(f"  {label:<44} {seconds:8.2f} s")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(args[:6])}… failed ({proc.returncode}):\n{stdout[-3000:]}\n"
+                     f"{err.read().decode(errors='replace')[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, stdout
+
+
+def preservation(home: Path, *args: str, profile: Path | None = None) -> list[str]:
+    prefix = [sys.executable]
+    if profile is not None:
+        prefix += ["-m", "cProfile", "-o", str(profile)]
+    return [*prefix, "-m", "preservation", "--home", str(home), *args]
+
+
+def has_command(home: Path, *args: str) -> bool:
+    proc = subprocess.run(preservation(home, *args, "--help"), capture_output=True, cwd=ROOT,
+                          check=False)
+    return proc.returncode == 0
+
+
+def new_repository(home: Path) -> list[str]:
+    """A fresh repository with two filesystem locations; the extra ingest options it needs."""
+    run_child(preservation(home, "init", "--json"))
+    extra: list[str] = []
+    # once fonds exist (issue 4), every AIP belongs to a registered fonds
+    if has_command(home, "fonds", "add"):
+        run_child(preservation(home, "fonds", "add", "H41", "--name", "Benchmark fonds"))
+        if "--fonds" in subprocess.run(preservation(home, "ingest", "--help"),
+                                       capture_output=True, text=True, cwd=ROOT).stdout:
+            extra = ["--fonds", "H41"]
+    return extra
+
+
+def warm(files: list[Path]) -> int:
+    total = 0
+    for path in files:
+        with path.open("rb") as f:
+            while chunk := f.read(MiB):
+                total += len(chunk)
+    return total
+
+
+def timed(label: str, seconds: float, note: str = "") -> float:
+    print(f"  {label:<52} {seconds:8.2f} s {note}")
     return seconds
 
 
+def cp_twice(tree: Path, work: Path, *, sync: bool) -> float:
+    targets = [work / "cp1", work / "cp2"]
+    for t in targets:
+        shutil.rmtree(t, ignore_errors=True)
+    os.sync()
+    start = time.perf_counter()
+    for t in targets:
+        subprocess.run(["cp", "-r", str(tree), str(t)], check=True)
+    if sync:
+        subprocess.run(["sync"], check=True)
+    seconds = time.perf_counter() - start
+    for t in targets:
+        shutil.rmtree(t)
+    os.sync()
+    return seconds
+
+
+def identify_all(files: list[Path], processes: int = 1) -> float:
+    with FormatIdentifier() as identifier:
+        start = time.perf_counter()
+        if processes == 1:
+            for path in files:
+                identifier.identify(path)
+        else:
+            for _ in identifier.identify_parallel(files, processes=processes):
+                pass
+        return time.perf_counter() - start
+
+
 def main() -> None:
-    files = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    mib = int(sys.argv[2]) if len(sys.argv) > 2 else 256
-    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=10_000, help="payload files (bag)")
+    parser.add_argument("--mib", type=int, default=1024, help="payload size in MiB")
+    parser.add_argument("--kind", choices=("bagit", "tt05"), default="bagit")
+    parser.add_argument("--profile", type=Path, help="cProfile output of the ingest process")
+    parser.add_argument("--work", type=Path, help="parent folder for the run (default: /tmp)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="cp/ingest rounds (the disk is shared: times vary)")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=args.work))
     try:
-        bag_dir = work / "transfer"
-        make_tree(bag_dir, files, mib * 1024 * 1024)
-        bagit.make_bag(str(bag_dir), checksums=["sha256"])
-        payload = [str(p) for p in (bag_dir / "data").rglob("*") if p.is_file()]
-        print(f"transfer: {len(payload)} files, {mib} MiB, in {work}")
+        start = time.perf_counter()
+        if args.kind == "bagit":
+            tree = make_bag(work / "transfer", args.files, args.mib * MiB)
+        else:  # a document gives two files (PDF + EAD_DOC): half as many documents
+            tree = make_tt05(work, args.files // 2, args.mib * MiB)
+        files = sorted(p for p in tree.rglob("*") if p.is_file())
+        payload = [p for p in files if "/data/" in p.as_posix()[len(str(tree)):]
+                   and p.suffix in (".pdf", ".txt", ".png")]
+        size = warm(files)
+        print(f"transfer ({args.kind}): {len(files)} files, {size / MiB:.0f} MiB, built in "
+              f"{time.perf_counter() - start:.0f} s, in {work}")
+        print(f"  {os.cpu_count()} CPUs; times on a warm page cache")
 
-        def cp_twice() -> None:
-            for n in (1, 2):
-                subprocess.run(["cp", "-r", str(bag_dir), str(work / f"cp{n}")], check=True)
-
-        def openssl() -> None:
-            for i in range(0, len(payload), 500):
-                subprocess.run(["openssl", "dgst", "-sha256", *payload[i:i + 500]],
-                               check=True, stdout=subprocess.DEVNULL)
-
-        t_cp = timed("cp -r, twice", cp_twice)
-        t_ssl = timed("openssl dgst -sha256, every file", openssl)
-        t_bagit = timed("bagit-python Bag.validate()", lambda: bagit.Bag(str(bag_dir)).validate())
-        t_ours = timed("our validate_bag", lambda: validate_bag(bag_dir))
-
-        home = work / "archive"
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        subprocess.run([sys.executable, "-m", "preservation", "--home", str(home), "init",
-                        "--json"], check=True, stdout=subprocess.DEVNULL, env=env)
-        t_ingest = timed("preservation ingest (2 copies, verified)", lambda: subprocess.run(
-            [sys.executable, "-m", "preservation", "--home", str(home), "ingest",
-             str(bag_dir), "--json"], check=True, stdout=subprocess.DEVNULL, env=env))
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-        print("ratios (lower is better):")
-        print(f"  our validate_bag / openssl dgst          {t_ours / t_ssl:6.2f}")
-        print(f"  our validate_bag / bagit-python validate {t_ours / t_bagit:6.2f}")
-        print(f"  ingest / (cp -r twice)                   {t_ingest / t_cp:6.2f}")
-        print(f"peak RSS of the largest child process: {peak:.0f} MiB")
+        rounds = []
+        for number in range(1, args.rounds + 1):
+            print(f"round {number}:")
+            t_cp = timed("cp -r, twice (no sync)", cp_twice(tree, work, sync=False))
+            t_cp_sync = timed("cp -r, twice, then sync", cp_twice(tree, work, sync=True))
+            home = work / f"archive-{number}"
+            extra = new_repository(home)
+            warm(files)
+            os.sync()
+            t_ingest, rss, _ = run_child(preservation(
+                home, "ingest", str(tree), "--json", *extra,
+                profile=args.profile if number == 1 else None))
+            timed("preservation ingest (2 file locations, verified)", t_ingest,
+                  f"peak RSS {rss:.0f} MiB")
+            print(f"  ratio ingest / (cp -r twice, then sync) {t_ingest / t_cp_sync:6.2f}; "
+                  f"/ (no sync) {t_ingest / t_cp:6.2f}")
+            rounds.append((t_cp, t_cp_sync, t_ingest, rss))
+            shutil.rmtree(home, ignore_errors=True)
+        t_fido = timed(f"fido identification alone ({len(payload)} payload files)",
+                       identify_all(payload))
+        workers = os.cpu_count() or 1
+        t_fido_parallel = timed(f"  the same in {workers} forked processes (identify_parallel)",
+                                identify_all(payload, workers))
+        cp, cp_sync, ingest = (min(r[i] for r in rounds) for i in range(3))
+        print("ratios (lower is better; target ≤ 1.3), fastest ingest / fastest cp pair:")
+        print(f"  ingest / (cp -r twice, then sync)   {ingest / cp_sync:6.2f}")
+        print(f"  ingest / (cp -r twice, no sync)     {ingest / cp:6.2f}")
+        print(f"  fido identification: {1000 * t_fido / max(1, len(payload)):.2f} ms/file, "
+              f"{100 * t_fido / ingest:.0f} % of the ingest time; in {workers} processes "
+              f"{1000 * t_fido_parallel / max(1, len(payload)):.2f} ms/file")
+        print(f"peak RSS of the ingest process: {max(r[3] for r in rounds):.0f} MiB")
+        if args.profile:
+            print(f"profile of the ingest ({args.profile}), top 25 by cumulative time:")
+            pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        os.sync()
 
 
 if __name__ == "__main__":

@@ -33,17 +33,20 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import multiprocessing
 import os
 import re
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from preservation.errors import PreservationError
+from preservation.format_patterns import BrokenPatternError, Finds, Test, compile_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ logger = logging.getLogger(__name__)
 MAX_CONTAINER_MEMBER = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FormatId:
     """A file format as identified (PRONOM via fido)."""
 
@@ -71,7 +74,7 @@ class FormatId:
     alternatives: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PronomFormat:
     """What the loaded signature files say about one PUID."""
 
@@ -87,46 +90,12 @@ class FormatIdentificationError(PreservationError):
     code = "FMT-IDENTIFIER"
 
 
-class _BrokenPatternError(Exception):
-    """A signature pattern fido could not evaluate (fido skips the rest of that format)."""
-
-
-def _broken_pattern(_buffer: bytes) -> Any:
-    raise _BrokenPatternError
-
-
-# (test, applies to the tail buffer) — test is a bound ``re.Pattern.match``/``search``
-_Test = tuple[Callable[[bytes], Any], bool]
 # (signature name, tests) of one signature
-_Signature = tuple[str | None, tuple[_Test, ...]]
+_Signature = tuple[str | None, tuple[Test, ...]]
 # a match: (index of the format, signature name)
 _Match = tuple[int, str | None]
 
 _EXTERNAL_SIGNATURE = "External"  # fido's signature name for extension matches
-
-
-def _compile_pattern(pattern: Any) -> _Test | None:
-    """One fido ``<pattern>`` as a test; ``None`` for a position fido ignores (always passes).
-
-    Mirrors ``Fido.match_formats``: BOF is ``re.match`` on the head, EOF ``re.search`` on the
-    tail, VAR and IFB ``re.search`` on the head. A pattern fido would fail on (no position, no
-    regex, a regex that does not compile) becomes a test that raises, at match time, as in fido.
-    """
-    position = pattern.find("position")
-    regex = pattern.find("regex")
-    if position is None or regex is None or regex.text is None:
-        return (_broken_pattern, False)
-    pos = position.text
-    if pos not in ("BOF", "EOF", "VAR", "IFB"):
-        return None
-    try:
-        compiled = re.compile(regex.text.encode("utf8"))
-    except re.error:
-        logger.warning("fido signature pattern does not compile: %r", regex.text)
-        return (_broken_pattern, False)
-    if pos == "BOF":
-        return (compiled.match, False)
-    return (compiled.search, pos == "EOF")
 
 
 def _text(element: Any, tag: str) -> str | None:
@@ -199,12 +168,24 @@ class _Signatures:
         # Fido.container_type: the first match with a <container> element decides (its text),
         # or fmt/111 (OLE2); other formats are skipped
         self.container: list[tuple[bool, str | None]] = []
+        self.finds = Finds()
+        # the first byte each format's BOF match needs (None: any byte may do)
+        needs: list[set[int] | None] = []
         for i, element in enumerate(elements):
             signatures = []
+            firsts: set[int] | None = set()
             for sig in element.findall("signature"):
-                tests = (_compile_pattern(p) for p in sig.findall("pattern"))
-                signatures.append((sig.findtext("name"), tuple(t for t in tests if t)))
+                compiled = [c for p in sig.findall("pattern")
+                            if (c := compile_pattern(p, self.finds))]
+                signatures.append((sig.findtext("name"), tuple(t for t, _ in compiled)))
+                # a signature is tried from its first test: that test's byte rules it out
+                first = compiled[0][1] if compiled else None
+                if first is None or firsts is None:
+                    firsts = None
+                else:
+                    firsts.add(first)
             self.signatures.append(tuple(signatures))
+            needs.append(firsts if signatures else set())
             for ext in element.findall("extension"):
                 if ext.text and i not in self.extensions.setdefault(ext.text, []):
                     self.extensions[ext.text].append(i)
@@ -220,6 +201,13 @@ class _Signatures:
             kind: self.fido.extract_signatures(container_doc, signature_type=kind)
             for kind in ("ZIP", "OLE2")
         }
+        #: by_first_byte[b]: the formats that can match a head starting with byte b, in fido's
+        #: order ([256]: an empty head); the others fail on their first test, so skipping them
+        #: changes no answer (and no broken pattern is reached in them either)
+        self.by_first_byte: list[tuple[int, ...]] = [
+            tuple(i for i, n in enumerate(needs) if n is None or b in n) for b in range(257)]
+        #: every distinct answer given so far, shared (see _answer)
+        self.answers: dict[tuple[tuple[str, ...], str], FormatId] = {}
         self.by_puid = by_puid
         self.packages: dict[str, Any] = {
             "zip": ("ZIP", fido.package.ZipPackage),
@@ -244,8 +232,10 @@ class _Signatures:
         # union of what the matches so far beat answers that in one set lookup (the formats
         # matched so far all come before i, so "another match" is every match)
         beaten: set[str] = set()
-        for i, signatures in enumerate(self.signatures):
-            if not signatures or self.puids[i] in beaten:
+        self.finds.known.clear()
+        for i in self.by_first_byte[head[0] if head else 256]:
+            signatures = self.signatures[i]
+            if self.puids[i] in beaten:
                 continue
             try:
                 for name, tests in signatures:
@@ -255,7 +245,7 @@ class _Signatures:
                     else:
                         result.append((i, name))
                         beaten |= self.inferior[i]
-            except _BrokenPatternError:
+            except BrokenPatternError:
                 continue  # fido: prints the exception, skips the rest of this format
         return [m for m in result if self._as_good_as_any(m[0], result)]
 
@@ -393,25 +383,8 @@ class FormatIdentifier:
     def identify(self, path: str | os.PathLike[str]) -> FormatId:
         """Identify one file as the ``fido`` command would; see the class notes on errors."""
         sigs = self._loaded
-        filename = os.fspath(path)
         with self._lock:
-            with open(filename, "rb") as stream:
-                size = os.fstat(stream.fileno()).st_size
-                head = _read_exactly(stream, min(size, sigs.bufsize))
-                if size <= sigs.bufsize:
-                    tail = head
-                else:
-                    stream.seek(size - sigs.bufsize)
-                    tail = _read_exactly(stream, sigs.bufsize)
-            matches = sigs.match_signatures(head, tail)
-            kind = sigs.container_type(matches)
-            if kind in sigs.packages:
-                container_matches = sigs.match_container(kind, filename)
-                if container_matches:
-                    return self._format_id(container_matches, "container")
-            if matches and size > 0:  # fido: a 0-byte file matches some signatures (RTF)
-                return self._format_id(matches, "signature")
-            return self._format_id(sigs.match_extension(filename), "extension")
+            return _identify_file(sigs, os.fspath(path))
 
     def identify_many(
         self, paths: Iterable[str | os.PathLike[str]]
@@ -423,21 +396,105 @@ class FormatIdentifier:
         for path in paths:
             yield Path(path), self.identify(path)
 
-    def _format_id(self, matches: list[_Match], basis: str) -> FormatId:
+    def identify_parallel(
+        self, paths: Sequence[str | os.PathLike[str]], *, processes: int = 2, chunksize: int = 32
+    ) -> Iterator[tuple[str, FormatId | OSError]]:
+        """Identify many files in ``processes`` forked worker processes, in the order given.
+
+        Workers are forked from this process, so they share the signatures already loaded
+        (nothing is loaded again); each answer is the one :meth:`identify` gives, and equal
+        answers come back as one shared object. A file that cannot be read gives its
+        ``OSError`` in place of an answer. Without ``fork`` (or with ``processes`` < 2) the
+        files are identified here, one by one.
+        """
         sigs = self._loaded
-        puids = list(dict.fromkeys(sigs.puids[i] for i, _ in matches))  # fido may repeat one
-        if not puids:
-            return FormatId(puid=None, basis="none", registry_version=sigs.version)
+        names = [os.fspath(p) for p in paths]
+        if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            for name in names:
+                try:
+                    yield name, self.identify(name)
+                except OSError as e:
+                    yield name, e
+            return
+        global _FORKED
+        with _FORK_LOCK:  # one pool at a time: the global is what the workers inherit
+            _FORKED = sigs
+            try:
+                with ProcessPoolExecutor(
+                        processes, mp_context=multiprocessing.get_context("fork")) as pool:
+                    answers = pool.map(_identify_forked, names, chunksize=chunksize)
+                    for name, answer in zip(names, answers, strict=True):
+                        yield name, _shared(sigs, answer)
+            finally:
+                _FORKED = None
+
+
+def _identify_file(sigs: _Signatures, filename: str) -> FormatId:
+    """One file against the loaded signatures (``FormatIdentifier.identify`` without its lock)."""
+    with open(filename, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        head = _read_exactly(stream, min(size, sigs.bufsize))
+        if size <= sigs.bufsize:
+            tail = head
+        else:
+            stream.seek(size - sigs.bufsize)
+            tail = _read_exactly(stream, sigs.bufsize)
+    matches = sigs.match_signatures(head, tail)
+    kind = sigs.container_type(matches)
+    if kind in sigs.packages:
+        container_matches = sigs.match_container(kind, filename)
+        if container_matches:
+            return _answer(sigs, container_matches, "container")
+    if matches and size > 0:  # fido: a 0-byte file matches some signatures (RTF)
+        return _answer(sigs, matches, "signature")
+    return _answer(sigs, sigs.match_extension(filename), "extension")
+
+
+def _answer(sigs: _Signatures, matches: list[_Match], basis: str) -> FormatId:
+    """The answer for these matches; equal answers are one shared (frozen) object, so 100,000
+    PDFs hold one ``FormatId`` between them, not 100,000."""
+    puids = tuple(dict.fromkeys(sigs.puids[i] for i, _ in matches))  # fido may repeat one
+    key = (puids, basis if puids else "none")
+    known = sigs.answers.get(key)
+    if known is not None:
+        return known
+    if not puids:
+        answer = FormatId(puid=None, basis="none", registry_version=sigs.version)
+    else:
         info = sigs.info[puids[0]]
-        return FormatId(
+        answer = FormatId(
             puid=info.puid,
             name=info.name,
             version=info.version,
             mime=info.mime,
             basis=basis,
             registry_version=sigs.version,
-            alternatives=tuple(puids[1:]),
+            alternatives=puids[1:],
         )
+    return sigs.answers.setdefault(key, answer)
+
+
+def _shared(sigs: _Signatures, answer: FormatId | OSError) -> FormatId | OSError:
+    """A worker's (pickled) answer as the parent's shared object."""
+    if isinstance(answer, OSError):
+        return answer
+    puids = (answer.puid, *answer.alternatives) if answer.puid else ()
+    return sigs.answers.setdefault((puids, answer.basis), answer)
+
+
+#: The signatures forked workers use (set by identify_parallel just before the pool forks).
+_FORKED: _Signatures | None = None
+_FORK_LOCK = threading.Lock()
+
+
+def _identify_forked(filename: str) -> FormatId | OSError:
+    """In a forked worker: identify with the inherited signatures (a worker runs one at a time,
+    so no lock is needed, and none inherited from the parent can be held)."""
+    assert _FORKED is not None
+    try:
+        return _identify_file(_FORKED, filename)
+    except OSError as e:
+        return e
 
 
 def _load_signatures(conf_dir: str | os.PathLike[str] | None) -> _Signatures:

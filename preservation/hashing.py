@@ -10,12 +10,24 @@ CHUNK = 1024 * 1024
 
 
 def sha256_stream(stream: BinaryIO) -> tuple[str, int]:
-    """Hex SHA-256 and byte count of everything left in ``stream``."""
+    """Hex SHA-256 and byte count of everything left in ``stream``.
+
+    Reads into one reusable buffer when the stream can (``readinto``), so hashing many objects
+    does not allocate a fresh 1 MiB ``bytes`` per chunk.
+    """
     h = hashlib.sha256()
     size = 0
-    while chunk := stream.read(CHUNK):
-        h.update(chunk)
-        size += len(chunk)
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        while chunk := stream.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+        return h.hexdigest(), size
+    buffer = bytearray(CHUNK)
+    with memoryview(buffer) as view:
+        while n := readinto(buffer):
+            h.update(view[:n])
+            size += n
     return h.hexdigest(), size
 
 

@@ -33,7 +33,7 @@ _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBL
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Listed:
     """A regular file found by :func:`walk`."""
 
@@ -167,7 +167,7 @@ def open_listed(root: Path, listed: Listed, *, buffering: int = 64 * 1024
         yield stream
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hashed:
     """The outcome of hashing one listed file: digests, or why there are none."""
 

@@ -51,7 +51,13 @@ class PackageTree:
         self.tree = tree if tree is not None else walk(root)
         self._hashed: dict[str, Hashed] = {}
         self._dirs = set(self.tree.dirs)
-        self._nfc = {unicodedata.normalize("NFC", rel): rel for rel in self.tree.files}
+        #: NFC form → the listed path, only where the two differ (an NFC name maps to itself
+        #: without an entry); later paths win, as the listing's sorted order would have it
+        self._nfc: dict[str, str] = {}
+        for rel in self.tree.files:
+            nfc = unicodedata.normalize("NFC", rel)
+            if nfc != rel or nfc in self._nfc:
+                self._nfc[nfc] = rel
         #: package XML already parsed by sip.xmlload.load_xml: the tree (None: unreadable), its
         #: findings, and the reports (by id) that were told them
         self.parsed_xml: dict[
@@ -88,7 +94,11 @@ class PackageTree:
         """The listed path equal to ``rel`` after NFC normalisation (hrefs vs NFD names)."""
         if rel in self.tree.files:
             return rel
-        return self._nfc.get(unicodedata.normalize("NFC", rel))
+        nfc = unicodedata.normalize("NFC", rel)
+        hit = self._nfc.get(nfc)
+        if hit is not None:
+            return hit
+        return nfc if nfc in self.tree.files else None
 
     # --- hashing ------------------------------------------------------------------------------
     def hash_all(self, algorithms: Iterable[str] = ("sha256",), *,

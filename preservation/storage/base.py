@@ -184,6 +184,15 @@ class StorageBackend(abc.ABC):
         Deleting an absent key is not an error.
         """
 
+    def sync(self) -> None:  # noqa: B027 - optional hook
+        """Make every object this backend has put durable before returning.
+
+        A backend whose ``put`` is durable when it returns (the default file mode, S3: an
+        acknowledged PUT is stored) has nothing to do. A filesystem location opened with
+        ``durability="deferred"`` flushes here; a caller that opened one must call this before
+        it relies on the objects (ingest: before registering the AIP).
+        """
+
     def describe(self) -> str:
         """A human-readable name of the location (the URL without secrets)."""
         return self.url

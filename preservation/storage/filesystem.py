@@ -13,6 +13,17 @@ with nothing but ``ls`` and ``sha256sum``. Writes are crash-safe and write-once:
 Directories exist only to hold objects, as in S3: a delete, or a put that fails, removes the
 directories it leaves empty, so a discarded AIP leaves no empty folder behind in the copy.
 
+Durability comes in two modes (``durability`` option):
+
+* ``"immediate"`` (the default): as above, each ``put`` returns only once the file, its name and
+  any new directory are on disk — one ``fsync`` of the file and one of its directory per object;
+* ``"deferred"``: ``put`` writes, verifies and publishes exactly as above but does not wait for
+  the disk; :meth:`FilesystemBackend.sync` then makes every object put so far durable at once
+  (``syncfs`` of the location's filesystem on Linux, reporting any write-back error since the
+  first deferred put; elsewhere an ``fsync`` of each file and directory). A caller choosing it
+  must call ``sync()`` before it relies on the objects (ingest: before it registers the AIP);
+  until then a power cut may lose them, exactly as if the put had not happened.
+
 The SHA-256 is not stored beside the file (``head`` returns ``sha256=None``): the AIP's BagIt
 manifests already record it, and a second record here could only disagree with them. Retention
 (Object Lock) does not exist on a filesystem and is ignored.
@@ -47,6 +58,7 @@ from preservation.storage.base import (
     check_key,
     check_prefix,
 )
+from preservation.storage.durability import Pending
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +68,7 @@ CHUNK_SIZE = 1024 * 1024
 TEMP_PREFIX = ".tmp-"
 #: How often a put recreates directories that a concurrent delete pruned under it.
 _ATTEMPTS = 10
+DURABILITY_MODES = ("immediate", "deferred")
 
 
 class FilesystemBackend(StorageBackend):
@@ -67,7 +80,7 @@ class FilesystemBackend(StorageBackend):
 
     scheme = "file"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durability: str = "immediate") -> None:
         super().__init__(url)
         self.root = _root_from_url(url)
         if not self.root.is_dir():
@@ -77,6 +90,13 @@ class FilesystemBackend(StorageBackend):
                 code="CONFIG-STORAGE-ROOT",
                 location=url,
             )
+        if durability not in DURABILITY_MODES:
+            raise ConfigError(
+                f"durability must be one of {', '.join(DURABILITY_MODES)}, not {durability!r}",
+                code="CONFIG-STORAGE-OPTION",
+            )
+        self.durability = durability
+        self._pending = Pending() if durability == "deferred" else None
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
@@ -99,6 +119,8 @@ class FilesystemBackend(StorageBackend):
         verifier = StreamVerifier(source, key=key, size=size, sha256=sha256)
         if os.path.lexists(target):
             raise self._taken(target, key)
+        if self._pending is not None:
+            self._pending.start(self.root)
         fd, temp = self._create_temp(target, key)
         published = False
         try:
@@ -110,7 +132,8 @@ class FilesystemBackend(StorageBackend):
                 verifier.finish()
                 with _os_errors("write", key, where):
                     out.flush()
-                    os.fsync(out.fileno())
+                    if self._pending is None:
+                        os.fsync(out.fileno())
                     os.fchmod(out.fileno(), 0o444)
             self._publish(temp, target, key)
             published = True
@@ -118,7 +141,10 @@ class FilesystemBackend(StorageBackend):
             temp.unlink(missing_ok=True)
             if not published:
                 self._prune(target.parent)
-        _fsync_directory(target.parent)
+        if self._pending is None:
+            _fsync_directory(target.parent)
+        else:
+            self._pending.add(target)
         stat_result = target.stat()
         return ObjectInfo(
             key=key, size=stat_result.st_size, sha256=sha256, modified=_mtime(stat_result)
@@ -215,7 +241,10 @@ class FilesystemBackend(StorageBackend):
                 raise StorageError(
                     f"cannot create directory for {key}: {exc}", location=self._where(key)
                 ) from exc
-            _fsync_directory(path.parent)
+            if self._pending is None:
+                _fsync_directory(path.parent)
+            else:
+                self._pending.add(path)
 
     def open(self, key: str) -> BinaryIO:
         """The object's file, opened for binary reading (use it in a ``with`` block)."""
@@ -230,10 +259,12 @@ class FilesystemBackend(StorageBackend):
                     f"no object {key} (a symbolic link is there)", location=self._where(key)
                 ) from None
             raise StorageError(f"cannot open {key}: {exc}", location=self._where(key)) from exc
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             raise ObjectMissingError(f"no object {key}", location=self._where(key))
-        return os.fdopen(fd, "rb", buffering=CHUNK_SIZE)
+        # a 1 MiB buffer for a 4 KiB object would cost an mmap/munmap per open
+        return os.fdopen(fd, "rb", buffering=min(CHUNK_SIZE, max(8192, info.st_size)))
 
     def head(self, key: str) -> ObjectInfo | None:
         """Size and modification time of the object's file, or None when there is none."""
@@ -313,6 +344,27 @@ class FilesystemBackend(StorageBackend):
             raise StorageError(f"cannot delete {key}: {exc}", location=self._where(key)) from exc
         _fsync_directory(path.parent)
         self._prune(path.parent)
+
+    def sync(self) -> None:
+        """Make every object put so far durable (``"deferred"`` mode; nothing to do otherwise).
+
+        Raises :class:`StorageError` if the system reports that some write did not reach the
+        disk; the objects must then be taken as lost (an ingest fails and cleans up).
+        """
+        if self._pending is None:
+            return
+        try:
+            self._pending.flush()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot make the objects written to {self.root} durable: {exc}",
+                location=self.url,
+            ) from exc
+
+    def close(self) -> None:
+        """Release the handle a deferred location keeps (objects not synced stay unsynced)."""
+        if self._pending is not None:
+            self._pending.release()
 
     def _where(self, key: str) -> str:
         return f"{self.url}#{key}"

@@ -1,0 +1,87 @@
+"""Deferred durability for the filesystem location: many writes, one flush.
+
+See :mod:`preservation.storage.filesystem` (``durability="deferred"``): objects are written and
+published without waiting for the disk, and :meth:`Pending.flush` then makes all of them durable
+at once — ``syncfs(2)`` of the location's filesystem where libc has it (Linux), otherwise an
+``fsync`` of every file and directory written, each once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def load_syncfs() -> Any:
+    """libc's ``syncfs(fd)`` (Linux), or None where there is none."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        function = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
+SYNCFS = load_syncfs()
+
+
+class Pending:
+    """What a ``"deferred"`` location wrote and has not yet made durable.
+
+    ``start(root)`` before each deferred write, ``add(path)`` for each file and directory it
+    created, ``flush()`` to make them durable (raises ``OSError``), ``release()`` on close.
+
+    With ``syncfs`` (Linux) one call flushes the location's whole filesystem; a handle on the
+    root is opened *before* the first deferred write, so that the kernel (5.8+) reports through
+    it any write-back error that happened since. Elsewhere every file written and every
+    directory that gained a name is fsync'ed, each once.
+    """
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._paths: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def start(self, root: Path) -> None:
+        with self._lock:
+            if SYNCFS is not None and self._fd is None:
+                self._fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+
+    def add(self, path: Path) -> None:
+        if SYNCFS is None:
+            with self._lock:
+                self._paths.add(path)
+                self._paths.add(path.parent)
+
+    def flush(self) -> None:
+        with self._lock:
+            fd, paths = self._fd, sorted(self._paths)
+            self._fd, self._paths = None, set()
+        if fd is not None:
+            try:
+                if SYNCFS(fd) != 0:
+                    number = ctypes.get_errno()
+                    raise OSError(number, f"syncfs: {os.strerror(number)}")
+            finally:
+                os.close(fd)
+        for path in paths:
+            try:
+                handle = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # deleted since (a discarded object, a pruned directory)
+            try:
+                os.fsync(handle)
+            finally:
+                os.close(handle)
+
+    def release(self) -> None:
+        with self._lock:
+            fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
