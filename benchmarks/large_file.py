@@ -20,8 +20,6 @@ Nothing is asserted: a measurement.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import resource
 import shutil
@@ -30,57 +28,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from preservation.hashing import sha256_stream  # noqa: E402
 from preservation.storage import StorageBackend, open_location  # noqa: E402
+from tests.generated_stream import MiB, digest_of, stream_of  # noqa: E402
 
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
-
-MiB = 1024 * 1024
 GiB = 1024 * MiB
 NEEDED_FREE = 15 * 10**9
-
-
-class GeneratedStream(io.RawIOBase):
-    """``size`` reproducible bytes made on the fly: 1 MiB blocks, each stamped with its index."""
-
-    def __init__(self, size: int, seed: int = 7) -> None:
-        super().__init__()
-        self.size = size
-        self.position = 0
-        self._block = hashlib.shake_256(seed.to_bytes(4, "big")).digest(MiB)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), self.size - self.position)
-        done = 0
-        while done < n:
-            index, offset = divmod(self.position + done, MiB)
-            block = index.to_bytes(8, "big") + self._block[8:]
-            take = min(n - done, MiB - offset)
-            view[done:done + take] = block[offset:offset + take]
-            done += take
-        self.position += n
-        return n
-
-
-def stream_of(size: int) -> io.BufferedReader:
-    return io.BufferedReader(GeneratedStream(size), buffer_size=MiB)
-
-
-def digest_of(size: int) -> str:
-    h = hashlib.sha256()
-    stream = stream_of(size)
-    while chunk := stream.read(MiB):
-        h.update(chunk)
-    return h.hexdigest()
 
 
 def put_and_read(backend: StorageBackend, size: int, sha256: str) -> dict[str, float]:
@@ -89,12 +46,10 @@ def put_and_read(backend: StorageBackend, size: int, sha256: str) -> dict[str, f
     backend.put("large/object.bin", stream_of(size), size=size, sha256=sha256)
     put = time.perf_counter() - start
     start = time.perf_counter()
-    h = hashlib.sha256()
     with backend.open("large/object.bin") as stream:
-        while chunk := stream.read(MiB):
-            h.update(chunk)
+        digest, _ = sha256_stream(stream)
     read = time.perf_counter() - start
-    if h.hexdigest() != sha256:
+    if digest != sha256:
         raise SystemExit("read back a different object")
     return {"put": put, "read": read}
 

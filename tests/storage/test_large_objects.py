@@ -14,7 +14,6 @@ paths run on smaller objects, with the memory bound made visible:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import subprocess
@@ -26,50 +25,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from preservation.hashing import sha256_stream
 from preservation.storage import open_location
 from preservation.storage.s3 import S3Backend
+from tests.generated_stream import GeneratedStream, MiB, digest_of
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
-
     from tests.s3server import SeaweedFS
 
-MiB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class GeneratedStream(io.RawIOBase):
-    """``size`` reproducible bytes made on the fly: 1 MiB blocks, each stamped with its index."""
-
-    def __init__(self, size: int, seed: int = 7) -> None:
-        super().__init__()
-        self.size = size
-        self.position = 0
-        self._block = hashlib.shake_256(seed.to_bytes(4, "big")).digest(MiB)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        view = memoryview(buffer).cast("B")
-        n = min(len(view), self.size - self.position)
-        done = 0
-        while done < n:
-            index, offset = divmod(self.position + done, MiB)
-            block = index.to_bytes(8, "big") + self._block[8:]
-            take = min(n - done, MiB - offset)
-            view[done:done + take] = block[offset:offset + take]
-            done += take
-        self.position += n
-        return n
-
-
-def digest_of(size: int) -> str:
-    stream = io.BufferedReader(GeneratedStream(size), buffer_size=MiB)
-    h = hashlib.sha256()
-    while chunk := stream.read(MiB):
-        h.update(chunk)
-    return h.hexdigest()
 
 
 def test_generated_stream_is_reproducible_and_sized() -> None:
@@ -83,7 +47,8 @@ def test_generated_stream_is_reproducible_and_sized() -> None:
 CHILD = textwrap.dedent('''
     import hashlib, io, json, resource, sys
     sys.path.insert(0, sys.argv[1])
-    from tests.storage.test_large_objects import GeneratedStream, digest_of
+    from tests.generated_stream import GeneratedStream, digest_of
+    from preservation.hashing import sha256_stream
     from preservation.storage import open_location
 
     root, size, headroom = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -99,14 +64,10 @@ CHILD = textwrap.dedent('''
         limit_bites = True
     info = backend.put("big/object.bin", io.BufferedReader(GeneratedStream(size)), size=size,
                        sha256=expected)
-    h = hashlib.sha256()
-    count = 0
     with backend.open("big/object.bin") as stream:
-        while chunk := stream.read(1 << 20):
-            h.update(chunk)
-            count += len(chunk)
+        digest, count = sha256_stream(stream)
     print(json.dumps({"limit_bites": limit_bites, "size": info.size, "read": count,
-                      "digest_ok": h.hexdigest() == expected}))
+                      "digest_ok": digest == expected}))
 ''')
 
 
@@ -148,11 +109,8 @@ def test_s3_multipart_streams_with_bounded_memory(seaweedfs: SeaweedFS, s3_url: 
         assert raw["ETag"].strip('"').endswith("-10")  # really a 10-part upload
         head = backend.head("big/object.bin")
         assert head is not None and (head.size, head.sha256) == (size, expected)
-        h = hashlib.sha256()
         with backend.open("big/object.bin") as stream:
-            while chunk := stream.read(MiB):
-                h.update(chunk)
-        assert h.hexdigest() == expected
+            assert sha256_stream(stream) == (expected, size)
     finally:
         backend.close()
         client.close()
