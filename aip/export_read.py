@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from cryptography import x509
 
 from preservation.audit import (
+    add_location_problem,
     check_manifests,
     check_reads,
     check_signature,
@@ -65,12 +66,13 @@ def read_verified(config: Config, catalog: Catalog, aip_id: str, staging: Path,
                                     location=record.path)
     rejected: list[Report] = []
     backends: dict[str, StorageBackend] = {}
+    unreachable: dict[str, str] = {}
     try:
         for copy in sorted(catalog.copies(aip_id), key=lambda c: c.status != "ok"):
-            backend = location_backend(config, copy, backends)
+            backend = location_backend(config, copy, backends, unreachable)
             if backend is None:
                 report = Report(subject=f"{aip_id}@{copy.location}", kind="export-source")
-                report.add("AUDIT-LOCATION-UNKNOWN", copy.location, location=copy.location)
+                add_location_problem(report, copy, unreachable)
                 rejected.append(report)
                 continue
             root = staging / f"aip-{uuid.uuid4().hex[:8]}"

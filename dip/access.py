@@ -21,8 +21,8 @@ from pathlib import Path, PurePosixPath
 from cryptography import x509
 
 from dip.mets import DipFile, dip_mets_bytes
-from preservation import SOFTWARE_NAME, __version__
 from preservation.audit import (
+    add_location_problem,
     check_manifests,
     check_reads,
     check_signature,
@@ -31,16 +31,16 @@ from preservation.audit import (
     read_object,
     stored_object_key,
 )
-from preservation.catalog import AipRecord, Catalog, EventRecord, FileRecord
+from preservation.catalog import AipRecord, Catalog, FileRecord
 from preservation.config import Config
 from preservation.errors import NotFoundError, PreservationError, UsageError
-from preservation.events import publish_event, standard_agents
+from preservation.events import new_event, publish_event, standard_agents
 from preservation.findings import Report
 from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST
 from preservation.paths import path_problems
 from preservation.progress import Progress, no_progress
 from preservation.storage import StorageBackend
-from preservation.timeutil import iso, now_local
+from preservation.timeutil import now_local
 
 log = logging.getLogger(__name__)
 PREMIS_PATH = "data/metadata/preservation/PREMIS.xml"
@@ -96,11 +96,15 @@ def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     backends: dict[str, StorageBackend] = {}
+    unreachable: dict[str, str] = {}
     rejected: list[Report] = []
     try:
         for copy in sorted(catalog.copies(aip_id), key=lambda c: c.status != "ok"):
-            backend = location_backend(config, copy, backends)
+            backend = location_backend(config, copy, backends, unreachable)
             if backend is None:
+                report = Report(subject=f"{aip_id}@{copy.location}", kind="dip-source")
+                add_location_problem(report, copy, unreachable)
+                rejected.append(report)
                 continue
             staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
             staging.mkdir()
@@ -119,7 +123,7 @@ def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
                     shutil.rmtree(staging)
             result = DipResult(aip_id, dip_id, out_dir, copy.location, dip_files,
                                tuple(rejected))
-            failed = _record(config, catalog, result, clock(), backends)
+            failed = _record(config, catalog, result, clock(), backends, unreachable)
             return replace(result, event_not_written=tuple(failed))
     finally:
         for b in backends.values():
@@ -181,18 +185,17 @@ def _finish(aip: AipRecord, wanted: Sequence[FileRecord], staging: Path, when: d
 
 
 def _record(config: Config, catalog: Catalog, result: DipResult, when: datetime,
-            backends: dict[str, StorageBackend]) -> list[str]:
+            backends: dict[str, StorageBackend], unreachable: dict[str, str]) -> list[str]:
     """The dissemination event beside the AIP (every reachable location) and in the catalog;
     returns the locations it could not be written to."""
-    event = EventRecord(
-        id=str(uuid.uuid4()), aip_id=result.aip_id, type="dissemination", datetime=iso(when),
-        outcome="success",
+    agents = standard_agents(config.name)
+    event = new_event(
+        result.aip_id, "dissemination", when, "success",
         detail=f"access copy (DIP {result.dip_id}) of {len(result.files)} files, "
                f"{result.size} bytes, read from copy {result.location}",
-        outcome_detail=str(result.out_dir), location=result.location,
-        agent=f"{SOFTWARE_NAME} {__version__}")
-    reachable = open_all_locations(config, backends)
-    failed = publish_event(reachable, event, standard_agents(config.name))
+        outcome_detail=str(result.out_dir), location=result.location, agents=agents)
+    reachable = open_all_locations(config, backends, unreachable)
+    failed = publish_event(reachable, event, agents)
     if failed or not reachable:
         log.warning("dissemination event %s of AIP %s not written beside the AIP on %s",
                     event.id, result.aip_id, ", ".join(failed) or "any location")

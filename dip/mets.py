@@ -10,8 +10,8 @@ from datetime import datetime
 from lxml import etree
 
 from aip.mets import CSIP_NS, METS_NS, NSMAP, XLINK_NS, XSI_NS, href
-from aip.premis import timestamp
 from preservation import SOFTWARE_NAME, __version__
+from preservation.timeutil import iso
 from preservation.xmlsafe import xml_bytes
 
 DIP_PROFILE = "https://earkdip.dilcis.eu/profile/E-ARK-DIP.xml"
@@ -67,7 +67,7 @@ def dip_mets_bytes(*, dip_id: str, aip_id: str, label: str, created: datetime,
                    representation_premis: DipFile | None = None) -> bytes:
     """Serialise the DIP's METS.xml; the AIP's PREMIS (and its rep1 PREMIS) are its digiprov."""
     base = uuid.UUID(dip_id)
-    stamp = timestamp(created)
+    stamp = iso(created)
     root = etree.Element(_m("mets"), nsmap=NSMAP)  # type: ignore[arg-type]
     root.set("OBJID", "uuid-" + str(base).upper())
     root.set("LABEL", label)

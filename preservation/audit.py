@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,28 +24,26 @@ from typing import BinaryIO
 
 from cryptography import x509
 
-from preservation import SOFTWARE_NAME, __version__
-from preservation.catalog import Catalog, CopyRecord, EventRecord, FileRecord
+from preservation.catalog import Catalog, CopyRecord, FileRecord
 from preservation.config import Config
 from preservation.errors import (
+    ConfigError,
     NotFoundError,
     ObjectMissingError,
     PreservationError,
     StorageError,
 )
-from preservation.events import EVENTS_PREFIX, AgentRecord, publish_event, standard_agents
+from preservation.events import AgentRecord, new_event, publish_event, standard_agents
 from preservation.findings import Report
 from preservation.hashing import CHUNK
 from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST, object_key, parse_manifest
 from preservation.progress import Progress, no_progress
 from preservation.signing import SignatureCheck, verify_detached
 from preservation.storage import StorageBackend, open_location
-from preservation.timeutil import iso, now_local
+from preservation.timeutil import now_local
 
 log = logging.getLogger(__name__)
 WORKERS = 4
-#: prefixes of objects that are not part of any AIP (event documents, fonds records)
-_NOT_AIP_PREFIXES = (EVENTS_PREFIX, "fonds/")
 _KEEP = {MANIFEST, TAGMANIFEST, SIGNATURE}  # small files whose bytes the audit parses
 
 
@@ -93,8 +90,10 @@ def audit(config: Config, catalog: Catalog, aip_ids: Sequence[str] | None,
         if catalog.aip(aip_id) is None:
             raise NotFoundError(f"no AIP {aip_id} in the catalog", code="AUDIT-UNKNOWN-AIP")
     backends: dict[str, StorageBackend] = {}
+    unreachable: dict[str, str] = {}
     try:
-        return [audit_aip(config, catalog, aip_id, trust_anchors, backends, progress, clock)
+        return [audit_aip(config, catalog, aip_id, trust_anchors, backends, progress, clock,
+                          unreachable=unreachable)
                 for aip_id in ids]
     finally:
         for backend in backends.values():
@@ -103,17 +102,21 @@ def audit(config: Config, catalog: Catalog, aip_ids: Sequence[str] | None,
 
 def audit_aip(config: Config, catalog: Catalog, aip_id: str,
               trust_anchors: Sequence[x509.Certificate], backends: dict[str, StorageBackend],
-              progress: Progress = no_progress, clock: Callable[[], datetime] = now_local
-              ) -> AipAudit:
+              progress: Progress = no_progress, clock: Callable[[], datetime] = now_local,
+              *, unreachable: dict[str, str] | None = None) -> AipAudit:
+    """Audit every copy of one AIP. ``backends`` and ``unreachable`` (location name → why it
+    cannot be opened) are shared by the AIPs of one run, so each location is opened once."""
+    if unreachable is None:
+        unreachable = {}
     files = catalog.files(aip_id)
     results = []
-    reachable = open_all_locations(config, backends)
+    reachable = open_all_locations(config, backends, unreachable)
     agents = standard_agents(config.name)
     for copy in catalog.copies(aip_id):
-        backend = location_backend(config, copy, backends)
+        backend = location_backend(config, copy, backends, unreachable)
         if backend is None:
             report = Report(subject=f"{aip_id}@{copy.location}", kind="audit")
-            report.add("AUDIT-LOCATION-UNKNOWN", copy.location, location=copy.location)
+            add_location_problem(report, copy, unreachable)
             result = CopyAudit(aip_id, copy.location, copy.url, 0, 0, report, None)
         else:
             result = check_copy(aip_id, copy.location, backend, files, trust_anchors, progress)
@@ -124,22 +127,38 @@ def audit_aip(config: Config, catalog: Catalog, aip_id: str,
 
 def stored_object_key(aip_id: str, record: FileRecord) -> str:
     """Where the bytes of ``record`` are: its own key, or an earlier version's (stored_key)."""
-    stored: str | None = getattr(record, "stored_key", None)
-    return stored or object_key(aip_id, record.path)
+    return record.stored_key or object_key(aip_id, record.path)
 
 
-def open_all_locations(config: Config, cache: dict[str, StorageBackend]
-                       ) -> list[StorageBackend]:
-    """Every configured location that can be opened (cached by name); others are logged."""
+def _open_named(config: Config, name: str, cache: dict[str, StorageBackend],
+                unreachable: dict[str, str] | None) -> StorageBackend | None:
+    """The backend of the configured location ``name``, opened once and cached; None when it
+    cannot be opened (the reason is logged once and kept in ``unreachable``).
+    Raises :class:`ConfigError` (CONFIG-NO-LOCATION) when no location has that name."""
+    if name in cache:
+        return cache[name]
+    if unreachable is not None and name in unreachable:
+        return None
+    loc = config.location(name)
+    try:
+        cache[name] = open_location(loc.url, **loc.options)
+    except (PreservationError, OSError) as e:
+        log.warning("storage location %s cannot be reached: %s", name, e)
+        if unreachable is not None:
+            unreachable[name] = str(e)
+        return None
+    return cache[name]
+
+
+def open_all_locations(config: Config, cache: dict[str, StorageBackend],
+                       unreachable: dict[str, str] | None = None) -> list[StorageBackend]:
+    """Every configured location that can be opened (cached by name); the others are logged
+    and, when ``unreachable`` is given, remembered there (name → error) and not tried again."""
     out = []
     for loc in config.storage:
-        if loc.name not in cache:
-            try:
-                cache[loc.name] = open_location(loc.url, **loc.options)
-            except (PreservationError, OSError) as e:
-                log.warning("storage location %s cannot be reached: %s", loc.name, e)
-                continue
-        out.append(cache[loc.name])
+        backend = _open_named(config, loc.name, cache, unreachable)
+        if backend is not None:
+            out.append(backend)
     return out
 
 
@@ -262,43 +281,54 @@ def _check_extra_objects(report: Report, location: str, backend: StorageBackend,
         stored_object_key(aip_id, f) for f in files}
     try:
         for info in backend.list(f"{aip_id}/"):
-            if info.key not in known and not info.key.startswith(_NOT_AIP_PREFIXES):
+            if info.key not in known:
                 report.add("AUDIT-UNEXPECTED-OBJECT", f"{location}:{info.key}",
                            location=location, key=info.key)
     except StorageError as e:
         report.add("AUDIT-LIST-FAILED", location, location=location, error=str(e))
 
 
-def location_backend(config: Config, copy: CopyRecord, cache: dict[str, StorageBackend]
-             ) -> StorageBackend | None:
-    if copy.location not in cache:
-        matching = [s for s in config.storage if s.name == copy.location]
-        if not matching:
-            return None
-        cache[copy.location] = open_location(matching[0].url, **matching[0].options)
-    return cache[copy.location]
+def location_backend(config: Config, copy: CopyRecord, cache: dict[str, StorageBackend],
+                     unreachable: dict[str, str] | None = None) -> StorageBackend | None:
+    """The open backend of the copy's location (cached by name), or None when no location of
+    that name is configured or it cannot be opened (a missing root, an unmounted disk, bad
+    credentials…); in the latter case the error is logged, and kept in ``unreachable`` when
+    given. Never raises for a location that cannot be opened: the caller goes on with the
+    next copy. :func:`add_location_problem` turns the None into a finding."""
+    try:
+        return _open_named(config, copy.location, cache, unreachable)
+    except ConfigError as e:
+        if e.code != "CONFIG-NO-LOCATION":
+            raise
+        return None
+
+
+def add_location_problem(report: Report, copy: CopyRecord, unreachable: dict[str, str]) -> None:
+    """The finding for a copy :func:`location_backend` gave no backend for: its location is
+    unreachable (AUDIT-LOCATION-UNREACHABLE) or no longer configured (AUDIT-LOCATION-UNKNOWN)."""
+    if copy.location in unreachable:
+        report.add("AUDIT-LOCATION-UNREACHABLE", copy.location, location=copy.location,
+                   error=unreachable[copy.location])
+    else:
+        report.add("AUDIT-LOCATION-UNKNOWN", copy.location, location=copy.location)
 
 
 def _record(catalog: Catalog, result: CopyAudit, when: datetime,
             reachable: Sequence[StorageBackend], agents: Sequence[AgentRecord]) -> None:
     """The fixity check event: beside the AIP on every reachable location, then the catalog."""
-    stamp = iso(when)
     problems = "; ".join(f"{f.code} {f.location}" for f in result.report.errors[:20])
     more = len(result.report.errors) - 20
     if more > 0:
         problems += f"; … {more} more"
-    event = EventRecord(
-        id=str(uuid.uuid4()), aip_id=result.aip_id, type="fixity check", datetime=stamp,
-        outcome="success" if result.ok else "failure",
+    event = new_event(
+        result.aip_id, "fixity check", when, "success" if result.ok else "failure",
         detail=f"SHA-256 of {result.files_checked} objects ({result.bytes_read} bytes) and the "
                f"tagmanifest signature on copy {result.location}",
-        outcome_detail=problems, location=result.location,
-        agent=f"{SOFTWARE_NAME} {__version__}")
+        outcome_detail=problems, location=result.location, agents=agents)
     failed = publish_event(reachable, event, agents)
     if failed or not reachable:
         result.report.add("EVENT-NOT-WRITTEN", result.location, event=event.type,
                           event_id=event.id, locations=", ".join(failed) or "(none reachable)")
     catalog.add_events([event])
-    if any(c.location == result.location for c in catalog.copies(result.aip_id)):
-        catalog.set_copy_status(result.aip_id, result.location,
-                                "ok" if result.ok else "failed", stamp)
+    catalog.set_copy_status(result.aip_id, result.location, "ok" if result.ok else "failed",
+                            event.datetime)

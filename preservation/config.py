@@ -13,10 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from preservation.catalog_url import CatalogTarget, parse_catalog_url
 from preservation.errors import ConfigError
 from preservation.fonds import code_is_valid
+from preservation.storage.filesystem import DURABILITY_MODES
 
 CONFIG_NAME = "preservation.toml"
 HOME_ENV = "PRESERVATION_HOME"
@@ -25,7 +27,9 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 #: Options a ``[[storage]]`` entry may carry besides name and url, by scheme.
 _STORAGE_OPTIONS: dict[str, dict[str, type]] = {
-    "file": {},
+    #: durability: "immediate" (default: each object is on disk when put returns) or
+    #: "deferred" (one flush per ingest, see preservation.storage.filesystem)
+    "file": {"durability": str},
     "s3": {
         "endpoint_url": str,
         "region": str,
@@ -246,14 +250,18 @@ def _storage(item: Any, index: int, source: str, home: Path) -> StorageConfig:
     allowed = _STORAGE_OPTIONS[scheme]
     _known(item, {"name", "url", *allowed}, source, where)
     name = _get(item, "name", str, source, where)
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise _err(source, f"{where}.name",
                    f"{name!r}: use 1-40 lower-case letters, digits, '-' or '_'")
     options = {k: _get(item, k, t, source, where) for k, t in allowed.items() if k in item}
     if scheme == "file":
         rest = url[len("file://"):]
         if not rest.startswith("/"):
-            url = (home / rest).resolve().as_uri()
+            url = (home / unquote(rest)).resolve().as_uri()
+    durability = options.get("durability")
+    if durability is not None and durability not in DURABILITY_MODES:
+        raise _err(source, f"{where}.durability",
+                   f"must be {' or '.join(repr(m) for m in DURABILITY_MODES)}, not {durability!r}")
     mode = options.get("retention_mode")
     if mode is not None and mode not in ("COMPLIANCE", "GOVERNANCE"):
         raise _err(source, f"{where}.retention_mode", "must be COMPLIANCE or GOVERNANCE")

@@ -23,7 +23,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lxml import etree
 
@@ -32,7 +32,7 @@ from preservation.catalog import EventRecord
 from preservation.errors import ObjectExistsError, PreservationError, StorageError, XmlError
 from preservation.hashing import sha256_bytes
 from preservation.storage import StorageBackend
-from preservation.timeutil import iso
+from preservation.timeutil import compact_utc, iso
 from preservation.xmlsafe import parse_bytes, xml_bytes
 
 log = logging.getLogger(__name__)
@@ -167,18 +167,11 @@ def deletion_event(aip_id: str, when: datetime, *, reason: str, keys: Sequence[s
 
 # --- document ---------------------------------------------------------------------------------
 
-def compact_utc(moment: str) -> str:
-    """``yyyymmddThhmmssffffffZ`` (UTC) of an ISO 8601 time with an offset."""
-    parsed = datetime.fromisoformat(moment)
-    if parsed.tzinfo is None:
-        raise ValueError(f"event time {moment!r} has no offset")
-    return parsed.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-
-
 def event_key(aip_id: str, event: EventRecord) -> str:
-    """``events/<aip uuid>/<compact UTC time>-<event uuid>.xml``: sorts by time."""
-    return (f"{EVENTS_PREFIX}{uuid.UUID(aip_id)}/{compact_utc(event.datetime)}-"
-            f"{uuid.UUID(event.id)}.xml")
+    """``events/<aip uuid>/<compact UTC time>-<event uuid>.xml``: sorts by time (the event's
+    ISO 8601 time must have an offset)."""
+    when = compact_utc(datetime.fromisoformat(event.datetime))
+    return f"{EVENTS_PREFIX}{uuid.UUID(aip_id)}/{when}-{uuid.UUID(event.id)}.xml"
 
 
 def _q(name: str) -> str:
@@ -304,6 +297,8 @@ def publish_event(backends: Sequence[StorageBackend], event: EventRecord,
 
     Write-once: a document already there with the same bytes counts as written (a retry); one
     with other bytes is a failure, never overwritten. One bad location never stops the others.
+    A document counts as written once it is durable: the location is synced (a no-op unless it
+    is a ``durability = "deferred"`` filesystem location).
     """
     key = event_key(event.aip_id, event)
     data = event_document(event, agents)
@@ -311,12 +306,15 @@ def publish_event(backends: Sequence[StorageBackend], event: EventRecord,
     failed = []
     for backend in backends:
         try:
-            backend.put(key, io.BytesIO(data), size=len(data), sha256=digest)
-        except ObjectExistsError:
-            if not _same_object(backend, key, digest):
-                log.error("event %s on %s: another document exists under %s", event.id,
-                          backend.describe(), key)
-                failed.append(backend.describe())
+            try:
+                backend.put(key, io.BytesIO(data), size=len(data), sha256=digest)
+            except ObjectExistsError:
+                if not _same_object(backend, key, digest):
+                    log.error("event %s on %s: another document exists under %s", event.id,
+                              backend.describe(), key)
+                    failed.append(backend.describe())
+                    continue
+            backend.sync()
         except (StorageError, OSError) as e:
             log.error("event %s could not be written to %s: %s", event.id,
                       backend.describe(), e)
@@ -391,7 +389,6 @@ __all__ = [
     "AgentRecord",
     "EventDocumentError",
     "agent_text",
-    "compact_utc",
     "current_person",
     "deletion_event",
     "event_document",

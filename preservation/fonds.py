@@ -32,7 +32,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from preservation.errors import (
@@ -44,7 +44,7 @@ from preservation.errors import (
 )
 from preservation.findings import Report, catalogue
 from preservation.storage import StorageBackend
-from preservation.timeutil import iso, now_local
+from preservation.timeutil import compact_utc, iso, now_local
 
 if TYPE_CHECKING:
     from preservation.catalog import Catalog
@@ -311,10 +311,6 @@ def changed_fonds(existing: FondsRecord, *, name: str | None = None, status: str
 # --- on storage -----------------------------------------------------------------------------
 
 
-def _compact_utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-
-
 def fonds_key(record: FondsRecord, when: datetime | None = None) -> str:
     """``fonds/<code>/<compact UTC time>-<uuid8>.json``; the time is ``when``, else the
     record's ``updated`` time (so that the newest key is the newest change)."""
@@ -325,9 +321,9 @@ def fonds_key(record: FondsRecord, when: datetime | None = None) -> str:
             when = datetime.fromisoformat(record.updated)
         except ValueError:
             when = now_local()
-        if when.tzinfo is None:
-            when = when.astimezone()
-    return f"{FONDS_PREFIX}{record.code}/{_compact_utc(when)}-{uuid.uuid4().hex[:8]}.json"
+    if when.tzinfo is None:
+        when = when.astimezone()  # a naive time is the machine's local time
+    return f"{FONDS_PREFIX}{record.code}/{compact_utc(when)}-{uuid.uuid4().hex[:8]}.json"
 
 
 def fonds_document(record: FondsRecord) -> bytes:
@@ -356,6 +352,8 @@ def publish_fonds(backends: Sequence[StorageBackend], record: FondsRecord, *,
 
     All or nothing as far as storage allows: when a location fails, the objects already written
     are deleted where the location permits, and :class:`FondsPublishError` names the failure.
+    Each object is durable before the next location is written (``sync``: a no-op unless the
+    location is a ``durability = "deferred"`` filesystem location).
     """
     key = fonds_key(record, when)
     data = fonds_document(record)
@@ -364,12 +362,13 @@ def publish_fonds(backends: Sequence[StorageBackend], record: FondsRecord, *,
     for backend in backends:
         try:
             backend.put(key, io.BytesIO(data), size=len(data), sha256=digest)
+            written.append(backend)
+            backend.sync()
         except (StorageError, OSError) as e:
             _remove(written, key)
             raise FondsPublishError("FONDS-PUBLISH-FAILED", location=backend.describe(),
                                     fonds=record.code, store=backend.describe(),
                                     error=str(e)) from e
-        written.append(backend)
     log.info("fonds %s published as %s on %d location(s)", record.code, key, len(written))
     return key
 

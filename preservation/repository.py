@@ -23,6 +23,7 @@ from preservation.signing import (
     load_pem_identity,
     load_pkcs12,
 )
+from preservation.storage.filesystem import root_from_url
 
 PassphraseSource = Callable[[str], bytes | None]
 
@@ -36,8 +37,9 @@ _COMMENTS = {
                "+ key (PEM),\nor pkcs12 with the passphrase in the environment variable "
                "passphrase_env. trust_anchors: certificates an\nAIP signature must chain to "
                "(keep old ones when the certificate changes).",
-    "storage": "Storage locations: file:///absolute/path or s3://bucket/prefix (credentials, "
-               "endpoint and region\nthe standard boto3 way; optional: endpoint_url, region, "
+    "storage": "Storage locations: file:///absolute/path (optional: durability = "
+               "\"immediate\" or \"deferred\")\nor s3://bucket/prefix (credentials, "
+               "endpoint and region the standard boto3 way; optional:\nendpoint_url, region, "
                "profile, retention_mode, retention_days).",
     "policies": "Policy files (formats, retention, access, audit schedules); empty: the shipped "
                 "defaults.",
@@ -95,7 +97,9 @@ def init_repository(
     config = parse_config(tomllib.loads(text), home, source=str(config_path))
     for loc in config.storage:
         if loc.url.startswith("file://"):
-            Path(loc.url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+            # the URL is percent-encoded ("lưu trữ" → "l%C6%B0u%20tr%E1%BB%AF"): decode it
+            # exactly as the filesystem backend will when it opens the location
+            root_from_url(loc.url).mkdir(parents=True, exist_ok=True)
     tmp = config_path.with_suffix(".toml.tmp")
     tmp.write_text("# Preservation repository configuration (written by `preservation init`).\n"
                    + text, encoding="utf-8")

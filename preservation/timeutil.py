@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 #: Vietnam time, used in TT05 XML.
 VIETNAM = timezone(timedelta(hours=7), "ICT")
@@ -18,3 +18,11 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: an explicit offset is required")
     return moment.isoformat(timespec="milliseconds")
+
+
+def compact_utc(moment: datetime) -> str:
+    """``yyyymmddThhmmssffffffZ``: the moment in UTC, for object keys that sort by time; a naive
+    datetime is refused."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: an explicit offset is required")
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")

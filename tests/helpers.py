@@ -9,6 +9,7 @@ from pathlib import Path
 from preservation.catalog import Catalog
 from preservation.config import CONFIG_NAME, Config, load_config
 from preservation.fonds import make_fonds
+from preservation.storage.filesystem import root_from_url
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -25,7 +26,7 @@ def location_root(config: Config, index: int) -> Path:
     """The folder of a file:// location."""
     url = config.storage[index].url
     assert url.startswith("file://")
-    return Path(url[len("file://"):])
+    return root_from_url(url)
 
 
 #: the fonds the suite's ingests belong to (registered by :func:`add_test_fonds`)

@@ -30,7 +30,7 @@ def check_key(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH:
         raise StorageError(f"object key has an invalid length: {key!r}", code="STORAGE-BAD-KEY")
     for segment in key.split("/"):
-        if segment in (".", "..") or not _KEY_SEGMENT.match(segment):
+        if segment in (".", "..") or not _KEY_SEGMENT.fullmatch(segment):
             raise StorageError(f"unsafe object key: {key!r}", code="STORAGE-BAD-KEY")
     return key
 
@@ -48,7 +48,7 @@ def check_prefix(prefix: str) -> str:
 
 def check_sha256(value: str) -> str:
     """Return ``value`` if it is a lower-case hex SHA-256, else raise :class:`StorageError`."""
-    if not isinstance(value, str) or not _SHA256_HEX.match(value):
+    if not isinstance(value, str) or not _SHA256_HEX.fullmatch(value):
         raise StorageError(f"not a lower-case hex SHA-256: {value!r}", code="STORAGE-BAD-DIGEST")
     return value
 

@@ -82,7 +82,7 @@ class FilesystemBackend(StorageBackend):
 
     def __init__(self, url: str, *, durability: str = "immediate") -> None:
         super().__init__(url)
-        self.root = _root_from_url(url)
+        self.root = root_from_url(url)
         if not self.root.is_dir():
             raise ConfigError(
                 f"storage root {self.root} does not exist or is not a directory "
@@ -358,7 +358,7 @@ class FilesystemBackend(StorageBackend):
         except OSError as exc:
             raise StorageError(
                 f"cannot make the objects written to {self.root} durable: {exc}",
-                location=self.url,
+                code="STORAGE-SYNC-FAILED", location=self.url,
             ) from exc
 
     def close(self) -> None:
@@ -370,7 +370,7 @@ class FilesystemBackend(StorageBackend):
         return f"{self.url}#{key}"
 
 
-def _root_from_url(url: str) -> Path:
+def root_from_url(url: str) -> Path:
     """The absolute directory a ``file://`` URL names (percent-escapes decoded)."""
     parts = urlsplit(url)
     problem = None

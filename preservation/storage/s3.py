@@ -452,7 +452,7 @@ def _parse_url(url: str) -> tuple[str, str]:
         problem = "the scheme must be s3://"
     elif "@" in parts.netloc:
         problem = "credentials do not belong in the URL (use the environment or a profile)"
-    elif not _BUCKET.match(parts.netloc):
+    elif not _BUCKET.fullmatch(parts.netloc):
         problem = f"{parts.netloc!r} is not a valid bucket name"
     elif parts.query or parts.fragment:
         problem = "a query or fragment is not allowed"

@@ -118,7 +118,7 @@ def test_a_foreign_signer_is_untrusted(repo: Repository, stored: IngestResult,
     _key, cert = create_test_identity(tmp_path / "other", "Another archive")
     other = x509.load_pem_x509_certificates(cert.read_bytes())
     [result] = audit(repo.config, repo.catalog, None, other)
-    assert {c.report.codes().pop() for c in result.copies} == {"AUDIT-SIGNATURE-UNTRUSTED"}
+    assert [c.report.codes() for c in result.copies] == [{"AUDIT-SIGNATURE-UNTRUSTED"}] * 2
 
 
 def test_a_missing_signature_is_not_checked_and_fails(repo: Repository,
@@ -179,6 +179,35 @@ def test_a_copy_on_a_location_no_longer_configured(repo: Repository, stored: Ing
     [result] = audit(config, repo.catalog, None, repo.trust_anchors())
     assert result.copies[0].report.codes() == {"AUDIT-LOCATION-UNKNOWN"}
     assert not result.ok and result.copies[1].ok
+
+
+def test_a_location_that_cannot_be_opened_fails_its_copy_only(
+        repo: Repository, stored: IngestResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A renamed (unmounted) root: that copy is reported and marked failed, the other is checked,
+    and the location is tried once per audit run, not once per AIP."""
+    import preservation.audit
+
+    second, _ = clone_sharing_content(repo, stored.aip_id)
+    root = location_root(repo.config, 1)
+    root.rename(root.with_name("copy2-unmounted"))
+    opened: list[str] = []
+    real_open = preservation.audit.open_location
+
+    def counting_open(url: str, **options: object) -> StorageBackend:
+        opened.append(url)
+        return real_open(url, **options)
+
+    monkeypatch.setattr(preservation.audit, "open_location", counting_open)
+    results = run_audit(repo, [stored.aip_id, second])
+    for result in results:
+        good, bad = result.copies
+        assert not result.ok and good.ok and good.files_checked > 0
+        assert bad.location == "copy2"
+        assert [(f.code, f.location.path) for f in bad.report.errors] == [
+            ("AUDIT-LOCATION-UNREACHABLE", "copy2")]
+        statuses = {c.location: c.status for c in repo.catalog.copies(result.aip_id)}
+        assert statuses == {"copy1": "ok", "copy2": "failed"}
+    assert sorted(opened) == sorted(s.url for s in repo.config.storage)
 
 
 # --- provenance beside the AIP, and objects stored once for several versions ------------------

@@ -71,6 +71,19 @@ def test_a_damaged_copy_is_skipped_and_reported(repo: Repository, stored: Ingest
         assert (tmp_path / "dip/representations/rep1/data" / name).read_bytes() == content
 
 
+def test_a_copy_whose_location_cannot_be_opened_is_skipped(
+        repo: Repository, stored: IngestResult, tmp_path: Path) -> None:
+    root = location_root(repo.config, 0)
+    root.rename(root.with_name("copy1-unmounted"))
+    result = make(repo, stored.aip_id, tmp_path / "dip")
+    assert result.location == "copy2"
+    assert [r.codes() for r in result.rejected_copies] == [{"AUDIT-LOCATION-UNREACHABLE"}]
+    for name, content in sample_files().items():
+        assert (tmp_path / "dip/representations/rep1/data" / name).read_bytes() == content
+    assert [e.location for e in repo.catalog.events(stored.aip_id)
+            if e.type == "dissemination"] == ["copy2"]
+
+
 def test_no_intact_copy_writes_nothing(repo: Repository, stored: IngestResult,
                                        tmp_path: Path) -> None:
     record = next(f for f in repo.catalog.files(stored.aip_id) if f.role == "content")
@@ -88,8 +101,9 @@ def test_output_folder_must_be_new_or_empty(repo: Repository, stored: IngestResu
     out = tmp_path / "dip"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError) as info:
         make(repo, stored.aip_id, out)
+    assert info.value.code == "DIP-OUTPUT-EXISTS"
     assert (out / "keep.txt").read_text() == "mine"
 
 

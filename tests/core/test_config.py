@@ -56,6 +56,12 @@ def test_dump_toml_round_trips(tmp_path: Path) -> None:
     (lambda d: d["storage"][1].update(name="a"), "CONFIG-INVALID", "unique"),
     (lambda d: d["storage"][0].update(url="ftp://x"), "CONFIG-INVALID", "scheme"),
     (lambda d: d["storage"][0].update(name="Bad Name"), "CONFIG-INVALID", "name"),
+    (lambda d: d["storage"][0].update(name="copy1\n"), "CONFIG-INVALID", "name"),
+    (lambda d: d["storage"][0].update(durability="sometimes"), "CONFIG-INVALID",
+     "storage[0].durability"),
+    (lambda d: d["storage"][0].update(durability=True), "CONFIG-INVALID", "durability"),
+    (lambda d: d["storage"][1].update(durability="deferred"), "CONFIG-UNKNOWN-KEY",
+     "durability"),
     (lambda d: d["storage"][1].update(retention_mode="FOREVER"), "CONFIG-INVALID", "COMPLIANCE"),
     (lambda d: d["storage"][1].pop("retention_days"), "CONFIG-INVALID", "together"),
     (lambda d: d["repository"].update(min_copies=True), "CONFIG-INVALID", "int"),
@@ -75,6 +81,24 @@ def test_bad_configurations_are_refused(tmp_path: Path, change: Any, code: str,
         parse_config(data, tmp_path)
     assert info.value.code == code
     assert words in info.value.message
+
+
+def test_a_file_location_may_defer_durability(tmp_path: Path) -> None:
+    """``durability`` reaches the filesystem backend, which then flushes once per sync()."""
+    from preservation.storage import open_location
+    from preservation.storage.filesystem import FilesystemBackend
+
+    data = base()
+    (tmp_path / "a").mkdir()
+    data["storage"][0].update(url=(tmp_path / "a").as_uri(), durability="deferred")
+    config = parse_config(data, tmp_path)
+    loc = config.location("a")
+    assert loc.options == {"durability": "deferred"}
+    backend = open_location(loc.url, **loc.options)
+    assert isinstance(backend, FilesystemBackend) and backend.durability == "deferred"
+    backend.close()
+    data["storage"][0].pop("durability")
+    assert parse_config(data, tmp_path).location("a").options == {}
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

@@ -177,3 +177,32 @@ def test_standard_agents() -> None:
         ("person", "implementer")]
     assert standard_agents("", "")[0] == software_agent()
     assert AgentRecord("x", "person").uuid == AgentRecord("x", "person").uuid
+
+
+def test_a_deferred_location_is_synced_before_the_event_counts_as_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ctypes
+    import errno
+
+    from preservation.storage import durability
+
+    (tmp_path / "deferred").mkdir()
+    deferred = open_location((tmp_path / "deferred").as_uri(), durability="deferred")
+    flushed: list[int] = []
+
+    def syncfs(fd: int) -> int:
+        flushed.append(fd)
+        return 0
+
+    monkeypatch.setattr(durability, "SYNCFS", syncfs)
+    assert publish_event([deferred], replication(), AGENTS) == []
+    assert len(flushed) == 1
+
+    def failing(_fd: int) -> int:
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(durability, "SYNCFS", failing)
+    event = replication(WHEN + timedelta(seconds=1))
+    assert publish_event([deferred], event, AGENTS) == [deferred.describe()]
+    deferred.close()

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import pytest
 
 from preservation.catalog import Catalog
-from preservation.errors import NotFoundError, StorageError, UsageError
+from preservation.errors import NotFoundError, ObjectExistsError, StorageError, UsageError
 from preservation.findings import Report
 from preservation.fonds import (
     COMBINED_LANGUAGES,
@@ -213,7 +213,7 @@ def test_publish_then_read_returns_the_newest_per_code(locations: list[StorageBa
 def test_publish_is_write_once(locations: list[StorageBackend]) -> None:
     record = good()
     key = publish_fonds(locations, record)
-    with pytest.raises(StorageError):
+    with pytest.raises(ObjectExistsError):
         locations[0].put(key, io.BytesIO(b"{}"), size=2,
                          sha256="44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")
     assert read_fonds(locations[0]) == [record]
@@ -313,3 +313,27 @@ def test_a_failing_location_registers_nothing(catalog: Catalog,
     assert list(locations[0].list("fonds/")) == []
     register_fonds(catalog, locations, good())  # once the location is back, it works
     assert catalog.fonds_list() == [good()]
+
+
+def test_a_record_that_cannot_be_made_durable_is_not_published(
+        tmp_path: Path, locations: list[StorageBackend], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``durability = "deferred"`` location is synced; a failed flush removes the record."""
+    import ctypes
+    import errno
+
+    from preservation.storage import durability
+
+    (tmp_path / "deferred").mkdir()
+    deferred = open_location((tmp_path / "deferred").as_uri(), durability="deferred")
+
+    def failing(_fd: int) -> int:
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(durability, "SYNCFS", failing)
+    with pytest.raises(FondsPublishError) as info:
+        publish_fonds([*locations, deferred], good())
+    assert info.value.code == "FONDS-PUBLISH-FAILED"
+    for backend in (*locations, deferred):
+        assert list(backend.list("fonds/")) == []
+    deferred.close()

@@ -23,7 +23,7 @@ from preservation.errors import (
     ObjectMissingError,
     StorageError,
 )
-from preservation.storage import ObjectInfo, StorageBackend
+from preservation.storage import ObjectInfo, StorageBackend, check_key
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -250,7 +250,7 @@ def test_put_stops_reading_a_source_longer_than_announced(backend: StorageBacken
 
 
 @pytest.mark.parametrize(
-    "digest", ["", "abc", "A" * 64, "g" * 64, "0" * 63, "0" * 65, " " + "0" * 63]
+    "digest", ["", "abc", "A" * 64, "g" * 64, "0" * 63, "0" * 65, " " + "0" * 63, "0" * 64 + "\n"]
 )
 def test_put_refuses_a_malformed_sha256(backend: StorageBackend, digest: str) -> None:
     with pytest.raises(StorageError) as caught:
@@ -342,6 +342,8 @@ def test_missing_objects(backend: StorageBackend) -> None:
 
 BAD_KEYS = [
     "",
+    "abc/def\n",  # a regular expression's $ would accept the newline
+    "abc\n/def",
     "/absolute",
     "trailing/",
     "a//b",
@@ -375,6 +377,13 @@ def test_unsafe_keys_are_refused_by_every_operation(backend: StorageBackend, key
             operation()
         assert caught.value.code == "STORAGE-BAD-KEY"
     assert keys(backend) == set()
+
+
+@pytest.mark.parametrize("key", ["abc/def\n", "abc\n", "a/b\n/c"])
+def test_check_key_refuses_a_trailing_newline(key: str) -> None:
+    with pytest.raises(StorageError) as caught:
+        check_key(key)
+    assert caught.value.code == "STORAGE-BAD-KEY"
 
 
 @pytest.mark.parametrize("prefix", ["../", "/", "a//", ".", "ü/", "a/../"])
