@@ -39,7 +39,7 @@ import re
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -397,28 +397,35 @@ class FormatIdentifier:
             yield Path(path), self.identify(path)
 
     def identify_parallel(
-        self, paths: Sequence[str | os.PathLike[str]], *, processes: int = 2, chunksize: int = 32
+        self, paths: Sequence[str | os.PathLike[str]], *, processes: int = 2, chunksize: int = 32,
+        check: Callable[[str], None] | None = None,
     ) -> Iterator[tuple[str, FormatId | OSError]]:
         """Identify many files in ``processes`` forked worker processes, in the order given.
 
         Workers are forked from this process, so they share the signatures already loaded
         (nothing is loaded again); each answer is the one :meth:`identify` gives, and equal
         answers come back as one shared object. A file that cannot be read gives its
-        ``OSError`` in place of an answer. Without ``fork`` (or with ``processes`` < 2) the
-        files are identified here, one by one.
+        ``OSError`` in place of an answer. Without ``fork``, with ``processes`` < 2, or while
+        other threads run (see :func:`can_fork`), the files are identified here, one by one.
+
+        ``check(path)``, when given, is called (in the worker) just before a file is opened by
+        name, e.g. to make sure it is still the regular file that was listed; an ``OSError`` it
+        raises is that file's answer and the file is not opened.
         """
         sigs = self._loaded
         names = [os.fspath(p) for p in paths]
-        if processes < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if processes < 2 or not can_fork():
             for name in names:
                 try:
+                    if check is not None:
+                        check(name)
                     yield name, self.identify(name)
                 except OSError as e:
                     yield name, e
             return
         global _FORKED
         with _FORK_LOCK:  # one pool at a time: the global is what the workers inherit
-            _FORKED = sigs
+            _FORKED = (sigs, check)
             try:
                 with ProcessPoolExecutor(
                         processes, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -482,17 +489,27 @@ def _shared(sigs: _Signatures, answer: FormatId | OSError) -> FormatId | OSError
     return sigs.answers.setdefault((puids, answer.basis), answer)
 
 
-#: The signatures forked workers use (set by identify_parallel just before the pool forks).
-_FORKED: _Signatures | None = None
+#: The signatures (and the caller's check) forked workers use (set by identify_parallel just
+#: before the pool forks).
+_FORKED: tuple[_Signatures, Callable[[str], None] | None] | None = None
 _FORK_LOCK = threading.Lock()
+
+
+def can_fork() -> bool:
+    """True when worker processes may be forked safely: ``fork`` exists and this process runs no
+    other thread (a lock another thread holds at the fork stays held forever in the child)."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _identify_forked(filename: str) -> FormatId | OSError:
     """In a forked worker: identify with the inherited signatures (a worker runs one at a time,
     so no lock is needed, and none inherited from the parent can be held)."""
     assert _FORKED is not None
+    sigs, check = _FORKED
     try:
-        return _identify_file(_FORKED, filename)
+        if check is not None:
+            check(filename)
+        return _identify_file(sigs, filename)
     except OSError as e:
         return e
 

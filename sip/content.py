@@ -5,8 +5,9 @@ with the package's content files (the documents, not its METS/EAD/schemas). For 
 
 * an empty file is an error (CONTENT-EMPTY) and nothing else is checked on it;
 * its format is identified once with fido (one :class:`~preservation.formats.FormatIdentifier`
-  for the whole package, never a start-up per file) and judged against the accepted-formats
-  policy (:mod:`policies.formats`): FMT-* findings;
+  for the whole package, never a start-up per file; from :data:`PARALLEL_MIN` files on, all of
+  them at once in forked worker processes, with the same answers) and judged against the
+  accepted-formats policy (:mod:`policies.formats`): FMT-* findings;
 * a PDF is opened once with pyHanko (:mod:`sip.content_pdf`): encryption, every digital
   signature, the PDF/A claim and, for digitised items, the text layer: PDF-* and SIG-PDF-*;
 * a digitised item (TT05 confidenceLevel 02) that is not PDF/A gets FMT-DIGITISED-NOT-PDFA;
@@ -29,7 +30,12 @@ from cryptography import x509
 
 from policies.formats import AcceptedFormat, FormatPolicy
 from preservation.findings import Report
-from preservation.formats import FormatId, FormatIdentificationError, FormatIdentifier
+from preservation.formats import (
+    FormatId,
+    FormatIdentificationError,
+    FormatIdentifier,
+    can_fork,
+)
 from sip.bagit_tree import ChangedError
 from sip.content_pdf import PdfFacts, check_pdf
 from sip.content_virus import VirusScan
@@ -40,6 +46,10 @@ __all__ = ["ContentItem", "ContentOptions", "check_content"]
 logger = logging.getLogger(__name__)
 
 _PDF_MIME = "application/pdf"
+#: identify in worker processes from this many content files on (below, forking costs more)
+PARALLEL_MIN = 200
+#: at most this many worker processes
+MAX_PROCESSES = 8
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,7 @@ def check_content(
     identifier: FormatIdentifier | None = None,
     progress: Callable[[int], None] | None = None,
     scan_also: Sequence[str] = (),
+    identify: bool = True,
 ) -> dict[str, FormatId]:
     """Check every item's content; add the findings to ``report``; return each identification.
 
@@ -79,14 +90,19 @@ def check_content(
 
     ``identifier``: a loaded identifier to reuse (the caller keeps ownership); without one, one
     is loaded for this call and closed after it. ``progress(1)`` is called after each item.
-    A path listed twice is checked once.
+    A path listed twice is checked once. ``identify=False``: the caller could not load an
+    identifier and reported FMT-IDENTIFIER-UNAVAILABLE itself; formats are not identified (no
+    second attempt, no second finding).
     """
-    owned = identifier is None
-    if identifier is None:
+    owned = identifier is None and identify
+    if owned:
         try:
             identifier = FormatIdentifier()
         except FormatIdentificationError as e:
             report.add("FMT-IDENTIFIER-UNAVAILABLE", None, error=e.message)
+    # identified all at once in worker processes when it pays; they are forked, so before the
+    # virus-scan thread starts
+    identified = _identify_all(tree, items, identifier) if identifier is not None else {}
     virus = VirusScan(options.clamd, report)
     virus.start()
     formats: dict[str, FormatId] = {}
@@ -95,7 +111,8 @@ def check_content(
         for item in items:
             if item.path not in done:
                 done.add(item.path)
-                _check_item(tree, item, report, options, identifier, virus, formats)
+                _check_item(tree, item, report, options, identifier, virus, formats,
+                            identified.pop(item.path, None))
             if progress is not None:
                 progress(1)
         for rel in scan_also:
@@ -109,9 +126,48 @@ def check_content(
     return formats
 
 
+def _identify_all(tree: PackageTree, items: Sequence[ContentItem], identifier: FormatIdentifier
+                  ) -> dict[str, FormatId | OSError]:
+    """Identify every item :func:`_check_item` will identify, in forked worker processes, when
+    there are at least :data:`PARALLEL_MIN` of them, more than one CPU and no other thread (see
+    :func:`preservation.formats.can_fork`); else nothing (``{}``: each is identified in turn).
+
+    The answers are :meth:`FormatIdentifier.identify`'s. Each worker first makes sure the file is
+    still the listed regular file (as :func:`_check_item` does) before fido opens it by name.
+    """
+    rels = list(dict.fromkeys(item.path for item in items if tree.size(item.path)))
+    processes = min(_cpus(), MAX_PROCESSES)
+    if len(rels) < PARALLEL_MIN or processes < 2 or not can_fork():
+        return {}
+    by_name = {os.path.join(tree.root, rel): rel for rel in rels}
+
+    def still_listed(name: str) -> None:
+        try:
+            with tree.opened(by_name[name]):
+                pass
+        except ChangedError as e:
+            raise _Replaced(by_name[name]) from e
+
+    answers = identifier.identify_parallel(list(by_name), processes=processes,
+                                           check=still_listed)
+    return {by_name[name]: answer for name, answer in answers}
+
+
+class _Replaced(OSError):
+    """In a worker: the file is no longer the one listed (a :class:`ChangedError` there)."""
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
 def _check_item(tree: PackageTree, item: ContentItem, report: Report, options: ContentOptions,
                 identifier: FormatIdentifier | None, virus: VirusScan,
-                formats: dict[str, FormatId]) -> None:
+                formats: dict[str, FormatId], known: FormatId | OSError | None = None) -> None:
+    """Check one item; ``known``: its identification made beforehand (:func:`_identify_all`)."""
     rel = item.path
     if not tree.is_file(rel):
         report.add("CONTENT-MISSING", rel)
@@ -127,7 +183,12 @@ def _check_item(tree: PackageTree, item: ContentItem, report: Report, options: C
             # fido opens the file by name: first make sure it is still the listed regular
             # file, not a link swapped in since the listing
             with tree.opened(rel):
-                fmt = identifier.identify(os.path.join(tree.root, rel))
+                if isinstance(known, _Replaced):
+                    raise ChangedError(rel)
+                if isinstance(known, OSError):
+                    raise known
+                fmt = known if known is not None else \
+                    identifier.identify(os.path.join(tree.root, rel))
             formats[rel] = fmt
             accepted = _check_format(fmt, rel, report, policy)
         facts = None

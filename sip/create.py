@@ -138,10 +138,10 @@ def _publish(temporary: Path, out: Path) -> None:
     temporary.unlink()
 
 
-def _validates(folder: Path, work: Path, report: Report) -> bool:
+def _validates(folder: Path, work: Path, report: Report, options: ValidationOptions) -> bool:
     """Run the repository's own validator on the package just written (content included: an
     empty or unaccepted file is caught here, not at the archive). Its problems join ``report``."""
-    with open_sip(folder, work, ValidationOptions()) as checked:
+    with open_sip(folder, work, options) as checked:
         if checked.valid:
             return True
         report.add("CATALOGUE-PACKAGE-INVALID", None, count=len(checked.report.errors))
@@ -159,12 +159,17 @@ def create_sip(
     agency: str | None,
     report: Report,
     created: datetime | None = None,
+    options: ValidationOptions | None = None,
 ) -> Path | None:
     """Build the TT05 SIP of ``src`` described by ``catalogue`` as the ZIP ``out``.
 
     Returns ``out``, or None (writing nothing) when ``report`` holds an error about the
     catalogue or the files. Raises :class:`NotFoundError` when SRC or the catalogue cannot be
     opened and :class:`UsageError` when ``out`` exists.
+
+    ``options``: how the archive checks submissions (its ``[validation]`` settings: formats
+    policy, archive type, clamd, line endings); the package built is checked with them, as
+    ``sip validate`` and ingest would. Default: :class:`ValidationOptions` ``()``.
     """
     if not src.is_dir():
         raise NotFoundError(f"source folder {src} does not exist", location=str(src))
@@ -191,7 +196,7 @@ def create_sip(
     work = Path(tempfile.mkdtemp(prefix=".sip-create-", dir=out.parent))
     try:
         folder = write_tt05_sip(package, work / "package", created=moment)
-        if not _validates(folder, work / "check", report):
+        if not _validates(folder, work / "check", report, options or ValidationOptions()):
             log.info("the SIP built from %s would be rejected; nothing written", catalogue)
             return None
         partial = work / "package.zip"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import unicodedata
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
-from preservation.findings import Finding
+from preservation.findings import Finding, Report
 from preservation.paths import path_problems
 from sip.bagit_tree import Hashed, Listed, Tree, hash_files, open_listed, walk
 
@@ -58,10 +59,10 @@ class PackageTree:
             nfc = unicodedata.normalize("NFC", rel)
             if nfc != rel or nfc in self._nfc:
                 self._nfc[nfc] = rel
-        #: package XML already parsed by sip.xmlload.load_xml: the tree (None: unreadable), its
-        #: findings, and the reports (by id) that were told them
-        self.parsed_xml: dict[
-            str, tuple[etree._ElementTree | None, tuple[Finding, ...], set[int]]] = {}
+        #: package XML already parsed by sip.xmlload.load_xml: the tree (None: unreadable or
+        #: not kept), its findings, and the reports that were told them (id → weak reference)
+        self.parsed_xml: dict[str, tuple[etree._ElementTree | None, tuple[Finding, ...],
+                                         dict[int, weakref.ref[Report]]]] = {}
 
     # --- listing ------------------------------------------------------------------------------
     @property
@@ -105,13 +106,9 @@ class PackageTree:
                  progress: Callable[[int], None] | None = None) -> None:
         """Hash every file not hashed yet with ``algorithms`` (hashlib names), one read each."""
         wanted = frozenset(algorithms)
-        jobs = [(listed, wanted) for rel, listed in self.tree.files.items()
-                if not wanted <= set(self._hashed.get(rel, _EMPTY).digests)]
-        for hashed in hash_files(self.root, jobs, progress=progress):
-            previous = self._hashed.get(hashed.listed.rel)
-            if previous is not None and not hashed.error and not hashed.changed:
-                hashed = Hashed(hashed.listed, {**previous.digests, **hashed.digests})
-            self._hashed[hashed.listed.rel] = hashed
+        missing = [rel for rel in self.tree.files
+                   if not wanted <= self._hashed.get(rel, _EMPTY).digests.keys()]
+        self.hash_all_of(missing, wanted, progress=progress)
 
     def hashed(self, rel: str, algorithm: str = "sha256") -> Hashed | None:
         """Digests of a listed file (computed now if needed); None if it is not listed.
@@ -127,10 +124,13 @@ class PackageTree:
             self.hash_all_of([rel], (algorithm,))
         return self._hashed.get(rel)
 
-    def hash_all_of(self, rels: Iterable[str], algorithms: Iterable[str]) -> None:
+    def hash_all_of(self, rels: Iterable[str], algorithms: Iterable[str], *,
+                    progress: Callable[[int], None] | None = None) -> None:
+        """Hash the listed files among ``rels`` with ``algorithms`` (one read each); the new
+        digests join the ones already known unless the file is now unreadable or changed."""
         wanted = frozenset(algorithms)
         jobs = [(self.tree.files[rel], wanted) for rel in rels if rel in self.tree.files]
-        for hashed in hash_files(self.root, jobs):
+        for hashed in hash_files(self.root, jobs, progress=progress):
             previous = self._hashed.get(hashed.listed.rel)
             if previous is not None and not hashed.error and not hashed.changed:
                 hashed = Hashed(hashed.listed, {**previous.digests, **hashed.digests})

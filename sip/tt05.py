@@ -159,7 +159,8 @@ def _load_mets(tree: PackageTree, rel: str, report: Report) -> MetsFile | None:
 
 
 def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool = True,
-                  package_name: str | None = None) -> Tt05Record:
+                  package_name: str | None = None, kind: PackageKind | None = None
+                  ) -> Tt05Record:
     """Add every TT05 finding about the package at ``tree`` to ``report``; return its record.
 
     ``historical_archive`` (the default) accepts only maintenance 01 (permanent);
@@ -167,11 +168,16 @@ def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool
     the OBJID (default: the name of ``tree.root``). Works on whatever is there: a missing or
     broken part is a finding and the other checks still run.
 
+    ``kind``: what :func:`looks_like_tt05` said about ``tree`` when the caller asked it already
+    (the dispatcher does), so the package is not detected twice; None: detected here (a
+    package it does not recognise is checked as a SIP_hoso).
+
     Problems the E-ARK validator reports on the same package (run first by the dispatcher) are
     not reported again: a required file the METS files reference but that is missing, a data
     file or record no METS file lists, a link naming an ID the METS file does not have.
     """
-    kind = looks_like_tt05(tree) or PackageKind.HOSO
+    if kind is None:
+        kind = looks_like_tt05(tree) or PackageKind.HOSO
     root = _load_mets(tree, ROOT_METS, report)
     rep = _load_mets(tree, REP_METS, report)
     referenced: set[str] = set()

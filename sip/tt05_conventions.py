@@ -18,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from preservation.findings import Report
+from sip.eark_model import CSIP_PROFILE
 from sip.tt05_mets import (
     MetsFile,
     children,
@@ -29,7 +30,6 @@ from sip.tt05_mets import (
 )
 from sip.tt05_model import PackageKind
 
-CSIP_PROFILE = "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml"
 RECORD_STATUSES = ("NEW", "SUPPLEMENT", "REPLACEMENT", "TEST", "OTHER")
 ROOT_GROUPS = ("Schemas", "Representations/rep1")
 ROOT_OPTIONAL_GROUPS = ("Documentation",)

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from sip.eark_model import CSIP_NS, METS_NS, XLINK_HREF, line_of, xpath_of
 from sip.package import PackageTree
 
-METS_NS = "http://www.loc.gov/METS/"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-CSIP_NS = "https://DILCIS.eu/XML/METS/CSIPExtensionMETS"
-HREF = f"{{{XLINK_NS}}}href"
+__all__ = ["HREF", "DmdEntry", "FileEntry", "MetsFile", "children",
+           "csip_attr", "descendants", "index_mets", "line_of", "local", "xpath_of"]
+
+HREF = XLINK_HREF
 
 
 def local(element: etree._Element) -> str:
@@ -30,32 +31,10 @@ def local(element: etree._Element) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def line_of(element: etree._Element) -> int | None:
-    """The source line of an element, when lxml knows it."""
-    line = element.sourceline
-    return line if isinstance(line, int) else None
-
-
 def csip_attr(element: etree._Element, name: str) -> str | None:
     """A ``csip:`` attribute (also accepted without a namespace, as some producers write it)."""
     value = element.get(f"{{{CSIP_NS}}}{name}")
     return value if value is not None else element.get(name)
-
-
-def xpath_of(element: etree._Element) -> str:
-    """A readable XPath by local names, e.g. ``/mets/fileSec/fileGrp[2]/file[3]``."""
-    steps: list[str] = []
-    node: etree._Element | None = element
-    while node is not None:
-        name = local(node)
-        parent = node.getparent()
-        if parent is None:
-            steps.append(name)
-            break
-        same = [c for c in parent if c.tag == node.tag]
-        steps.append(f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
 
 
 def children(element: etree._Element, name: str) -> list[etree._Element]:

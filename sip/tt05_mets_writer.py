@@ -35,13 +35,11 @@ from typing import Any, cast
 
 from lxml import etree
 
+from sip.eark_model import CSIP_NS, CSIP_PROFILE, XLINK_NS
+from sip.eark_model import METS_NS as METS_NS  # re-exported: aip.export_sip uses it
 from sip.tt05_xml import XSI_NS, IdMaker, href
 
-METS_NS = "http://www.loc.gov/METS/"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-CSIP_NS = "https://DILCIS.eu/XML/METS/CSIPExtensionMETS"
 NSMAP = {None: METS_NS, "csip": CSIP_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
-CSIP_PROFILE = "https://earkcsip.dilcis.eu/profile/E-ARK-CSIP.xml"
 REPRESENTATION = "Representations/rep1"
 REP_DIR = "representations/rep1"
 METADATA_LINK = "MetadataLink/File"

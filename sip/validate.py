@@ -30,7 +30,7 @@ from cryptography import x509
 from policies.formats import FormatPolicy, load_format_policy
 from preservation.config import ValidationConfig
 from preservation.findings import Finding, Report
-from preservation.formats import FormatIdentifier
+from preservation.formats import FormatIdentificationError, FormatIdentifier
 from preservation.progress import Progress, no_progress
 from sip.archive import OpenedPackage, open_package
 from sip.bagit import BagCheck, validate_bag
@@ -172,7 +172,7 @@ def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
         validate_eark(tree, report, tt05=True, name=name,
                       tolerate_line_endings=options.tolerate_line_endings)
         record = validate_tt05(tree, report, historical_archive=options.historical_archive,
-                               package_name=name)
+                               package_name=name, kind=tt05_kind)
         sub.kind = (SipKind.TT05_HOSO if tt05_kind is PackageKind.HOSO
                     else SipKind.TT05_TAILIEU)
         sub.title = record.fields.get("title") or sub.title
@@ -223,14 +223,22 @@ def _check_content(tree: PackageTree, sub: Submission, options: ValidationOption
     items = [ContentItem(f.path, digitised=f.digitised) for f in content]
     content_options = ContentOptions(policy=options.format_policy or load_format_policy(None),
                                      trust_roots=options.pdf_trust_roots, clamd=options.clamd)
-    with FormatIdentifier() as identifier:
-        others = [f.path for f in sub.files if f.role is FileRole.METADATA]
+    others = [f.path for f in sub.files if f.role is FileRole.METADATA]
+    try:
+        identifier = FormatIdentifier()
+    except FormatIdentificationError as e:
+        # the formats cannot be checked: FMT-IDENTIFIER-UNAVAILABLE, every other check still runs
+        log.warning("format identification unavailable: %s", e.message)
+        identifier = None
+        sub.report.add("FMT-IDENTIFIER-UNAVAILABLE", None, error=e.message)
+    with identifier if identifier is not None else contextlib.nullcontext():
         sub.formats = check_content(tree, items, sub.report, content_options,
-                                    identifier=identifier,
+                                    identifier=identifier, identify=identifier is not None,
                                     progress=lambda n: progress("content", n, len(items)),
                                     scan_also=others)
-        sub.fido_version = identifier.fido_version
-        sub.signature_version = identifier.signature_version
+        if identifier is not None:
+            sub.fido_version = identifier.fido_version
+            sub.signature_version = identifier.signature_version
 
 
 def _bag_title(check: BagCheck) -> str | None:

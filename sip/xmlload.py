@@ -8,6 +8,7 @@ and line, and the validator goes on with the rest of the package.
 from __future__ import annotations
 
 import re
+import weakref
 
 from lxml import etree
 
@@ -18,6 +19,8 @@ from sip.bagit_tree import ChangedError, describe_error
 from sip.package import PackageTree
 
 _LINE = re.compile(r":(\d+)$")
+#: file names whose parsed tree is kept on the PackageTree (see load_xml)
+_KEPT = frozenset({"METS.xml", "EAD.xml"})
 
 
 def load_xml(tree: PackageTree, rel: str, report: Report, *,
@@ -40,14 +43,18 @@ def load_xml(tree: PackageTree, rel: str, report: Report, *,
     else:
         scratch = Report(rel)
         parsed = _load(tree, rel, scratch, max_bytes)
-        findings, told = tuple(scratch.findings), set()
-        # METS files are read by several validators: keep their trees; other records (one
-        # EAD_DOC per document, thousands of them) only their findings, so memory does not
-        # grow with the number of documents
-        kept = parsed if rel.rsplit("/", 1)[-1] == "METS.xml" else None
+        findings, told = tuple(scratch.findings), {}
+        # METS files and the package's EAD.xml are read by several validators (and by TT05
+        # detection): keep their trees; other records (one EAD_DOC per document, thousands of
+        # them) only their findings, so memory does not grow with the number of documents
+        kept = parsed if rel.rsplit("/", 1)[-1] in _KEPT else None
         cache[rel] = (kept, findings, told)
-    if id(report) not in told:  # each report hears about a file's problems once
-        told.add(id(report))
+    # each report hears about a file's problems once. Reports are known by id, with a weak
+    # reference: once a (throwaway) report is freed its id may be reused by a new one, whose
+    # reference check then fails, so the new report is told too
+    known = told.get(id(report))
+    if known is None or known() is not report:
+        told[id(report)] = weakref.ref(report)
         report.extend(findings)
     return parsed
 

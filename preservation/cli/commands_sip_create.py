@@ -1,6 +1,8 @@
 """``sip create``: build a TT05 SIP (ZIP) from a folder of documents and a CSV/XLSX catalogue.
 
 The command object is :data:`create_cmd`; the ``sip`` group (commands_sip.py) attaches it.
+The package built is checked with the repository's ``[validation]`` settings (the defaults
+without a repository), as ``sip validate`` and ingest check it.
 Exit codes: 0 written (warnings allowed), 1 the catalogue or the files have errors (nothing
 written), 2 bad options, a missing SRC or catalogue, or an output that already exists.
 """
@@ -20,9 +22,20 @@ from preservation.cli.runtime import (
     json_option,
     render_report,
 )
+from preservation.config import CONFIG_NAME, ValidationConfig, load_config, resolve_home
 from preservation.findings import Report
 from sip.create import create_sip
 from sip.tt05_model import PackageKind
+from sip.validate import ValidationOptions
+
+
+def validation_options(home: Path | None) -> ValidationOptions:
+    """The repository's ``[validation]`` settings when there is a repository at ``home``, else
+    the defaults (as ``sip validate``: building or checking a SIP needs no repository)."""
+    root = resolve_home(home)
+    config = load_config(root).validation if (root / CONFIG_NAME).is_file() else \
+        ValidationConfig()
+    return ValidationOptions.from_config(config)
 
 
 @click.command("create")
@@ -49,8 +62,9 @@ def create_cmd(ctx: click.Context, src: Path, catalogue: Path, kind: str, out: P
     """
     lang = app(ctx).lang
     report = Report(str(catalogue), kind="catalogue")
+    options = validation_options(app(ctx).home)
     written = create_sip(src, catalogue, PackageKind(kind), out, fonds_code=fonds_code,
-                         agency=agency, report=report)
+                         agency=agency, report=report, options=options)
     if written is None:
         title = ("The catalogue has errors; no SIP was written." if lang == "en"
                  else "Danh mục có lỗi; chưa tạo gói SIP.")
@@ -59,10 +73,7 @@ def create_cmd(ctx: click.Context, src: Path, catalogue: Path, kind: str, out: P
     data = {"ok": True, "output": str(written), "kind": kind, "report": report.to_dict(lang)}
 
     def text(console: Console) -> None:
-        console.print((f"TT05 SIP written to {written}" if lang == "en"
-                       else f"Đã tạo gói SIP TT05: {written}"), markup=False)
-        for f in report.findings:
-            console.print(f"  {f.severity.value:<8} {f.code}  {f.location}", markup=False)
-            console.print(f"           {f.message(lang)}", markup=False)
+        render_report(ctx, report, title=(f"TT05 SIP written to {written}" if lang == "en"
+                                          else f"Đã tạo gói SIP TT05: {written}"))
 
     emit(ctx, data, text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from preservation import format_patterns, formats
-from preservation.formats import FormatIdentifier
+from preservation.formats import FormatIdentifier, can_fork
 from sip.samples import minimal_pdf
 
 
@@ -119,3 +120,39 @@ def test_parallel_identification_gives_the_serial_answers(tmp_path: Path) -> Non
     assert all(a is b for (_, a), b in zip(parallel, serial, strict=False))  # shared objects
     assert isinstance(parallel[-1][1], FileNotFoundError)
     assert [answer for _, answer in in_process] == serial[:3]
+
+
+def test_parallel_identification_checks_each_file_first(tmp_path: Path) -> None:
+    """``check`` runs before a file is opened: its OSError is the answer; in workers or here
+    (another thread running: no fork)."""
+    paths = []
+    for i in range(12):
+        path = tmp_path / f"{i}.pdf"
+        path.write_bytes(minimal_pdf(f"d{i}"))
+        paths.append(str(path))
+    refused = {paths[3], paths[7]}
+
+    def check(name: str) -> None:
+        if name in refused:
+            raise PermissionError(13, "refused by the check", name)
+
+    release = threading.Event()
+    with FormatIdentifier() as identifier:
+        serial = identifier.identify(paths[0])
+        parallel = list(identifier.identify_parallel(paths, processes=2, check=check))
+        other = threading.Thread(target=release.wait)
+        other.start()
+        try:
+            assert not can_fork()
+            here = list(identifier.identify_parallel(paths, processes=2, check=check))
+        finally:
+            release.set()
+            other.join()
+    for answers in (parallel, here):
+        assert [name for name, _ in answers] == paths
+        for name, answer in answers:
+            if name in refused:
+                assert isinstance(answer, PermissionError)
+                assert answer.strerror == "refused by the check"
+            else:
+                assert answer is serial

@@ -14,12 +14,14 @@ from lxml import etree
 
 from preservation.cli.commands_sip_create import create_cmd
 from preservation.cli.runtime import AppContext
+from preservation.config import CONFIG_NAME, ValidationConfig
 from preservation.errors import NotFoundError, UsageError
 from preservation.findings import Report, Severity
 from preservation.xmlsafe import parse_bytes, validate
 from sip.create import create_sip
 from sip.samples import minimal_pdf
 from sip.tt05_model import PackageKind
+from sip.validate import ValidationOptions
 from tests.helpers import tree_digest
 from tests.sip.test_catalogue import (
     HEADER,
@@ -218,9 +220,10 @@ def test_missing_src_or_catalogue(tmp_path: Path, src: Path) -> None:
 # --- the command -----------------------------------------------------------------------------
 
 @click.group()
+@click.option("--home", type=click.Path(path_type=Path), default=None)
 @click.pass_context
-def cli(ctx: click.Context) -> None:
-    ctx.obj = AppContext(home=None, lang="en")
+def cli(ctx: click.Context, home: Path | None) -> None:
+    ctx.obj = AppContext(home=home, lang="en")
 
 
 cli.add_command(create_cmd)
@@ -285,3 +288,57 @@ def test_a_package_its_own_validator_would_reject_is_not_written(tmp_path: Path)
     assert not out.exists()
     assert {"CATALOGUE-PACKAGE-INVALID", "CONTENT-EMPTY"} <= report.codes()
     assert [p.name for p in tmp_path.iterdir()] == ["producer"]  # no temporary leftovers
+
+
+# --- the archive's [validation] settings -------------------------------------------------------
+
+def _maintenance_02(tmp_path: Path) -> Path:
+    rows = catalogue_rows()
+    rows[1][HEADER.index("maintenance")] = "02"  # kept for a limited time, not permanently
+    return write_csv(tmp_path / "c.csv", rows)
+
+
+def test_the_package_is_checked_with_the_archives_settings(tmp_path: Path, src: Path) -> None:
+    """An agency archive accepts every retention code; a historical archive (the default) only
+    maintenance 01: the SIP built is checked as the archive would check it."""
+    catalogue = _maintenance_02(tmp_path)
+    agency = ValidationOptions.from_config(ValidationConfig(archive_type="agency"))
+    assert agency.historical_archive is False
+    report = Report("create")
+    out = tmp_path / "agency.zip"
+    assert create_sip(src, catalogue, PackageKind.HOSO, out, fonds_code="H41", agency=None,
+                      report=report, options=agency) == out
+    assert errors(report) == []
+
+    report = Report("create")
+    refused = tmp_path / "historical.zip"
+    assert create_sip(src, catalogue, PackageKind.HOSO, refused, fonds_code="H41",
+                      agency=None, report=report) is None
+    assert "CATALOGUE-PACKAGE-INVALID" in errors(report)
+    assert "TT05-MAINTENANCE-NOT-PERMANENT" in errors(report)
+    assert not refused.exists()
+
+
+def _set_archive_type(home: Path, archive_type: str) -> None:
+    config = home / CONFIG_NAME
+    text = config.read_text(encoding="utf-8")
+    assert "[validation]" not in text
+    config.write_text(f'{text}\n[validation]\narchive_type = "{archive_type}"\n',
+                      encoding="utf-8")
+
+
+def test_cli_uses_the_repositorys_validation_settings(tmp_path: Path, src: Path,
+                                                      home: Path) -> None:
+    catalogue = _maintenance_02(tmp_path)
+    args = [str(src), "--catalogue", str(catalogue), "--kind", "hoso", "--json"]
+    # no repository: the defaults (a historical archive) refuse maintenance 02
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "none"), "create", *args, "-o",
+                                      str(tmp_path / "a.zip")])
+    assert result.exit_code == 1, result.output
+    assert "TT05-MAINTENANCE-NOT-PERMANENT" in {
+        f["code"] for f in json.loads(result.output)["report"]["findings"]}
+    _set_archive_type(home, "agency")
+    result = CliRunner().invoke(cli, ["--home", str(home), "create", *args, "-o",
+                                      str(tmp_path / "b.zip")])
+    assert result.exit_code == 0, result.output
+    assert zipfile.is_zipfile(tmp_path / "b.zip")

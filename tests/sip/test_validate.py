@@ -7,15 +7,27 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import bagit
 import pytest
 from click.testing import CliRunner
 
+import sip.content
+import sip.tt05
+import sip.validate
+import sip.xmlload
 from preservation.cli import main
+from preservation.findings import Severity
+from preservation.formats import FormatIdentificationError, FormatIdentifier
+from preservation.xmlsafe import parse_bytes
+from sip.package import PackageTree
 from sip.samples import make_sample_transfer
+from sip.tt05 import looks_like_tt05
+from sip.tt05_model import PackageKind
 from sip.validate import ValidationOptions, open_sip
 from tests.sip.eark_fixtures import build_package
+from tests.sip.tt05_fixtures import build as tt05_build
 
 NO_CONTENT = ValidationOptions(check_content=False)
 
@@ -72,11 +84,33 @@ def test_a_bad_bag_keeps_every_finding_and_lists_no_files(tmp_path: Path) -> Non
     bag = make_sample_transfer(tmp_path / "bag")
     victim = next((bag / "data").rglob("*.csv"))
     victim.write_bytes(b"changed")
+    rel = victim.relative_to(bag).as_posix()
     with open_sip(bag, tmp_path / "work", NO_CONTENT) as sub:
         assert not sub.valid
-        assert "BAGIT-PAYLOAD-OXUM-MISMATCH" in sub.report.codes() or \
-            any(c.startswith("BAGIT-") for c in sub.report.codes())
+        located = {(f.code, f.location.path) for f in sub.report.errors}
+        # the changed bytes (manifest) and the changed size (Payload-Oxum): both reported
+        assert located == {("BAGIT-MANIFEST-MISMATCH", rel),
+                           ("BAGIT-INFO-OXUM-MISMATCH", "bag-info.txt")}
         assert sub.files == ()
+
+
+def test_an_identifier_that_cannot_load_is_a_not_checked_finding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> FormatIdentifier:
+        raise FormatIdentificationError("fido could not load its signature files: test")
+
+    monkeypatch.setattr(sip.validate, "FormatIdentifier", broken)
+    monkeypatch.setattr(sip.content, "FormatIdentifier", broken)
+    bag = make_sample_transfer(tmp_path / "bag")
+    with open_sip(bag, tmp_path / "work") as sub:
+        unavailable = [f for f in sub.report.findings if f.code == "FMT-IDENTIFIER-UNAVAILABLE"]
+        assert len(unavailable) == 1
+        assert unavailable[0].severity is Severity.NOT_CHECKED
+        assert unavailable[0].location.path is None
+        assert sub.formats == {}
+        # the other checks still ran and the package is still judged: not-checked is no error
+        assert "VIRUS-NOT-CHECKED" in sub.report.codes()
+        assert sub.valid, [f.code for f in sub.report.errors]
 
 
 def test_cli_validate_exit_codes_and_json(tmp_path: Path) -> None:
@@ -238,3 +272,32 @@ def test_a_broken_bag_and_a_broken_inner_package_are_reported_together(tmp_path:
         assert any(c.startswith("BAGIT-") for c in codes)  # the bag's manifest disagrees
         assert "CSIP71-CHECKSUM-MISMATCH" in codes  # and so does the METS inside
         assert sub.files == ()
+
+
+def test_a_tt05_package_is_detected_once_and_its_xml_parsed_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    real = parse_bytes
+
+    def counting(data: bytes, **kwargs: Any) -> Any:
+        parsed.append(str(kwargs.get("source")))
+        return real(data, **kwargs)
+
+    detected: list[Path] = []
+    real_detect = looks_like_tt05
+
+    def detect(tree: PackageTree) -> PackageKind | None:
+        detected.append(tree.root)
+        return real_detect(tree)
+
+    monkeypatch.setattr(sip.xmlload, "parse_bytes", counting)
+    monkeypatch.setattr(sip.validate, "looks_like_tt05", detect)
+    monkeypatch.setattr(sip.tt05, "looks_like_tt05", detect)
+    package = tt05_build(tmp_path / "in", PackageKind.HOSO)
+    with open_sip(package, tmp_path / "work", NO_CONTENT) as sub:
+        assert sub.valid, [f.code for f in sub.report.errors]
+        assert sub.kind_label == "tt05-hoso"
+    assert len(detected) == 1
+    assert parsed.count("metadata/descriptive/EAD.xml") == 1
+    assert parsed.count("METS.xml") == 1
+    assert len(parsed) == len(set(parsed))  # no package XML file is parsed twice
