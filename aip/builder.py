@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import getpass
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -41,11 +42,12 @@ from aip.model import (
     PreviousVersion,
     ReusableFile,
 )
-from aip.premis import premis_package_bytes, premis_representation_bytes
+from aip.premis import premis_package_bytes, premis_representation_bytes, sip_object_uuid
 from aip.provenance import ingest_provenance
 from aip.tt05_aip import PREMIS, PREMIS_REP, plan_tt05, tt05_objid, write_tt05
 from aip.tt05_aip_bag import BagIdentity, StagedObject, staged, write_bag
 from aip.tt05_aip_staging import (
+    carried,
     extension,
     mime_of,
     producer_metadata,
@@ -62,6 +64,7 @@ __all__ = ["Actors", "BuiltAip", "PreviousVersion", "ReusableFile", "StagedObjec
 
 SCHEMA_FILES = ("mets.xsd", "xlink.xsd", "premis-v3-0.xsd", "DILCISExtensionMETS.xsd")
 PREMIS_PATH = PREMIS
+#: METS RECORDSTATUS (and catalog record_status) of a new AIP, by version mode
 RECORD_STATUS = {None: "NEW", "supplement": "SUPPLEMENT", "replace": "REPLACEMENT"}
 _TT05_KINDS = (SipKind.TT05_HOSO, SipKind.TT05_TAILIEU)
 _REP_DATA = "representations/rep1/data/"
@@ -76,9 +79,12 @@ class BuiltAip:
     staging: Path
     #: every object in the order it must be stored: content, metadata, tag files, signature last
     objects: tuple[StagedObject, ...]
+    #: what METS and PREMIS say, version facts included (package_uuid, version, previous_uuid,
+    #: record_status), and the fonds and OBJID
     description: AipDescription
     tagmanifest_sha256: str
     signer: str
+    arc_file_code: str = ""  # TT05 arcFileCode (also in bag-info.txt); "" for other kinds
 
     @property
     def content_size(self) -> int:
@@ -127,7 +133,7 @@ def build_aip(
     goes into the TT05 OBJID ``urn:<fonds>:uuid-<UUID>`` (``urn:uuid:`` without one) and
     bag-info; ``archive_code`` prefixes a TT05 dossier's arcFileCode; ``previous`` makes this a
     new version (supplement or replacement) of that AIP; ``archivist`` names the person who ran
-    the ingest (default: ``actors.person``).
+    the ingest (default: ``actors.person``, resolved here once for every record of the AIP).
     """
     if submission.root is None or not submission.valid:
         raise ValueError("build_aip needs a valid, opened submission")
@@ -148,18 +154,27 @@ def build_aip(
         version=previous.version + 1 if previous else 1,
         previous_uuid=previous.uuid if previous else None,
         sip_identifier=submission.identifiers.get("objid") or submission.name,
-        sip_uuid=str(uuid.uuid5(uuid.UUID(aip_uuid), "submission")),
+        sip_uuid=sip_object_uuid(aip_uuid),
     )
-    signing = _Signing(identity.certificate.subject.rfc4514_string(), tsa_url)
+    signer = identity.certificate.subject.rfc4514_string()
+
+    def described(desc: AipDescription, files: tuple[ContentFile, ...]) -> AipDescription:
+        """``desc`` with its content files and the ingest's PREMIS agents and events."""
+        agents, events = ingest_provenance(
+            submission, files, actors, desc.created, desc_uuid=desc.uuid,
+            sip_uuid=desc.sip_uuid, previous_uuid=desc.previous_uuid,
+            record_status=desc.record_status, version_number=desc.version, signer=signer,
+            tsa_url=tsa_url)
+        return replace(desc, files=files, agents=agents, events=events)
+
     arc_code = ""
     if tt05:
         plan = plan_tt05(submission, archive_code=archive_code, previous=previous)
         arc_code = plan.arc_file_code
-        desc = _with_provenance(desc, submission, tuple(cf for cf, _ in plan.content), actors,
-                                signing)
+        desc = described(desc, tuple(cf for cf, _ in plan.content))
         payload = write_tt05(plan, submission, desc, staging)
     else:
-        payload, desc = _eark_payload(submission, desc, staging, actors, previous, signing)
+        payload, desc = _eark_payload(submission, desc, staging, previous, described)
 
     objects = staged(payload, previous)
     ident = BagIdentity(
@@ -172,34 +187,14 @@ def build_aip(
     return BuiltAip(
         uuid=aip_uuid, label=title, source_name=submission.name, created=created,
         staging=staging, objects=(*objects, *tags, tagmanifest, signature), description=desc,
-        tagmanifest_sha256=tagmanifest.sha256,
-        signer=identity.certificate.subject.rfc4514_string(),
+        tagmanifest_sha256=tagmanifest.sha256, signer=signer, arc_file_code=arc_code,
     )
 
 
-@dataclass(frozen=True)
-class _Signing:
-    """Who signs the AIP and which TSA stamps it: told in the signature generation event."""
-
-    signer: str
-    tsa_url: str
-
-
-def _with_provenance(desc: AipDescription, submission: Submission,
-                     files: tuple[ContentFile, ...], actors: Actors, signing: _Signing
-                     ) -> AipDescription:
-    """``desc`` with its content files and the ingest's PREMIS agents and events."""
-    agents, events = ingest_provenance(
-        submission, files, actors, desc.created, desc_uuid=desc.uuid, archivist=actors.person,
-        sip_uuid=desc.sip_uuid, previous_uuid=desc.previous_uuid,
-        record_status=desc.record_status, version_number=desc.version,
-        signer=signing.signer, tsa_url=signing.tsa_url)
-    return replace(desc, files=files, agents=agents, events=events)
-
-
 def _eark_payload(
-    submission: Submission, desc: AipDescription, staging: Path, actors: Actors,
-    previous: PreviousVersion | None, signing: _Signing,
+    submission: Submission, desc: AipDescription, staging: Path,
+    previous: PreviousVersion | None,
+    described: Callable[[AipDescription, tuple[ContentFile, ...]], AipDescription],
 ) -> tuple[list[PayloadFile], AipDescription]:
     """The E-ARK-shaped AIP of an E-ARK SIP or a BagIt bag: content numbered in rep1/data."""
     content = submission.content()
@@ -222,7 +217,7 @@ def _eark_payload(
     files = tuple(cf for cf, _ in pairs)
     schemas = [write(staging, f"schemas/{name}", schema_file(name)) for name in SCHEMA_FILES]
     kept = [*producer_metadata(submission), *submission_evidence(staging, submission)]
-    desc = _with_provenance(desc, submission, files, actors, signing)
+    desc = described(desc, files)
     premis_rep = write(staging, PREMIS_REP, premis_representation_bytes(desc, "rep1"))
     desc = replace(
         desc, schemas=tuple(_metadata(m) for m in schemas),
@@ -238,18 +233,9 @@ def _carried_content(previous: PreviousVersion | None
     """A supplement's content carried from the previous version, by reference."""
     if previous is None or previous.mode != "supplement":
         return []
-    out = []
-    for f in previous.files:
-        path = f.bag_path.removeprefix("data/")
-        if f.role != "content" or not path.startswith(_REP_DATA):
-            continue
-        fmt = FormatId(f.puid, f.format_name, basis="carried from the previous version")
-        cf = ContentFile(str(uuid.uuid5(uuid.NAMESPACE_URL, f.stored_key)), path,
-                         f.original_name or path.removeprefix(_REP_DATA), f.size,
-                         f.sha256.lower(), fmt)
-        out.append((cf, PayloadFile(path, None, f.size, cf.sha256, "content", cf.original_name,
-                                    fmt, f.stored_key)))
-    return out
+    prefix = "data/" + _REP_DATA
+    return [carried(f, f.bag_path.removeprefix(prefix)) for f in previous.files
+            if f.role == "content" and f.bag_path.startswith(prefix)]
 
 
 def _metadata(item: PayloadFile) -> MetadataFile:

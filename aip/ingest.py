@@ -9,9 +9,10 @@ Order of work, so that nothing is lost and nothing half-done is left behind:
    formats identified, content checked); a rejected SIP stops here, with its report saved under
    ``<home>/reports``; then the fonds it belongs to must be registered;
 2. build METS/PREMIS/tag files in a private, locked staging folder, sign;
-3. for each location: put every object (the backend checks each SHA-256 while streaming), then
-   read every object back and verify it; objects of the previous version reused by reference
-   are not put, only checked;
+3. for each location: put every object (the backend checks each SHA-256 while streaming), make
+   them durable (``sync()``: a no-op unless the location defers durability), then read every
+   object back and verify it; objects of the previous version reused by reference are not put,
+   only checked;
 4. only then register the AIP, its files, copies and events in one catalog transaction, and
    write a replication event per copy beside the AIP on storage.
 
@@ -47,7 +48,7 @@ from aip.ingest_staging import (
     source_path_identity,
     sweep_interrupted,
 )
-from aip.versions import RECORD_STATUS, previous_version, version_request
+from aip.versions import previous_version, version_request
 from preservation.catalog import Catalog, EventRecord
 from preservation.config import Config, StorageConfig
 from preservation.errors import (
@@ -184,15 +185,13 @@ def _validated_and_stored(
                                               asked, fonds_code, progress, clock)
         finally:
             staging.release()
+    desc = built.description
     return IngestResult(
         aip_id=built.uuid, label=built.label,
         file_count=sum(1 for o in built.objects if o.role == "content"),
         content_size=built.content_size, copies=copies, report=submission.report,
-        report_path=report_path, fonds_code=fonds_code,
-        package_id=previous.package_uuid if previous else built.uuid,
-        version=previous.version + 1 if previous else 1,
-        previous_id=previous.uuid if previous else None,
-        record_status=RECORD_STATUS[previous.mode] if previous else "NEW",
+        report_path=report_path, fonds_code=desc.fonds_code, package_id=desc.package_uuid,
+        version=desc.version, previous_id=desc.previous_uuid, record_status=desc.record_status,
         resumed=staging.resumed)
 
 
@@ -214,8 +213,7 @@ def _built_and_stored(
             # the history beside the AIP is written before the catalog row: a catalog rebuilt
             # from storage registers only AIPs whose replication is recorded there
             _publish_replications(backends, built.uuid, replications, agents)
-            catalog.register_aip(*catalog_records(config, built, copies, fonds_code, asked.previous,
-                                           replications))
+            catalog.register_aip(*catalog_records(config, built, copies, replications))
         except BaseException:
             if catalog.aip(staging.uuid) is None:  # interrupted after the commit: keep it all
                 _abandon(staging, backends)  # its objects, then its staging folder
@@ -243,13 +241,11 @@ def _publish_replications(backends: list[StorageBackend], aip_id: str,
 
 def _build(config: Config, submission: Submission, staging: Staging, identity: SigningIdentity,
            asked: _Request, fonds_code: str, clock: Callable[[], datetime]) -> BuiltAip:
-    actors = (Actors(organisation=config.name, person=asked.archivist) if asked.archivist
-              else Actors.current(config.name))
     return build_aip(submission, aip_uuid=staging.uuid, staging=staging.fresh_bag(),
-                     identity=identity, actors=actors, created=clock(), label=asked.label,
-                     tsa_url=config.signing.tsa_url, fonds_code=fonds_code,
+                     identity=identity, actors=Actors.current(config.name), created=clock(),
+                     label=asked.label, tsa_url=config.signing.tsa_url, fonds_code=fonds_code,
                      archive_code=config.archive_code, previous=asked.previous,
-                     archivist=asked.archivist or actors.person)
+                     archivist=asked.archivist or "")
 
 
 def stored_key(obj: StagedObject) -> str | None:
@@ -257,10 +253,16 @@ def stored_key(obj: StagedObject) -> str | None:
     return obj.stored_key or None
 
 
-def replicate(built: BuiltAip, loc: StorageConfig, backend: StorageBackend, progress: Progress,
+def replicate(built: BuiltAip, loc: StorageConfig, backend: ResumingBackend, progress: Progress,
               clock: Callable[[], datetime]) -> CopyResult:
-    """Write one complete copy, then read all of it back and verify it."""
+    """Write one complete copy, make it durable, then read all of it back and verify it.
+
+    ``backend.sync()`` comes before the read-back: a location that defers durability (file://
+    ``durability="deferred"``) flushes everything put here, and a failure to do so fails the
+    ingest like any other storage error; a location whose puts are durable does nothing.
+    """
     store_copy(built, backend, loc.name, progress)
+    backend.sync()
     verify_copy(built, backend, loc.name, progress)
     own = [o for o in built.objects if stored_key(o) is None]
     return CopyResult(location=loc.name, url=backend.describe(), objects=len(own),
@@ -295,10 +297,11 @@ def store_copy(built: BuiltAip, backend: StorageBackend, name: str, progress: Pr
     put(signature)
 
 
-def verify_copy(built: BuiltAip, backend: StorageBackend, name: str, progress: Progress) -> None:
+def verify_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: Progress
+                ) -> None:
     """Read every object of a fresh copy back; any difference fails the ingest."""
     total = sum(o.size for o in built.objects)
-    read_back = backend.read_back if isinstance(backend, ResumingBackend) else set()
+    read_back = backend.read_back
 
     def check(obj: StagedObject) -> None:
         reused = stored_key(obj)
@@ -314,8 +317,7 @@ def verify_copy(built: BuiltAip, backend: StorageBackend, name: str, progress: P
                 raise ChecksumMismatchError(
                     f"copy {name}: {obj.bag_path} read back as {size} bytes sha256 {digest}, "
                     f"expected {obj.size} bytes sha256 {obj.sha256}", location=f"{name}:{key}")
-        if isinstance(backend, ResumingBackend):
-            backend.verified(key, obj.size, obj.sha256)
+        backend.verified(key, obj.size, obj.sha256)
         progress(f"verify {name}", obj.size, total)
 
     with ThreadPoolExecutor(WORKERS) as pool:

@@ -3,12 +3,10 @@ its files (with the key that holds each one's bytes), copies and events."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from aip.builder import BuiltAip, PreviousVersion
-from aip.versions import RECORD_STATUS
+from aip.builder import BuiltAip
 from preservation import SOFTWARE_NAME, __version__
 from preservation.catalog import AipRecord, CopyRecord, EventRecord, FileRecord
 from preservation.config import Config
@@ -30,24 +28,24 @@ def replication_event(aip_id: str, copy: CopyResult, agents: tuple[AgentRecord, 
 
 
 def catalog_records(
-    config: Config, built: BuiltAip, copies: tuple[CopyResult, ...], fonds_code: str,
-    previous: PreviousVersion | None, replications: list[EventRecord],
+    config: Config, built: BuiltAip, copies: tuple[CopyResult, ...],
+    replications: list[EventRecord],
 ) -> tuple[AipRecord, list[FileRecord], list[CopyRecord], list[EventRecord]]:
+    """The catalog rows of a built and replicated AIP: its version facts, fonds and OBJID as
+    the builder described them (``built.description``), its files, copies and events."""
     aid = built.uuid
     desc = built.description
     agent = f"{SOFTWARE_NAME} {__version__}"
     aip = AipRecord(
-        id=aid, version=previous.version + 1 if previous else 1, label=one_line(built.label),
+        id=aid, version=desc.version, label=one_line(built.label),
         created=iso(built.created), source_kind=desc.source_kind,
         source_name=one_line(built.source_name),
         file_count=sum(1 for o in built.objects if o.role == "content"),
         total_size=built.content_size, tagmanifest_sha256=built.tagmanifest_sha256,
         signer=built.signer, organisation=one_line(config.name),
-        package_id=previous.package_uuid if previous else aid,
-        previous_id=previous.uuid if previous else None,
-        record_status=RECORD_STATUS[previous.mode] if previous else "NEW",
-        fonds_code=fonds_code, objid=desc.objid or f"urn:uuid:{aid}",
-        arc_file_code=_arc_file_code(built))
+        package_id=desc.package_uuid, previous_id=desc.previous_uuid,
+        record_status=desc.record_status, fonds_code=desc.fonds_code,
+        objid=desc.objid or f"urn:uuid:{aid}", arc_file_code=one_line(built.arc_file_code))
     files = [FileRecord(aid, o.bag_path, o.role, o.size, o.sha256, o.original_name,
                         o.format.puid if o.format else None,
                         o.format.name if o.format else None, o.stored_key or None)
@@ -56,28 +54,8 @@ def catalog_records(
                     for c in copies]
     events = [EventRecord(e.uuid, aid, e.type, iso(e.datetime), e.outcome, e.detail,
                           e.outcome_detail, None, agent) for e in desc.events]
-    if not any(e.type == "digital signature generation" for e in desc.events):
-        timestamped = (f"; RFC 3161 timestamp from {config.signing.tsa_url}"
-                       if config.signing.tsa_url else "")
-        events.append(EventRecord(str(uuid.uuid4()), aid, "digital signature generation",
-                                  iso(built.created), "success",
-                                  "detached CMS (RFC 5652) signature over "
-                                  "tagmanifest-sha256.txt" + timestamped, built.signer, None,
-                                  agent))
     events.extend(replications)
     return aip, files, copy_records, events
-
-
-def _arc_file_code(built: BuiltAip) -> str:
-    """The TT05 arcFileCode the builder wrote into bag-info.txt ("" for other kinds)."""
-    info = next((o for o in built.objects if o.bag_path == "bag-info.txt"), None)
-    if info is None or info.source is None:
-        return ""
-    for line in info.source.read_text(encoding="utf-8").splitlines():
-        label, sep, value = line.partition(":")
-        if sep and label.strip().lower() == "arc-file-code":
-            return value.strip()
-    return ""
 
 
 def one_line(value: str) -> str:

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 from preservation.catalog import Catalog
 from preservation.config import Config
@@ -83,6 +83,8 @@ class Staging:
     resumed: bool
     _fd: int
     _log_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the object log, opened for appending at the first note, closed by release/remove
+    _log: TextIO | None = None
 
     @property
     def bag(self) -> Path:
@@ -100,11 +102,26 @@ class Staging:
         os.replace(tmp, self.root / JOURNAL)
 
     def note(self, state: str, location: str, key: str, size: int, sha256: str) -> None:
-        """Append one line to the object log: ``state`` is "stored", "kept" or "verified"."""
+        """Append one line to the object log: ``state`` is "stored", "kept" or "verified".
+
+        The log stays open for the whole ingest; each line is flushed to the kernel as it is
+        written, so a killed process leaves every line it noted (no fsync: a lost line only
+        makes a resumed ingest check or send that object again).
+        """
         line = json.dumps({"state": state, "location": location, "key": key, "size": size,
                            "sha256": sha256}) + "\n"
-        with self._log_lock, (self.root / OBJECT_LOG).open("a", encoding="utf-8") as out:
-            out.write(line)
+        with self._log_lock:
+            if self._log is None:
+                self._log = (self.root / OBJECT_LOG).open("a", encoding="utf-8")
+            self._log.write(line)
+            self._log.flush()
+
+    def _close_log(self) -> None:
+        with self._log_lock:
+            if self._log is not None:
+                with contextlib.suppress(OSError):
+                    self._log.close()
+                self._log = None
 
     def noted(self, state: str) -> list[dict[str, Any]]:
         """The object log's lines of one state (for tests and reports)."""
@@ -123,9 +140,11 @@ class Staging:
 
     def remove(self) -> None:
         """Delete the folder (still holding the lock, so nobody else takes it meanwhile)."""
+        self._close_log()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def release(self) -> None:
+        self._close_log()
         with contextlib.suppress(OSError):
             os.close(self._fd)
 
@@ -393,6 +412,9 @@ class ResumingBackend(StorageBackend):
 
     def verified(self, key: str, size: int, sha256: str) -> None:
         self.staging.note("verified", self.location, key, size, sha256)
+
+    def sync(self) -> None:
+        self.inner.sync()
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         return self.inner.open(key)

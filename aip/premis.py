@@ -1,9 +1,13 @@
-"""The AIP's PREMIS 3.0 record (metadata/preservation/PREMIS.xml).
+"""The AIP's PREMIS 3.0 records: ``metadata/preservation/PREMIS.xml`` (package) and
+``representations/<rep>/metadata/preservation/PREMIS_<rep>.xml`` (representation).
 
-One intellectual entity for the AIP that includes one file object per content file, every
-preservation event linked to its objects and agents, and the agents. Element order follows
-premis-v3-0.xsd; controlled values carry their id.loc.gov ``valueURI`` so the record stays
-readable when our software is long gone.
+The package record holds the AIP as an intellectual entity (including its representation and
+derived from its SIP, and from the previous version for a new version), every preservation event
+linked to its objects and agents, and the agents; the representation record holds one file object
+per content file and the events about those files. Element order follows premis-v3-0.xsd;
+controlled values carry their id.loc.gov ``valueURI`` so the records stay readable when our
+software is long gone. A dangling link, an event type URI contradicting the vocabulary, a
+duplicate UUID or a naive datetime is refused (``ValueError``), never written.
 """
 
 from __future__ import annotations
@@ -99,11 +103,6 @@ def _uuid(value: str) -> str:
     return str(uuid.UUID(value))
 
 
-def ie_identifier(desc: AipDescription) -> tuple[str, str]:
-    """(type, value) identifying the AIP's intellectual entity."""
-    return "URN", f"urn:uuid:{_uuid(desc.uuid)}"
-
-
 def _format(parent: etree._Element, fmt: FormatId) -> None:
     """premis:format: designation, PRONOM key when identified, and the basis of the match."""
     holder = _add(parent, "format")
@@ -141,17 +140,6 @@ def _file_object(parent: etree._Element, f: ContentFile, originator: str) -> Non
     location = _add(_add(obj, "storage"), "contentLocation")
     _add(location, "contentLocationType", AIP_PATH)
     _add(location, "contentLocationValue", f.aip_path)
-
-
-def _entity_object(parent: etree._Element, desc: AipDescription) -> None:
-    """The AIP as a premis:intellectualEntity that structurally includes every file."""
-    obj = _add(parent, "object", **{f"{{{XSI_NS}}}type": "premis:intellectualEntity"})
-    _identifier(obj, "object", *ie_identifier(desc))
-    for f in desc.files:
-        rel = _add(obj, "relationship")
-        _authority(rel, "relationshipType", "structural", STRUCTURAL_URI)
-        _authority(rel, "relationshipSubType", "includes", INCLUDES_URI)
-        _identifier(rel, "relatedObject", "UUID", _uuid(f.uuid))
 
 
 def _event_type_uri(event: Event) -> str | None:
@@ -229,15 +217,6 @@ def _agent(parent: etree._Element, agent: Agent) -> None:
         _add(el, "agentVersion", agent.version)
 
 
-def _object_links(desc: AipDescription) -> dict[str, tuple[str, str]]:
-    """uuid -> (identifier type, value) for every object an event may link; "" is the AIP."""
-    ie = ie_identifier(desc)
-    links = {_uuid(f.uuid): ("UUID", _uuid(f.uuid)) for f in desc.files}
-    links[_uuid(desc.uuid)] = ie
-    links[""] = ie
-    return links
-
-
 def _unique(items: Iterable[str], what: str) -> None:
     seen: set[str] = set()
     for item in items:
@@ -247,30 +226,11 @@ def _unique(items: Iterable[str], what: str) -> None:
         seen.add(key)
 
 
-def premis_document(desc: AipDescription) -> etree._Element:
-    """The PREMIS 3.0 record of ``desc`` as an lxml element (root ``premis:premis``)."""
+def _check_identifiers(desc: AipDescription) -> None:
+    """Every object, event and agent UUID of ``desc`` is a UUID and used once; else refused."""
     _unique([desc.uuid, *(f.uuid for f in desc.files)], "object")
     _unique([e.uuid for e in desc.events], "event")
     _unique([a.uuid for a in desc.agents], "agent")
-    root = etree.Element(_q("premis"), nsmap=NSMAP, version="3.0")
-    root.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_SCHEMA_URL}")
-    _entity_object(root, desc)
-    originator = f"{desc.software_name} {desc.software_version}"
-    for f in desc.files:
-        _file_object(root, f, originator)
-    agents = {_uuid(a.uuid): a for a in desc.agents}
-    objects = _object_links(desc)
-    for event in desc.events:
-        _event(root, event, agents, objects)
-    for agent in desc.agents:
-        _agent(root, agent)
-    return root
-
-
-def premis_bytes(desc: AipDescription) -> bytes:
-    """PREMIS.xml as bytes: UTF-8, NFC, except originalName which is kept exactly as submitted."""
-    return xml_bytes(premis_document(desc), keep_exact={ORIGINAL_NAME_TAG})
-
 
 
 # --- the TT05 / E-ARK AIP pair: PREMIS.xml (package) and PREMIS_<rep>.xml (representation) ----
@@ -373,9 +333,7 @@ def _events_and_agents(root: etree._Element, desc: AipDescription,
 def premis_package_document(desc: AipDescription) -> etree._Element:
     """PREMIS.xml: the AIP as intellectual entity, its SIP (and previous version) as source
     objects, every event of the ingest with its agents and object links, every agent."""
-    _unique([desc.uuid, *(f.uuid for f in desc.files)], "object")
-    _unique([e.uuid for e in desc.events], "event")
-    _unique([a.uuid for a in desc.agents], "agent")
+    _check_identifiers(desc)
     root = _new_root()
     _package_objects(root, desc)
     _events_and_agents(root, desc, desc.events, every_agent=True)
@@ -386,8 +344,7 @@ def premis_representation_document(desc: AipDescription,
                                    representation: str = "rep1") -> etree._Element:
     """PREMIS_<rep>.xml: the representation, one file object per content file of it (SHA-256
     fixity, size, PRONOM format, originalName) and the events about those files."""
-    _unique([desc.uuid, *(f.uuid for f in desc.files)], "object")
-    _unique([e.uuid for e in desc.events], "event")
+    _check_identifiers(desc)
     prefix = f"representations/{representation}/"
     files = [f for f in desc.files if f.aip_path.startswith(prefix)]
     rep_uuid = representation_uuid(desc.uuid, representation)

@@ -74,7 +74,7 @@ class _Story:
 
 def ingest_provenance(
     submission: Submission, files: Sequence[ContentFile], actors: ActorsLike, when: datetime,
-    *, desc_uuid: str, archivist: str = "", sip_uuid: str = "",
+    *, desc_uuid: str, sip_uuid: str = "",
     previous_uuid: str | None = None, record_status: str = "NEW", version_number: int = 1,
     signer: str = "", tsa_url: str = "",
 ) -> tuple[tuple[Agent, ...], tuple[Event, ...]]:
@@ -83,8 +83,8 @@ def ingest_provenance(
     ``files`` are the AIP's content files; those whose bytes came in this submission get the
     per-file events (files carried over from a previous version by reference keep theirs in
     that version's PREMIS). ``sip_uuid`` defaults to :func:`aip.premis.sip_object_uuid`, which
-    the PREMIS writer also uses when ``AipDescription.sip_uuid`` is empty. ``archivist``
-    (``--archivist NAME``) overrides ``actors.person`` (the OS user).
+    the PREMIS writer also uses when ``AipDescription.sip_uuid`` is empty. ``actors.person``
+    is the person responsible (``--archivist NAME`` or the OS user, as the builder resolved it).
     """
     report = submission.report
     software = Agent(str(uuid.uuid4()), SOFTWARE_NAME, "software", __version__,
@@ -96,9 +96,9 @@ def ingest_provenance(
     org = Agent(str(uuid.uuid4()), actors.organisation, "organization", role="authorizer")
     agents = [software, fido]
     responsible = [org]
-    person = archivist or actors.person
-    if person:
-        responsible.append(Agent(str(uuid.uuid4()), person, "person", role="implementer"))
+    if actors.person:
+        responsible.append(Agent(str(uuid.uuid4()), actors.person, "person",
+                                 role="implementer"))
 
     new_files = _files_of_submission(submission, files)
     by_path = _content_uuids(submission, files)

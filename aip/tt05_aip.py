@@ -50,6 +50,7 @@ from aip.tt05_aip_records import (
     schema_bytes,
 )
 from aip.tt05_aip_staging import (
+    carried,
     extension,
     mime_of,
     portable,
@@ -60,6 +61,7 @@ from aip.tt05_aip_staging import (
 )
 from preservation import SOFTWARE_NAME, __version__
 from preservation.errors import PreservationError
+from preservation.fonds import MAX_CODE, code_is_valid
 from preservation.timeutil import VIETNAM
 from preservation.xmlsafe import xml_bytes
 from sip.submission import Submission, SubmittedFile
@@ -78,7 +80,6 @@ METS_SCHEMAS = {"mets1_12.xsd": "mets.xsd", "xlink.xsd": "xlink.xsd",
                 "DILCISExtensionMETS.xsd": "DILCISExtensionMETS.xsd",
                 "premis-v3-0.xsd": "premis-v3-0.xsd"}
 _RECORD = re.compile(r"^EAD_(?:DOC|PIC|MEDIA)_(.+)\.xml$")
-_FONDS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
@@ -94,9 +95,9 @@ def tt05_objid(fonds_code: str, aip_uuid: str) -> str:
     canonical = str(uuid.UUID(aip_uuid))
     if not fonds_code:
         return f"urn:uuid:{canonical}"
-    if not _FONDS.match(fonds_code):
-        raise FondsCodeError(f"fonds code {fonds_code!r} cannot be part of a METS OBJID (letters, "
-                             "digits, '.', '_' and '-' only)", location=fonds_code)
+    if not code_is_valid(fonds_code):
+        raise FondsCodeError(f"fonds code {fonds_code!r} cannot be part of a METS OBJID (at most "
+                             f"{MAX_CODE} letters, digits, '.', '_' and '-')", location=fonds_code)
     return f"urn:{fonds_code}:uuid-{canonical.upper()}"
 
 
@@ -145,7 +146,7 @@ def _stem(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
-def _carried(previous: PreviousVersion | None, names: _Names
+def _carried_documents(previous: PreviousVersion | None, names: _Names
              ) -> tuple[list[_Document], list[tuple[ContentFile, PayloadFile]],
                         list[PayloadFile], list[str]]:
     """The previous version's documents a supplement carries by reference."""
@@ -161,14 +162,9 @@ def _carried(previous: PreviousVersion | None, names: _Names
     content: list[tuple[ContentFile, PayloadFile]] = []
     by_stem: dict[str, list[str]] = {}
     for f in data:
-        path = f.bag_path.removeprefix("data/")
-        fmt = FormatId(f.puid, f.format_name, basis="carried from the previous version")
-        cf = ContentFile(str(uuid.uuid5(uuid.NAMESPACE_URL, f.stored_key)), path,
-                         f.original_name or path.removeprefix(REP_DATA), f.size, f.sha256.lower(),
-                         fmt, mime_type(path))
-        content.append((cf, PayloadFile(path, None, f.size, f.sha256.lower(), "content",
-                                        cf.original_name, fmt, f.stored_key)))
-        by_stem.setdefault(_stem(path.removeprefix(REP_DATA)), []).append(path)
+        name = f.bag_path.removeprefix("data/" + REP_DATA)
+        content.append(carried(f, name))
+        by_stem.setdefault(_stem(name), []).append(REP_DATA + name)
     documents, kept = [], []
     for stem, record in sorted(records.items()):
         if stem not in by_stem:
@@ -191,7 +187,7 @@ def plan_tt05(submission: Submission, *, archive_code: str,
     file_code = record.file_code or ""
     arc = arc_file_code(archive_code, file_code)
     names = _Names()
-    documents, content, carried_records, unlinked = _carried(previous, names)
+    documents, content, carried_records, unlinked = _carried_documents(previous, names)
     by_path = {f.path: f for f in submission.content()}
     prefix = f"{submission.package_prefix}/" if submission.package_prefix else ""
     used: set[str] = set()

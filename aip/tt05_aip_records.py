@@ -76,15 +76,16 @@ def arc_file_code(archive_code: str, file_code: str) -> str:
     """``<archive code>.<fileCode>``; the fileCode alone when no archive code is configured.
 
     A fileCode that already starts with ``<archive code>.`` (a package this archive exported and
-    receives back) is not prefixed twice. Raises :class:`ArcFileCodeError` beyond 100 characters.
+    receives back) is not prefixed twice. Raises :class:`ArcFileCodeError` for an empty fileCode
+    and beyond 100 characters.
     """
     archive_code, file_code = archive_code.strip(), file_code.strip()
+    if not file_code:  # never "<archive code>." alone
+        raise ArcFileCodeError("the SIP has no fileCode to derive the archival file code from")
     if not archive_code or file_code.startswith(archive_code + "."):
         code = file_code
     else:
         code = f"{archive_code}.{file_code}"
-    if not code:
-        raise ArcFileCodeError("the SIP has no fileCode to derive the archival file code from")
     if len(code) > ARC_FILE_CODE_MAX:
         raise ArcFileCodeError(
             f"archival file code {code!r} has {len(code)} characters; TT05 allows "

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from aip.model import PayloadFile
+from aip.model import ContentFile, FormatId, PayloadFile, ReusableFile
 from preservation.hashing import sha256_bytes
 from sip.submission import FileRole, SipKind, Submission
+from sip.tt05_xml import mime_type
 
 #: a name kept as it is inside the AIP (ASCII, no spaces, no leading dot or dash)
 PORTABLE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*$")
@@ -76,6 +78,21 @@ def submission_evidence(staging: Path, submission: Submission) -> list[PayloadFi
     data = json.dumps(submission.report.to_dict("en"), ensure_ascii=False, indent=2).encode()
     out.append(write(staging, VALIDATION_REPORT, data))
     return out
+
+
+def carried(f: ReusableFile, name: str) -> tuple[ContentFile, PayloadFile]:
+    """A content file of the previous version carried into a supplement by reference.
+
+    Its file object UUID derives from the key that holds its bytes (the same in every version
+    that carries it), its MIME type from its name (what the previous version's METS said for
+    the formats we know), and its original name is ``name`` when the catalog has none.
+    """
+    path = f.bag_path.removeprefix("data/")
+    fmt = FormatId(f.puid, f.format_name, basis="carried from the previous version")
+    cf = ContentFile(str(uuid.uuid5(uuid.NAMESPACE_URL, f.stored_key)), path,
+                     f.original_name or name, f.size, f.sha256.lower(), fmt, mime_type(path))
+    return cf, PayloadFile(path, None, f.size, cf.sha256, "content", cf.original_name, fmt,
+                           f.stored_key)
 
 
 def mime_of(item: PayloadFile) -> str:

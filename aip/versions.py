@@ -21,7 +21,6 @@ from preservation.findings import Report
 from preservation.manifest import object_key
 
 SUPPLEMENT, REPLACE = "supplement", "replace"
-RECORD_STATUS = {SUPPLEMENT: "SUPPLEMENT", REPLACE: "REPLACEMENT"}
 #: roles of the previous version's files that a new version may reuse (payload, not tag files)
 _REUSABLE_ROLES = ("content", "metadata")
 
@@ -54,8 +53,8 @@ def refusal(code: str, message: str, **params: Any) -> RejectedError:
 
 
 def package_id(record: AipRecord) -> str:
-    """The package identifier (version 1's UUID) of an AIP record ("" means the AIP itself)."""
-    return getattr(record, "package_id", "") or record.id
+    """The package identifier (version 1's UUID) of an AIP record."""
+    return record.package_id
 
 
 def previous_record(catalog: Catalog, request: VersionRequest) -> AipRecord:
@@ -78,7 +77,7 @@ def reusable_files(record: AipRecord, files: list[FileRecord]) -> tuple[Reusable
     """The payload files of ``record`` with the object key that really holds each one."""
     return tuple(
         ReusableFile(bag_path=f.path, size=f.size, sha256=f.sha256,
-                     stored_key=getattr(f, "stored_key", None) or object_key(record.id, f.path),
+                     stored_key=f.stored_key or object_key(record.id, f.path),
                      role=f.role, original_name=f.original_name, puid=f.puid,
                      format_name=f.format_name)
         for f in files if f.role in _REUSABLE_ROLES and f.path.startswith("data/"))
@@ -89,6 +88,6 @@ def previous_version(catalog: Catalog, request: VersionRequest) -> tuple[Previou
     record = previous_record(catalog, request)
     previous = PreviousVersion(
         uuid=record.id, package_uuid=package_id(record), version=record.version,
-        objid=getattr(record, "objid", "") or f"urn:uuid:{record.id}", mode=request.mode,
+        objid=record.objid or f"urn:uuid:{record.id}", mode=request.mode,
         files=reusable_files(record, catalog.files(record.id)))
-    return previous, getattr(record, "fonds_code", "")
+    return previous, record.fonds_code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -14,11 +15,13 @@ from lxml import etree
 import aip.ingest as ingest_module
 from aip.ingest import ingest
 from aip.ingest_staging import locked_folder
+from preservation.config import Config
 from preservation.errors import RejectedError, StorageError
 from preservation.events import read_events
 from preservation.manifest import SIGNATURE, TAGMANIFEST
 from preservation.repository import Repository, init_repository
 from preservation.storage import open_location
+from preservation.storage.filesystem import FilesystemBackend
 from sip.samples import make_sample_transfer, sample_files
 from tests.helpers import add_test_fonds, location_root, set_default_fonds, tree_digest
 
@@ -275,3 +278,65 @@ def test_replication_events_are_written_beside_the_aip(repo: Repository,
         backend = open_location(repo.config.storage[index].url)
         stored = sorted((e.id, e.location) for e in read_events(backend, result.aip_id))
         assert stored == sorted((e.id, e.location) for e in catalogued)
+
+
+# --- durability: a deferred location is made durable before its copy counts -------------------
+
+def _deferred(config: Config) -> Config:
+    """``config`` with every file:// location opened with ``durability="deferred"``."""
+    return dataclasses.replace(config, storage=tuple(
+        dataclasses.replace(s, options={**s.options, "durability": "deferred"})
+        for s in config.storage))
+
+
+def test_every_copy_is_synced_before_it_is_verified_and_registered(
+        repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _deferred(repo.config)
+    calls: list[tuple[str, str]] = []
+    real_sync, real_verify = FilesystemBackend.sync, ingest_module.verify_copy
+    real_register = repo.catalog.register_aip
+
+    def sync(self: FilesystemBackend) -> None:
+        assert self.durability == "deferred"
+        calls.append(("sync", str(self.root.resolve())))
+        real_sync(self)
+
+    def verify(built: object, backend: object, name: str, progress: object) -> None:
+        calls.append(("verify", name))
+        real_verify(built, backend, name, progress)  # type: ignore[arg-type]
+
+    def register(*args: object) -> None:
+        calls.append(("register", ""))
+        real_register(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FilesystemBackend, "sync", sync)
+    monkeypatch.setattr(ingest_module, "verify_copy", verify)
+    monkeypatch.setattr(repo.catalog, "register_aip", register)
+    result = ingest(config, transfer, identity=repo.identity(), catalog=repo.catalog,
+                    fonds=add_test_fonds(repo.catalog))
+    registered = calls.index(("register", ""))
+    for index, location in enumerate(config.storage):
+        synced = calls.index(("sync", str(location_root(config, index).resolve())))
+        assert synced < calls.index(("verify", location.name)) < registered
+    assert repo.catalog.aip_ids() == [result.aip_id]
+
+
+def test_a_copy_that_cannot_be_made_durable_fails_the_ingest_and_leaves_no_trace(
+        repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _deferred(repo.config)
+    second = location_root(config, 1).resolve()
+    real_sync = FilesystemBackend.sync
+
+    def sync(self: FilesystemBackend) -> None:
+        if self.root.resolve() == second:
+            raise StorageError("injected write-back error", location=str(self.root))
+        real_sync(self)
+
+    monkeypatch.setattr(FilesystemBackend, "sync", sync)
+    with pytest.raises(StorageError, match="injected"):
+        ingest(config, transfer, identity=repo.identity(), catalog=repo.catalog,
+               fonds=add_test_fonds(repo.catalog))
+    assert repo.catalog.aip_ids() == []
+    for index in (0, 1):
+        assert aip_folders(location_root(config, index)) == []
+    assert list((config.work_dir / "ingest").iterdir()) == []

@@ -113,7 +113,7 @@ def test_cli_validate_and_ingest_give_the_same_findings(home: Path, tmp_path: Pa
     codes_v = sorted(f["code"] for f in json.loads(validated.output)["findings"])
     codes_i = sorted(f["code"] for f in json.loads(ingested.output)["report"]["findings"])
     assert codes_v == codes_i
-    assert "TT05-FIELD-CODE" in codes_v or any(c.startswith("TT05-") for c in codes_v)
+    assert "TT05-FIELD-CODE" in codes_v  # the changed maintenance code, found by both
 
 
 def test_an_eark_sip_is_ingested(repo: Repository, config: Config, tmp_path: Path) -> None:

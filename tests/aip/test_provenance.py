@@ -80,9 +80,9 @@ def content_files() -> tuple[ContentFile, ...]:
 def describe(submission: Submission, *, previous: str | None = None,
              status: str = "NEW", archivist: str = "") -> AipDescription:
     files = content_files()
-    agents, events = ingest_provenance(submission, files, People(), WHEN, desc_uuid=AIP,
-                                       archivist=archivist, previous_uuid=previous,
-                                       record_status=status)
+    actors = People(person=archivist) if archivist else People()
+    agents, events = ingest_provenance(submission, files, actors, WHEN, desc_uuid=AIP,
+                                       previous_uuid=previous, record_status=status)
     return AipDescription(
         uuid=AIP, label="Hồ sơ", created=WHEN, organisation=People.organisation,
         software_name="preservation", software_version="1.0", files=files, events=events,
@@ -129,7 +129,7 @@ def test_package_premis_tells_every_ingest_event_with_agents_and_links() -> None
     assert names["fido"] == ("software", "1.6.1 (PRONOM signature file v109)")
     assert names["clamd"] == ("software", "ClamAV 1.0.7/27000")
     assert names["pyHanko"][1]
-    assert names["Nguyễn Văn A"][0] == "person"  # --archivist wins over the OS user
+    assert names["Nguyễn Văn A"][0] == "person"  # the person responsible, not the OS user
     assert "osuser" not in names
     assert names[People.organisation][0] == "organization"
     assert outcome(events["virus check"][0]) == "success"

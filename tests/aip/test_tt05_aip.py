@@ -115,8 +115,13 @@ def test_objid_arc_code_and_directory_name_rules() -> None:
     assert arc_file_code("LTLS", "000.00.00.H41.2025.05") == "LTLS.000.00.00.H41.2025.05"
     assert arc_file_code("", "000.00.00.H41.2025.05") == "000.00.00.H41.2025.05"
     assert arc_file_code("LTLS", "LTLS.X.1") == "LTLS.X.1"  # not prefixed twice
-    with pytest.raises(ArcFileCodeError):
+    with pytest.raises(ArcFileCodeError) as too_long:
         arc_file_code("A" * 60, "B" * 60)
+    assert too_long.value.code == "AIP-ARC-FILE-CODE"
+    for archive in ("LTLS", ""):  # no fileCode: no code, not "LTLS." alone
+        with pytest.raises(ArcFileCodeError) as empty:
+            arc_file_code(archive, "  ")
+        assert empty.value.code == "AIP-ARC-FILE-CODE"
     with pytest.raises(preservation.errors.PreservationError) as bad:
         tt05_objid("H 41:x", u)
     assert bad.value.code == "AIP-FONDS-CODE"
@@ -291,6 +296,16 @@ def test_hoso_premis_files_are_schema_valid(hoso: BuiltAip) -> None:
     for rel in ("metadata/preservation/PREMIS.xml",
                 "representations/rep1/metadata/preservation/PREMIS_rep1.xml"):
         assert validate(parse_file(data / rel).getroot(), "premis") == [], rel
+
+
+def test_the_archivist_is_the_person_in_premis_and_the_arc_code_is_told(hoso: BuiltAip) -> None:
+    premis = parse_file(_data(hoso) / "metadata/preservation/PREMIS.xml").getroot()
+    p = {"p": "http://www.loc.gov/premis/v3"}
+    people = [a.findtext("p:agentName", namespaces=p) for a in premis.iterfind("p:agent", p)
+              if a.findtext("p:agentType", namespaces=p) == "person"]
+    assert people == ["Nguyễn Văn A"]  # archivist= wins over actors.person ("archivist")
+    assert hoso.arc_file_code == f"{ARCHIVE}.{FILE_CODE}"
+    assert _bag_info(hoso)["Arc-File-Code"] == hoso.arc_file_code
 
 
 @pytest.mark.shared

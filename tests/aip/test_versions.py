@@ -13,7 +13,7 @@ from lxml import etree
 from aip.ingest import IngestResult, ingest
 from dip.access import create_dip
 from preservation.audit import audit
-from preservation.errors import RejectedError, StorageError, UsageError
+from preservation.errors import ChecksumMismatchError, RejectedError, StorageError, UsageError
 from preservation.manifest import object_key
 from preservation.repository import Repository
 from sip.samples import make_sample_transfer, minimal_pdf, sample_files
@@ -43,6 +43,14 @@ def run(repo: Repository, source: Path, **kwargs: str) -> IngestResult:
 def stored_keys(repo: Repository, index: int, aip_id: str) -> set[str]:
     root = location_root(repo.config, index) / aip_id
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def mime_types(repo: Repository, aip_id: str) -> dict[str, str | None]:
+    """AIP path -> METS MIMETYPE of every file of an AIP's METS.xml."""
+    mets = etree.parse(str(location_root(repo.config, 0) / aip_id / "data" / "METS.xml"))
+    href = "{http://www.w3.org/1999/xlink}href"
+    return {f.find("m:FLocat", METS_NS).get(href, ""): f.get("MIMETYPE")  # type: ignore[union-attr]
+            for f in mets.getroot().iterfind(".//m:fileSec//m:file", METS_NS)}
 
 
 def record_status(repo: Repository, aip_id: str) -> str | None:
@@ -86,6 +94,10 @@ def test_a_supplement_adds_files_and_stores_only_the_new_ones(
     assert record_status(repo, v2) == "SUPPLEMENT"
     assert record_status(repo, v1) == "NEW"
     assert "fetch.txt" in stored_keys(repo, 0, v2)
+    # a carried file keeps its MIME type in the new METS (not application/octet-stream)
+    pdf_path = content[PDF].path.removeprefix("data/")
+    assert mime_types(repo, v1)[pdf_path] == "application/pdf"
+    assert mime_types(repo, v2)[pdf_path] == "application/pdf"
 
     audits = audit(repo.config, repo.catalog, [v1, v2], repo.trust_anchors())
     assert [a.ok for a in audits] == [True, True], [a.copies for a in audits]
@@ -149,6 +161,26 @@ def test_a_reused_object_missing_on_a_copy_fails_the_new_version_cleanly(
     with pytest.raises(StorageError) as caught:
         run(repo, make_bag(tmp_path / "v2", {ANNEX: minimal_pdf("Phu luc")}), supplement=v1)
     assert caught.value.code == "INGEST-REUSED-OBJECT-MISSING"
+    assert repo.catalog.aip_ids() == [v1]
+    for index in (0, 1):
+        assert {p.name for p in location_root(repo.config, index).iterdir()} \
+            - {"events", "fonds"} == {v1}
+    assert list((repo.config.work_dir / "ingest").iterdir()) == []
+
+
+def test_a_reused_object_changed_on_a_copy_fails_the_new_version_cleanly(
+        repo: Repository, first: IngestResult, tmp_path: Path) -> None:
+    v1 = first.aip_id
+    pdf = next(f for f in repo.catalog.files(v1) if f.original_name == PDF)
+    victim = location_root(repo.config, 1) / v1 / pdf.path
+    changed = bytearray(victim.read_bytes())
+    changed[-1] ^= 0xFF  # same size, other bytes: only the SHA-256 tells
+    os.chmod(victim.parent, 0o755)
+    victim.unlink()
+    victim.write_bytes(bytes(changed))
+    with pytest.raises(ChecksumMismatchError) as caught:
+        run(repo, make_bag(tmp_path / "v2", {ANNEX: minimal_pdf("Phu luc")}), supplement=v1)
+    assert caught.value.code == "INGEST-REUSED-OBJECT-CHANGED"
     assert repo.catalog.aip_ids() == [v1]
     for index in (0, 1):
         assert {p.name for p in location_root(repo.config, index).iterdir()} \

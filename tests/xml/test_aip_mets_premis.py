@@ -10,6 +10,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,7 +28,11 @@ from aip.model import (
     FormatId,
     MetadataFile,
 )
-from aip.premis import premis_bytes
+from aip.premis import (
+    premis_package_bytes,
+    premis_representation_bytes,
+    representation_uuid,
+)
 from preservation.xmlsafe import parse_bytes, validate
 
 SHARED_SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "schemas"
@@ -152,7 +157,12 @@ def desc() -> AipDescription:
 
 @pytest.fixture
 def premis_xml(desc: AipDescription) -> bytes:
-    return premis_bytes(desc)
+    return premis_package_bytes(desc)
+
+
+@pytest.fixture
+def premis_rep_xml(desc: AipDescription) -> bytes:
+    return premis_representation_bytes(desc, "rep1")
 
 
 @pytest.fixture
@@ -172,6 +182,11 @@ def premis(premis_xml: bytes) -> etree._Element:
     return parse_bytes(premis_xml).getroot()
 
 
+@pytest.fixture
+def premis_rep(premis_rep_xml: bytes) -> etree._Element:
+    return parse_bytes(premis_rep_xml).getroot()
+
+
 # --- the independent oracle: ../shared/schemas --------------------------------------------------
 
 
@@ -188,9 +203,10 @@ def _oracle_errors(doc: etree._Element, schema: etree.XMLSchema) -> list[str]:
 
 
 @pytest.mark.shared
-def test_premis_valid_against_official_schema(premis_xml: bytes) -> None:
+def test_premis_valid_against_official_schema(premis_xml: bytes, premis_rep_xml: bytes) -> None:
     schema = etree.XMLSchema(etree.parse(str(_shared("premis-v3-0.xsd"))))
     assert _oracle_errors(etree.fromstring(premis_xml), schema) == []
+    assert _oracle_errors(etree.fromstring(premis_rep_xml), schema) == []
 
 
 @pytest.mark.shared
@@ -214,8 +230,10 @@ def test_mets_valid_against_official_schemas(
     assert _oracle_errors(etree.fromstring(bad), both)  # the oracle does check csip values
 
 
-def test_packaged_schemas_agree(premis: etree._Element, mets: etree._Element) -> None:
+def test_packaged_schemas_agree(premis: etree._Element, premis_rep: etree._Element,
+                                mets: etree._Element) -> None:
     assert validate(premis, "premis") == []
+    assert validate(premis_rep, "premis") == []
     assert validate(mets, "mets") == []
 
 
@@ -369,20 +387,23 @@ def _file_objects(premis: etree._Element) -> dict[str, etree._Element]:
     }
 
 
-def test_original_name_preserved_exactly(premis_xml: bytes, premis: etree._Element) -> None:
-    objects = _file_objects(premis)
+def test_original_name_preserved_exactly(premis_rep_xml: bytes, premis_rep: etree._Element,
+                                         premis: etree._Element) -> None:
+    objects = _file_objects(premis_rep)
     for f in FILES:
         assert objects[f.uuid].findtext("p:originalName", namespaces=NS) == f.original_name
-    assert NAME_NFD.encode() in premis_xml  # NFD bytes survive serialisation
+    assert NAME_NFD.encode() in premis_rep_xml  # NFD bytes survive serialisation
     assert unicodedata.normalize("NFC", NAME_NFD) != NAME_NFD  # the test means something
     # other text is NFC (TT05)
     org = premis.findtext("p:agent[2]/p:agentName", namespaces=NS)
     assert org == unicodedata.normalize("NFC", ORG_NFD)
 
 
-def test_file_objects(premis: etree._Element) -> None:
+def test_file_objects(premis: etree._Element, premis_rep: etree._Element) -> None:
     assert premis.get("version") == "3.0"
-    objects = _file_objects(premis)
+    assert premis_rep.get("version") == "3.0"
+    assert _file_objects(premis) == {}  # file objects are in the representation's record
+    objects = _file_objects(premis_rep)
     assert list(objects) == [f.uuid for f in FILES]
     for f in FILES:
         obj = objects[f.uuid]
@@ -402,8 +423,8 @@ def test_file_objects(premis: etree._Element) -> None:
         assert loc.findtext("p:contentLocationValue", namespaces=NS) == f.aip_path
 
 
-def test_formats_record_the_registry_key_and_the_basis(premis: etree._Element) -> None:
-    objects = _file_objects(premis)
+def test_formats_record_the_registry_key_and_the_basis(premis_rep: etree._Element) -> None:
+    objects = _file_objects(premis_rep)
     pdf = objects[PDF.uuid].find("p:objectCharacteristics/p:format", NS)
     assert pdf is not None
     assert pdf.findtext("p:formatDesignation/p:formatName", namespaces=NS) == PDF.format.name
@@ -420,27 +441,45 @@ def test_formats_record_the_registry_key_and_the_basis(premis: etree._Element) -
     assert "no format match" in (blob.findtext("p:formatNote", namespaces=NS) or "").lower()
 
 
-def test_intellectual_entity_includes_every_file(premis: etree._Element) -> None:
+def _includes(obj: etree._Element) -> list[str | None]:
+    related = []
+    for rel in obj.iterfind("p:relationship", NS):
+        if rel.findtext("p:relationshipSubType", namespaces=NS) != "includes":
+            continue
+        assert rel.findtext("p:relationshipType", namespaces=NS) == "structural"
+        related += [r.text for r in rel.iterfind(".//p:relatedObjectIdentifierValue", NS)]
+    return related
+
+
+def test_intellectual_entity_includes_every_file(premis: etree._Element,
+                                                 premis_rep: etree._Element) -> None:
+    xsi_type = "{http://www.w3.org/2001/XMLSchema-instance}type"
     ie = premis.find("p:object[1]", NS)
     assert ie is not None
-    assert ie.get("{http://www.w3.org/2001/XMLSchema-instance}type") == (
-        "premis:intellectualEntity"
-    )
-    assert ie.findtext("p:objectIdentifier/p:objectIdentifierValue", namespaces=NS) == (
-        f"urn:uuid:{AIP_UUID}"
-    )
-    related = []
-    for rel in ie.iterfind("p:relationship", NS):
-        assert rel.findtext("p:relationshipType", namespaces=NS) == "structural"
-        assert rel.findtext("p:relationshipSubType", namespaces=NS) == "includes"
-        related.append(rel.findtext(".//p:relatedObjectIdentifierValue", namespaces=NS))
-    assert related == [f.uuid for f in FILES]
+    assert ie.get(xsi_type) == "premis:intellectualEntity"
+    identifiers = [
+        (i.findtext("p:objectIdentifierType", namespaces=NS),
+         i.findtext("p:objectIdentifierValue", namespaces=NS))
+        for i in ie.iterfind("p:objectIdentifier", NS)
+    ]
+    assert identifiers == [("UUID", AIP_UUID), ("URN", f"urn:uuid:{AIP_UUID}")]
+    rep_uuid = representation_uuid(AIP_UUID)
+    assert _includes(ie) == [rep_uuid]  # the AIP includes its representation …
+    rep = premis_rep.find("p:object[1]", NS)
+    assert rep is not None and rep.get(xsi_type) == "premis:representation"
+    assert rep.findtext("p:objectIdentifier/p:objectIdentifierValue", namespaces=NS) == rep_uuid
+    assert _includes(rep) == [f.uuid for f in FILES]  # … which includes every file
 
 
-def test_events_link_objects_and_agents(premis: etree._Element) -> None:
-    events = premis.findall("p:event", NS)
-    assert len(events) == len(EVENTS)
-    ie = ("URN", f"urn:uuid:{AIP_UUID}")
+@pytest.mark.parametrize(("record", "numbers"), [("package", (1, 2, 3, 4, 5)),
+                                                  ("representation", (1, 2, 3))])
+def test_events_link_objects_and_agents(premis: etree._Element, premis_rep: etree._Element,
+                                        record: str, numbers: tuple[int, ...]) -> None:
+    # the package record holds every event; the representation's, those about its files
+    events = (premis if record == "package" else premis_rep).findall("p:event", NS)
+    chosen = [e for e in EVENTS if int(e.uuid[-12:]) in numbers]
+    assert len(events) == len(chosen)
+    ie = ("UUID", AIP_UUID)
     expected_objects = {
         1: [("UUID", f.uuid) for f in FILES],
         2: [("UUID", f.uuid) for f in FILES],
@@ -448,7 +487,7 @@ def test_events_link_objects_and_agents(premis: etree._Element) -> None:
         4: [ie],  # the AIP's own UUID means the intellectual entity
         5: [ie],  # no objects: an AIP-level event
     }
-    for el, event in zip(events, EVENTS, strict=True):
+    for el, event in zip(events, chosen, strict=True):
         n = int(event.uuid[-12:])
         assert el.findtext("p:eventIdentifier/p:eventIdentifierValue", namespaces=NS) == event.uuid
         kind = el.find("p:eventType", NS)
@@ -504,32 +543,52 @@ def test_event_type_vocabulary_codes() -> None:
 # --- refusals ------------------------------------------------------------------------------------
 
 
+#: both PREMIS writers of an AIP; each refuses what it cannot write truthfully
+WRITERS: dict[str, Callable[[AipDescription], bytes]] = {
+    "package": premis_package_bytes,
+    "representation": lambda d: premis_representation_bytes(d, "rep1"),
+}
+STRAY = "99999999-9999-4999-8999-999999999999"
+
+
 def test_dangling_event_links_are_refused(desc: AipDescription) -> None:
-    stray = replace(EVENTS[0], object_uuids=("99999999-9999-4999-8999-999999999999",))
+    stray = replace(EVENTS[0], object_uuids=(STRAY,))
     with pytest.raises(ValueError, match="unknown object"):
-        premis_bytes(replace(desc, events=(stray,)))
-    stray = replace(EVENTS[0], agent_uuids=("99999999-9999-4999-8999-999999999999",))
-    with pytest.raises(ValueError, match="unknown agent"):
-        premis_bytes(replace(desc, events=(stray,)))
+        premis_package_bytes(replace(desc, events=(stray,)))
+    # an event about one of the representation's files that also links an unknown object
+    stray = replace(EVENTS[0], object_uuids=(PDF.uuid, STRAY))
+    for writer in WRITERS.values():
+        with pytest.raises(ValueError, match="unknown object"):
+            writer(replace(desc, events=(stray,)))
+    stray = replace(EVENTS[0], agent_uuids=(STRAY,))
+    for writer in WRITERS.values():
+        with pytest.raises(ValueError, match="unknown agent"):
+            writer(replace(desc, events=(stray,)))
 
 
-def test_wrong_event_type_uri_is_refused(desc: AipDescription) -> None:
+@pytest.mark.parametrize("writer", WRITERS)
+def test_wrong_event_type_uri_is_refused(desc: AipDescription, writer: str) -> None:
     wrong = replace(EVENTS[0], type_uri=EVENT_TYPES["fixity check"])
     with pytest.raises(ValueError, match="message digest calculation"):
-        premis_bytes(replace(desc, events=(wrong,)))
+        WRITERS[writer](replace(desc, events=(wrong,)))
 
 
 def test_naive_datetimes_are_refused(desc: AipDescription, premis_file: MetadataFile) -> None:
     naive = replace(EVENTS[0], datetime=datetime(2026, 6, 12, 11, 45))
-    with pytest.raises(ValueError, match="time zone"):
-        premis_bytes(replace(desc, events=(naive,)))
+    for writer in WRITERS.values():
+        with pytest.raises(ValueError, match="time zone"):
+            writer(replace(desc, events=(naive,)))
     with pytest.raises(ValueError, match="time zone"):
         mets_bytes(replace(desc, created=datetime(2026, 6, 12, 11, 45)), premis_file)
 
 
-def test_duplicate_uuids_are_refused(desc: AipDescription) -> None:
-    with pytest.raises(ValueError, match="duplicate"):
-        premis_bytes(replace(desc, files=(PDF, PDF)))
+@pytest.mark.parametrize("writer", WRITERS)
+def test_duplicate_uuids_are_refused(desc: AipDescription, writer: str) -> None:
+    twice = replace(EVENTS[1], uuid=EVENTS[0].uuid)
+    for bad in (replace(desc, files=(PDF, PDF)), replace(desc, events=(EVENTS[0], twice)),
+                replace(desc, agents=(SOFTWARE, SOFTWARE))):
+        with pytest.raises(ValueError, match="duplicate"):
+            WRITERS[writer](bad)
 
 
 def test_objid_and_fonds_code_of_a_tt05_description(
