@@ -18,6 +18,7 @@ Only TT05 AIPs are exported: an E-ARK or BagIt AIP is refused (EXPORT-NOT-TT05).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -26,18 +27,19 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from cryptography import x509
 
 from aip.export_read import VerifiedAip, read_verified
-from aip.export_sip import ExportedSip, ExportError, is_tt05_aip, write_sip
+from aip.export_sip import ExportedSip, ExportError, write_sip
 from aip.handover import HandoverDocument, HandoverPackage, write_handover_csv, write_handover_pdf
 from preservation.catalog import AipRecord, Catalog
 from preservation.config import Config
 from preservation.errors import PreservationError, RejectedError, UsageError
 from preservation.findings import Report
 from preservation.hashing import CHUNK, sha256_file
+from preservation.manifest import parse_bag_info
 from preservation.progress import Progress, no_progress
 from preservation.timeutil import now_local
 from sip.validate import ValidationOptions, open_sip
@@ -157,16 +159,13 @@ def _export_one(config: Config, catalog: Catalog, aip: AipRecord, staging: Path,
         raise NoIntactCopyError(f"no copy of AIP {aip.id} verifies (bytes, manifests and "
                                 "signature); nothing was exported", rejected, location=aip.id)
     try:
-        if not is_tt05_aip(verified.root):
-            raise UsageError(f"AIP {aip.id} holds no TT05 records", code="EXPORT-NOT-TT05",
-                             location=aip.id)
-        info = _bag_info(verified.root / "bag-info.txt")
+        info = parse_bag_info((verified.root / "bag-info.txt").read_bytes())
         objid = sip_objid(aip.id)
         try:
             sip = write_sip(verified.root, _content(verified), staging / "sip", objid=objid,
                             archive_code=info.get("Archive-Code", config.archive_code),
                             fonds_code=info.get("Fonds-Code", ""), organisation=config.name,
-                            created=when)
+                            created=when, verified=_verified_digests(verified))
         except ExportError as e:
             e.aip = aip.id
             e.message = f"AIP {aip.id}: {e.message}"
@@ -187,14 +186,11 @@ def _content(verified: VerifiedAip) -> dict[str, Path]:
             if f.role == "content" and f.original_name}
 
 
-def _bag_info(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            label, sep, value = line.partition(":")
-            if sep and label.strip() and label.strip() not in out:
-                out[label.strip()] = value.strip()
-    return out
+def _verified_digests(verified: VerifiedAip) -> dict[Path, tuple[int, str]]:
+    """Size and SHA-256 of every file read back, as the catalog records them (and
+    :func:`read_verified` proved)."""
+    return {verified.root.joinpath(*PurePosixPath(f.path).parts): (f.size, f.sha256)
+            for f in verified.files}
 
 
 def _zip(folder: Path, archive: Path) -> None:
@@ -260,6 +256,4 @@ def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
 
 
 def _moved(package: ExportedPackage, out_dir: Path) -> ExportedPackage:
-    return ExportedPackage(package.aip_id, out_dir / package.zip_path.name, package.size,
-                           package.sha256, package.sip, package.source_copy,
-                           package.rejected_copies, package.warnings)
+    return dataclasses.replace(package, zip_path=out_dir / package.zip_path.name)

@@ -21,7 +21,9 @@ The SIP OBJID is ``uuid-<UPPER-CASE AIP UUID>``: the package is named after the 
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
+import shutil
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from lxml import etree
 from preservation import SOFTWARE_NAME, __version__
 from preservation.errors import PreservationError
 from preservation.findings import Report
-from preservation.hashing import CHUNK
+from preservation.hashing import CHUNK, sha256_file
 from preservation.paths import path_problems
 from preservation.timeutil import VIETNAM
 from preservation.xmlsafe import xml_bytes
@@ -109,28 +111,23 @@ class _Doc:
 class ExportError(PreservationError):
     """The AIP cannot be written as a TT05 SIP; ``aip`` and ``target`` fill the message."""
 
-    code = "EXPORT-ERROR"
-
     def __init__(self, message: str, code: str, target: str | None = None, aip: str = ""):
         super().__init__(message, code=code, location=target)
         self.aip = aip
 
 
-def is_tt05_aip(bag: Path) -> bool:
-    """The AIP holds TT05 records: its own package (AIP_hoso/AIP_tailieu) or the producer's."""
-    return any(looks_like_tt05(PackageTree(folder)) is not None
-               for folder in (bag / "data", bag / "data" / ORIGINAL_SIP)
-               if (folder / "METS.xml").is_file())
-
-
 def write_sip(bag: Path, content: Mapping[str, Path], out_dir: Path, *, objid: str,
               archive_code: str, fonds_code: str, organisation: str,
-              created: datetime) -> ExportedSip:
+              created: datetime, verified: Mapping[Path, tuple[int, str]] | None = None
+              ) -> ExportedSip:
     """Write ``out_dir/<objid>/`` from the verified AIP bag at ``bag``.
 
     ``content``: the AIP's content files by their original name (the name below rep1/data/ in
-    the SIP), each a verified file under ``bag``.
+    the SIP), each a verified file under ``bag``. ``verified``: (size, SHA-256) of the files
+    under ``bag`` already proved intact; those are linked into the package, not re-read (the
+    others are hashed once).
     """
+    known = verified or {}
     data = bag / "data"
     own = _read(data)
     original = _read(data / ORIGINAL_SIP)
@@ -164,7 +161,7 @@ def write_sip(bag: Path, content: Mapping[str, Path], out_dir: Path, *, objid: s
     sip_fields = {spec.name: sip_fields.get(spec.name, "")
                   for spec in record.kind.package_fields}
     title = sip_fields.get("title", "")
-    fonds = fonds_code or record.fonds_code or (original.fonds_code if original else "") or ""
+    fonds = fonds_code or record.fonds_code or (original.fonds_code if original else None) or ""
 
     target = out_dir / objid
     target.mkdir(parents=True)
@@ -176,21 +173,23 @@ def write_sip(bag: Path, content: Mapping[str, Path], out_dir: Path, *, objid: s
     ids = IdMaker(base_uuid(objid))
     schemas = [_write(target, f"schemas/{name}", schema_bytes(name)) for name in PACKAGE_SCHEMAS]
     ead_source = data / ORIGINAL_SIP / EAD
-    ead = (_copy(ead_source, target, EAD) if reuse_package
+    ead = (_copy(ead_source, target, EAD, known) if reuse_package
            else _write(target, EAD, xml_bytes(simpledc(record.kind.package_fields, sip_fields,
                                                        "../../schemas/ead.xsd"))))
     entries, documents = [], []
     for doc in docs:
         rel = f"metadata/descriptive/EAD_DOC_{doc.doc_id}.xml"
-        written = (_copy(doc.original, target, f"{REP_DIR}/{rel}") if doc.original is not None
+        written = (_copy(doc.original, target, f"{REP_DIR}/{rel}", known)
+                   if doc.original is not None
                    else _write(target, f"{REP_DIR}/{rel}", xml_bytes(simpledc(
                        DOCUMENT_FIELDS, doc.fields, "../../../../schemas/ead_doc.xsd"))))
-        content_file = _copy(doc.source, target, f"{REP_DIR}/data/{doc.name}")
+        content_file = _copy(doc.source, target, f"{REP_DIR}/data/{doc.name}", known)
         entries.append(DocumentEntry(doc.doc_id, _rebase(written), _rebase(content_file)))
         documents.append(SipDocument(doc.doc_id, doc.fields.get("docCode", ""),
                                      doc.fields.get("subject", ""), content_file.rel,
                                      content_file.size, content_file.sha256))
-    provenance = [_copy(data / rel, target, f"{DOCUMENTATION}/{posixpath.basename(rel)}")
+    provenance = [_copy(data / rel, target, f"{DOCUMENTATION}/{posixpath.basename(rel)}",
+                        known)
                   for rel in (PREMIS, PREMIS_REP) if (data / rel).is_file()]
     rep = _write(target, f"{REP_DIR}/METS.xml", xml_bytes(rep_mets(head, ids, entries)))
     root = root_mets(head, ids, ead, schemas, rep)
@@ -277,18 +276,25 @@ def _write(root: Path, rel: str, data: bytes) -> WrittenFile:
     return WrittenFile(rel, len(data), hashlib.sha256(data).hexdigest(), mime_type(rel))
 
 
-def _copy(source: Path, root: Path, rel: str) -> WrittenFile:
-    """Copy a verified file into the package, hashing it on the way."""
+def _copy(source: Path, root: Path, rel: str, known: Mapping[Path, tuple[int, str]]
+          ) -> WrittenFile:
+    """Put a verified file into the package: a hard link (the staging folder is one filesystem),
+    else a copy. Its size and SHA-256 are the verified ones when known, else read once."""
     path = root.joinpath(*PurePosixPath(rel).parts)
     path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    with source.open("rb") as src, open(path, "xb") as dst:
-        while chunk := src.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            dst.write(chunk)
-    return WrittenFile(rel, size, digest.hexdigest(), mime_type(rel))
+    try:
+        os.link(source, path)
+    except FileExistsError:
+        raise
+    except OSError:  # another filesystem, or links not allowed
+        with source.open("rb") as src, open(path, "xb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+    size_digest = known.get(source)
+    if size_digest is None:
+        digest, size = sha256_file(path)
+    else:
+        size, digest = size_digest
+    return WrittenFile(rel, size, digest, mime_type(rel))
 
 
 def _rebase(item: WrittenFile) -> WrittenFile:

@@ -31,7 +31,7 @@ from preservation.events import read_events
 from preservation.findings import Report
 from preservation.fonds import FondsRecord, read_fonds
 from preservation.progress import Progress, no_progress
-from preservation.storage import StorageBackend, open_location
+from preservation.storage import StorageBackend, open_locations
 from preservation.timeutil import iso, now_local
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,10 @@ def rebuild_catalog(config: Config, catalog: Catalog, trust_anchors: Sequence[x5
     ``catalog`` must be empty (``REBUILD-CATALOG-NOT-EMPTY``). A location that cannot be listed
     stops the rebuild (``REBUILD-LOCATION-UNREADABLE``): what it holds would be missing.
     """
-    if not catalog.is_empty():
-        raise UsageError(f"the catalog {catalog.location} is not empty: a rebuild fills an "
-                         "empty catalog", code="REBUILD-CATALOG-NOT-EMPTY",
-                         location=catalog.location)
+    require_empty(catalog)
     report = Report(subject="catalog rebuild", kind="rebuild")
     result = RebuildResult(report)
-    backends = [open_location(s.url, **s.options) for s in config.storage]
-    try:
+    with open_locations(config) as backends:
         scan = _scan(config, backends)
         fonds_codes = _fonds(backends, catalog, report, result, scan)
         total = len(scan.aips)
@@ -103,10 +99,15 @@ def rebuild_catalog(config: Config, catalog: Catalog, trust_anchors: Sequence[x5
         for name, location in sorted(scan.unknown.items())[:MAX_UNKNOWN_REPORTED]:
             report.add("REBUILD-UNKNOWN-OBJECTS", f"{location}:{name}", location=location,
                        name=name)
-    finally:
-        for backend in backends:
-            backend.close()
     return result
+
+
+def require_empty(catalog: Catalog) -> None:
+    """A rebuild fills an empty catalog only (``REBUILD-CATALOG-NOT-EMPTY``)."""
+    if not catalog.is_empty():
+        raise UsageError(f"the catalog {catalog.location} is not empty: a rebuild fills an "
+                         "empty catalog", code="REBUILD-CATALOG-NOT-EMPTY",
+                         location=catalog.location)
 
 
 def _scan(config: Config, backends: Sequence[StorageBackend]) -> _Scan:
@@ -162,7 +163,7 @@ def _rebuild_aip(config: Config, catalog: Catalog, backends: Sequence[StorageBac
     report = result.report
     beside = (list(_events_beside(backends, aip_id, report)) if aip_id in scan.event_owners
               else [])
-    if _deleted(beside, None):
+    if is_deleted(beside, None):
         report.add("REBUILD-AIP-DELETED", aip_id, aip=aip_id)
         result.deleted.append(aip_id)
         return
@@ -180,9 +181,10 @@ def _rebuild_aip(config: Config, catalog: Catalog, backends: Sequence[StorageBac
             break
         check.problems.extend(problems)
     events = _merged(facts.events if facts is not None else [], beside, aip_id)
-    if facts is not None and not any(e.type == "replication" for e in events):
+    if reference is not None and not any(e.type == "replication" for e in events):
+        reference.problem("REBUILD-NOT-REPLICATED", f"{reference.location}:{aip_id}",
+                          aip=aip_id)
         reference = None
-        checks[0].problem("REBUILD-NOT-REPLICATED", aip_id, aip=aip_id)
     if facts is None or reference is None:
         for check in checks:
             _add(report, check.problems)
@@ -196,7 +198,7 @@ def _rebuild_aip(config: Config, catalog: Catalog, backends: Sequence[StorageBac
     for check in checks:
         if check is not reference and check.complete:
             _compare(check, reference)
-    live = [c for c in checks if not _deleted(events, c.location)]
+    live = [c for c in checks if not is_deleted(events, c.location)]
     copies = list(_copies(aip_id, live, events, facts.aip.created, iso(clock()), report))
     complete = sum(1 for c in live if c.complete)
     if complete < config.min_copies:
@@ -212,13 +214,14 @@ def _rebuild_aip(config: Config, catalog: Catalog, backends: Sequence[StorageBac
     result.events += len(events)
 
 
-def _deleted(events: Sequence[EventRecord], location: str | None) -> bool:
+def is_deleted(events: Sequence[EventRecord], location: str | None) -> bool:
     """A deletion event (of the whole AIP: ``location`` None; else of that copy) newer than
     every replication of it: what is left are objects a location refused to delete."""
     mine = [e for e in events if e.location == location or location is None]
-    deletions = [e.datetime for e in mine if e.type == "deletion" and e.location == location]
-    replications = [e.datetime for e in mine if e.type == "replication"]
-    return bool(deletions) and max(deletions) >= max(replications, default="")
+    deletions = [_instant(e.datetime) for e in mine
+                 if e.type == "deletion" and e.location == location]
+    replications = [_instant(e.datetime) for e in mine if e.type == "replication"]
+    return bool(deletions) and max(deletions) >= max(replications, default=_NEVER)
 
 
 def _add(report: Report, problems: Iterable[Problem]) -> None:
@@ -296,11 +299,14 @@ def _copies(aip_id: str, checks: Sequence[CopyCheck], events: Sequence[EventReco
             yield CopyRecord(aip_id, check.location, check.url, stored_at, "ok", stored_at)
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 def _instant(text: str) -> datetime:
     """An ISO 8601 time as an instant, so that times written with different offsets compare
     by when they happened, not as text (a time without an offset is taken as UTC)."""
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
+        return _NEVER
     return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -21,8 +21,15 @@ from datetime import datetime
 from cryptography import x509
 
 from preservation.errors import ObjectMissingError, StorageError
-from preservation.hashing import CHUNK
-from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST, decode_path, parse_manifest
+from preservation.hashing import sha256_stream
+from preservation.manifest import (
+    MANIFEST,
+    SIGNATURE,
+    TAGMANIFEST,
+    decode_path,
+    parse_bag_info,
+    parse_manifest,
+)
 from preservation.storage import ObjectInfo, StorageBackend, check_key
 
 WORKERS = 8
@@ -155,26 +162,6 @@ def check_copy(aip_id: str, location: str, backend: StorageBackend,
         check.warning("REBUILD-UNEXPECTED-OBJECT", f"{where}/{path}", location=location,
                       key=prefix + path)
     return check
-
-
-def parse_bag_info(data: bytes) -> dict[str, str]:
-    """``Label: value`` lines (continuation lines joined); the first value of a label wins."""
-    out: dict[str, str] = {}
-    last = ""
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        if line[:1] in (" ", "\t") and last:
-            out[last] = f"{out[last]} {line.strip()}"
-            continue
-        label, sep, value = line.partition(":")
-        if not sep:
-            continue
-        label = label.strip()
-        if label not in out:
-            out[label] = value.strip()
-            last = label
-        else:
-            last = ""
-    return out
 
 
 def _read(backend: StorageBackend, key: str, limit: int) -> bytes:
@@ -373,10 +360,5 @@ def _sha256(check: CopyCheck, backend: StorageBackend, prefix: str, where: str,
 
 
 def _hash(backend: StorageBackend, key: str) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
     with backend.open(key) as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        return sha256_stream(stream)

@@ -56,7 +56,7 @@ class FileFacts:
 class AipFacts:
     aip: AipRecord
     files: list[FileRecord]
-    events: list[EventRecord]
+    events: list[EventRecord]  # in document order; the rebuild orders them by instant
 
 
 def role(path: str) -> str:
@@ -138,8 +138,7 @@ def read_facts(check: CopyCheck, backend: StorageBackend
         "objid": info.get("Package-OBJID") or mets_objid,
         "arc_file_code": info.get("Arc-File-Code", ""),
     })
-    ordered = sorted(events.values(), key=lambda e: (e.datetime, e.id))
-    return AipFacts(aip, files, ordered), problems, warnings
+    return AipFacts(aip, files, list(events.values())), problems, warnings
 
 
 def _record(cls: type[Any], values: dict[str, Any]) -> Any:

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from cryptography import x509
 
-from aip.rebuild import RebuildResult, rebuild_catalog
+from aip.rebuild import RebuildResult, rebuild_catalog, require_empty
 from preservation.catalog import Catalog, CatalogTarget
 from preservation.catalog_url import as_target
 from preservation.config import Config
@@ -51,7 +51,9 @@ def rebuild_into(config: Config, trust_anchors: Sequence[x509.Certificate], *,
 
     Without ``into``: a fresh SQLite catalog is built next to the configured one and swapped in;
     a configured PostgreSQL catalog is filled only when it is empty (else
-    ``REBUILD-INTO-REQUIRED``: name an empty database). With
+    ``REBUILD-INTO-REQUIRED``: name an empty database). Either way the configured catalog is
+    left as it was when the rebuild left something out (``result.ok`` false): the rebuilt one
+    is kept aside and ``catalog`` names it. With
     ``into`` (a path or catalog URL; relative paths from the working directory): that catalog,
     which must be empty (``REBUILD-CATALOG-NOT-EMPTY``), receives the AIPs; the configured one
     is left alone.
@@ -59,23 +61,16 @@ def rebuild_into(config: Config, trust_anchors: Sequence[x509.Certificate], *,
     if into is None:
         target = config.catalog_target
         if target.path is None:
-            with Catalog(target) as configured:
-                empty = configured.is_empty()
-            if not empty:
-                raise UsageError(
-                    f"the configured catalog {target.display} is a PostgreSQL database that is "
-                    "not empty: rebuild into an empty database named with --into",
-                    code="REBUILD-INTO-REQUIRED", location=target.display)
-            return _via_spool(config, target, trust_anchors, verify, progress, clock)
+            return _via_spool(config, target, trust_anchors, verify, progress, clock,
+                              configured=True)
         return _swap_in(config, target.path, trust_anchors, verify, progress, clock)
     target = as_target(into if isinstance(into, Path) else _url(into))
     if target.path is not None:
         with Catalog(target) as catalog:
-            _require_empty(catalog)
             result = rebuild_catalog(config, catalog, trust_anchors, verify=verify,
                                      progress=progress, clock=clock)
         return RebuildOutcome(result, target.display, None)
-    return _via_spool(config, target, trust_anchors, verify, progress, clock)
+    return _via_spool(config, target, trust_anchors, verify, progress, clock, configured=False)
 
 
 def _url(into: str) -> str:
@@ -83,13 +78,6 @@ def _url(into: str) -> str:
     if "://" in into:
         return into
     return "sqlite:///" + str(Path(into).absolute())
-
-
-def _require_empty(catalog: Catalog) -> None:
-    if not catalog.is_empty():
-        raise UsageError(f"the catalog {catalog.location} is not empty: a rebuild fills an "
-                         "empty catalog", code="REBUILD-CATALOG-NOT-EMPTY",
-                         location=catalog.location)
 
 
 def _swap_in(config: Config, current: Path, trust_anchors: Sequence[x509.Certificate],
@@ -161,18 +149,50 @@ def _remove(path: Path) -> None:
 
 
 def _via_spool(config: Config, target: CatalogTarget, trust_anchors: Sequence[x509.Certificate],
-               verify: bool, progress: Progress, clock: Callable[[], datetime]
-               ) -> RebuildOutcome:
-    """Rebuild into a private SQLite file, then copy it into ``target`` (PostgreSQL)."""
+               verify: bool, progress: Progress, clock: Callable[[], datetime], *,
+               configured: bool) -> RebuildOutcome:
+    """Rebuild into a private SQLite file, then copy it into ``target`` (PostgreSQL).
+
+    ``configured``: ``target`` is the configured catalog. It must be empty
+    (``REBUILD-INTO-REQUIRED``), and it is filled only when the rebuild left nothing out, as
+    :func:`_swap_in` does; otherwise the rebuilt SQLite file is kept aside, next to the work
+    folder, and named in the outcome.
+    """
+    stamp = clock().strftime("%Y%m%dT%H%M%S")
     with Catalog(target) as catalog:
-        _require_empty(catalog)
+        if not configured:
+            require_empty(catalog)
+        elif not catalog.is_empty():
+            raise UsageError(
+                f"the configured catalog {target.display} is a PostgreSQL database that is "
+                "not empty: rebuild into an empty database named with --into",
+                code="REBUILD-INTO-REQUIRED", location=target.display)
         config.work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="rebuild-") as folder, \
-                Catalog(Path(folder) / "spool.sqlite") as spool:
-            result = rebuild_catalog(config, spool, trust_anchors, verify=verify,
-                                     progress=progress, clock=clock)
-            copy_catalog(spool, catalog)
-    return RebuildOutcome(result, target.display, None)
+        with tempfile.TemporaryDirectory(dir=config.work_dir, prefix="rebuild-") as folder:
+            spool_path = Path(folder) / "spool.sqlite"
+            with Catalog(spool_path) as spool:
+                result = rebuild_catalog(config, spool, trust_anchors, verify=verify,
+                                         progress=progress, clock=clock)
+                if result.ok or not configured:
+                    copy_catalog(spool, catalog)
+                    return RebuildOutcome(result, target.display, None)
+            # something on storage was skipped: the configured catalog stays empty (as
+            # _swap_in keeps the old one); the rebuilt one is kept for the archivist to inspect
+            aside = _unused(config.work_dir / f"catalog.rebuilt-{stamp}.sqlite")
+            _checkpoint(spool_path)
+            shutil.move(spool_path, aside)
+    log.warning("catalog rebuild left something out; %s was not filled, the rebuilt catalog "
+                "is kept as %s", target.display, aside)
+    return RebuildOutcome(result, str(aside), None)
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or ``path`` with ``-1``, ``-2`` … before its suffix when it exists."""
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
 
 
 def copy_catalog(source: Catalog, target: Catalog) -> None:

@@ -68,23 +68,12 @@ def preservation(home: Path, *args: str, profile: Path | None = None) -> list[st
     return [*prefix, "-m", "preservation", "--home", str(home), *args]
 
 
-def has_command(home: Path, *args: str) -> bool:
-    proc = subprocess.run(preservation(home, *args, "--help"), capture_output=True, cwd=ROOT,
-                          check=False)
-    return proc.returncode == 0
-
-
 def new_repository(home: Path) -> list[str]:
-    """A fresh repository with two filesystem locations; the extra ingest options it needs."""
+    """A fresh repository with two filesystem locations and a registered fonds; the options
+    every ingest into it needs (every AIP belongs to a registered fonds)."""
     run_child(preservation(home, "init", "--json"))
-    extra: list[str] = []
-    # once fonds exist (issue 4), every AIP belongs to a registered fonds
-    if has_command(home, "fonds", "add"):
-        run_child(preservation(home, "fonds", "add", "H41", "--name", "Benchmark fonds"))
-        if "--fonds" in subprocess.run(preservation(home, "ingest", "--help"),
-                                       capture_output=True, text=True, cwd=ROOT).stdout:
-            extra = ["--fonds", "H41"]
-    return extra
+    run_child(preservation(home, "fonds", "add", "H41", "--name", "Benchmark fonds"))
+    return ["--fonds", "H41"]
 
 
 def warm(files: list[Path]) -> int:

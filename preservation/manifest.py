@@ -52,6 +52,26 @@ def bag_info_text(items: Iterable[tuple[str, str]]) -> str:
     return "".join(lines)
 
 
+def parse_bag_info(data: bytes) -> dict[str, str]:
+    """``Label: value`` lines (continuation lines joined); the first value of a label wins."""
+    out: dict[str, str] = {}
+    last = ""
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        if line[:1] in (" ", "\t") and last:
+            out[last] = f"{out[last]} {line.strip()}"
+            continue
+        label, sep, value = line.partition(":")
+        if not sep:
+            continue
+        label = label.strip()
+        if label not in out:
+            out[label] = value.strip()
+            last = label
+        else:
+            last = ""
+    return out
+
+
 def object_key(aip_id: str, bag_path: str) -> str:
     """Where a file of an AIP bag lives in a location: under the AIP UUID, by our own bag path.
 

@@ -8,7 +8,15 @@ import click
 from rich.console import Console
 
 from preservation.audit import AipAudit, audit
-from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.cli.runtime import (
+    app,
+    emit,
+    finish,
+    handle_errors,
+    json_option,
+    progress_bar,
+    render_report,
+)
 from preservation.errors import UsageError
 from preservation.repository import Repository
 
@@ -67,11 +75,9 @@ def audit_cmd(ctx: click.Context, aip_ids: tuple[str, ...], all_aips: bool) -> N
                 mark = "[green]intact[/green]" if c.ok else "[red]FAILED[/red]"
                 console.print(f"{r.aip_id}  copy {c.location}: {mark} "
                               f"({c.files_checked} files, {c.bytes_read} bytes)")
-                for f in c.report.findings:
-                    console.print(f"    {f.severity.value}: {f.code} {f.location} — "
-                                  f"{f.message(lang)}", markup=False)
+                render_report(ctx, c.report)
         console.print(f"{len(results)} AIP(s) audited: "
                       + ("all copies intact" if ok else "FAILURES found"))
 
     emit(ctx, data, text)
-    ctx.exit(0 if ok else 1)
+    finish(ctx, ok)

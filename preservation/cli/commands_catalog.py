@@ -8,7 +8,15 @@ import click
 from rich.console import Console
 
 from aip.rebuild_target import RebuildOutcome, rebuild_into
-from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.cli.runtime import (
+    app,
+    emit,
+    finish,
+    handle_errors,
+    json_option,
+    progress_bar,
+    render_report,
+)
 from preservation.repository import Repository
 
 
@@ -66,13 +74,11 @@ def rebuild_cmd(ctx: click.Context, into: str | None, verify: bool) -> None:
             console.print(f"The previous catalog is kept as {outcome.backup}", markup=False)
         if not result.ok and into is None:
             console.print("Something on storage was skipped, so the configured catalog was left "
-                          "in place; inspect the rebuilt one, then install it with --into if it "
-                          "is right.", markup=False)
+                          f"as it was; the rebuilt one is kept at {outcome.catalog}: inspect it, "
+                          "then rebuild with --into if it is right.", markup=False)
         for s in result.skipped:
             console.print(f"  skipped {s.aip_id}: {', '.join(s.reasons)}", markup=False)
-        for f in result.report.findings:
-            console.print(f"  {f.severity.value}: {f.code} {f.location} — {f.message(lang)}",
-                          markup=False)
+        render_report(ctx, result.report)
 
     emit(ctx, outcome_dict(outcome, lang), text)
-    ctx.exit(0 if result.ok else 1)
+    finish(ctx, result.ok)

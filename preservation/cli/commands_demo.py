@@ -13,13 +13,20 @@ from rich.console import Console
 from aip.ingest import ingest
 from dip.access import create_dip
 from preservation.audit import audit
-from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.cli.runtime import (
+    app,
+    emit,
+    finish,
+    handle_errors,
+    json_option,
+    progress_bar,
+)
 from preservation.config import CONFIG_NAME, resolve_home
 from preservation.errors import RejectedError
 from preservation.findings import Report
 from preservation.fonds import make_fonds, register_fonds
 from preservation.repository import Repository, init_repository
-from preservation.storage import open_location
+from preservation.storage import open_locations
 from preservation.timeutil import now_local
 from sip.create import create_sip
 from sip.samples import make_sample_sip_source
@@ -90,7 +97,7 @@ def demo_cmd(ctx: click.Context) -> None:
                       "`preservation audit --all`.")
 
     emit(ctx, data, text)
-    ctx.exit(0 if intact else 1)
+    finish(ctx, intact)
 
 
 def _demo_fonds(repo: Repository) -> None:
@@ -98,14 +105,10 @@ def _demo_fonds(repo: Repository) -> None:
     every location, as `preservation fonds add` does)."""
     if repo.catalog.fonds(DEMO_FONDS) is not None:
         return
-    backends = [open_location(s.url, **s.options) for s in repo.config.storage]
-    try:
+    with open_locations(repo.config) as backends:
         register_fonds(repo.catalog, backends,
                        make_fonds(DEMO_FONDS, "Văn phòng Ủy ban nhân dân tỉnh (demo)",
                                   language="01"))
-    finally:
-        for backend in backends:
-            backend.close()
 
 
 def _folder(url: str, aip_id: str) -> str:

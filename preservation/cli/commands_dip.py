@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from dip.access import NoIntactCopyError, create_dip
+from dip.access import create_dip
 from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
 from preservation.repository import Repository
 
@@ -33,20 +33,8 @@ def dip_create(ctx: click.Context, aip_id: str, out_dir: Path) -> None:
     """Write the files of an AIP, read from a copy that verifies, with a METS describing them."""
     lang = app(ctx).lang
     with Repository.open(app(ctx).home) as repo, progress_bar(ctx) as progress:
-        try:
-            result = create_dip(repo.config, repo.catalog, aip_id, out_dir,
-                                repo.trust_anchors(), progress=progress)
-        except NoIntactCopyError as e:
-            failure = e
-
-            def failed(console: Console) -> None:
-                console.print(f"error {failure.code}: {failure.message}")
-                for r in failure.reports:
-                    console.print(f"  copy {r.subject}: {', '.join(sorted(r.codes()))}")
-
-            emit(ctx, {"ok": False, "error": {"code": e.code, "message": e.message},
-                       "copies": [r.to_dict(lang) for r in e.reports]}, failed)
-            ctx.exit(1)
+        result = create_dip(repo.config, repo.catalog, aip_id, out_dir, repo.trust_anchors(),
+                            progress=progress)
     data = {"ok": True, "aip_id": result.aip_id, "dip_id": result.dip_id,
             "output": str(result.out_dir), "source_copy": result.location,
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256}

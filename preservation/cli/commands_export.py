@@ -8,18 +8,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from aip.export import ExportResult, NoIntactCopyError, export_aips
-from aip.export_sip import ExportError
-from preservation.cli.runtime import (
-    EXIT_FAILED,
-    app,
-    emit,
-    handle_errors,
-    json_option,
-    progress_bar,
-)
-from preservation.errors import PreservationError, RejectedError
-from preservation.findings import Finding, Location, Severity, catalogue
+from aip.export import ExportResult, export_aips
+from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
 from preservation.repository import Repository
 
 
@@ -42,37 +32,9 @@ def export_cmd(ctx: click.Context, aip_ids: tuple[str, ...], out_dir: Path) -> N
     SHA-256 checksums."""
     lang = app(ctx).lang
     with Repository.open(app(ctx).home) as repo, progress_bar(ctx) as progress:
-        try:
-            result = export_aips(repo.config, repo.catalog, aip_ids, out_dir,
-                                 repo.trust_anchors(), progress=progress)
-        except NoIntactCopyError as e:
-            _no_intact_copy(ctx, e, lang)
-            return
-        except PreservationError as e:
-            if e.code.startswith("EXPORT-") and e.code in catalogue() and lang == "vi" \
-                    and not isinstance(e, RejectedError):
-                aip = e.aip if isinstance(e, ExportError) else (e.location or "")
-                e.message = _message(e.code, lang, aip=aip, target=e.location or "")
-            raise
+        result = export_aips(repo.config, repo.catalog, aip_ids, out_dir, repo.trust_anchors(),
+                             progress=progress)
     emit(ctx, _data(result, lang), lambda console: _text(console, result, lang))
-
-
-def _message(code: str, lang: str, **params: str) -> str:
-    severity = catalogue()[code].severity if code in catalogue() else Severity.ERROR
-    return Finding(code, severity, Location(), params).message(lang)
-
-
-def _no_intact_copy(ctx: click.Context, e: NoIntactCopyError, lang: str) -> None:
-    text = _message(e.code, lang, aip=e.location or "")
-
-    def failed(console: Console) -> None:
-        console.print(f"error {e.code}: {text}", markup=False)
-        for r in e.reports:
-            console.print(f"  {r.subject}: {', '.join(sorted(r.codes()))}", markup=False)
-
-    emit(ctx, {"ok": False, "error": {"code": e.code, "message": text, "location": e.location},
-               "copies": [r.to_dict(lang) for r in e.reports]}, failed)
-    ctx.exit(EXIT_FAILED)
 
 
 def _data(result: ExportResult, lang: str) -> dict[str, Any]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -12,27 +11,17 @@ from rich.console import Console
 from rich.table import Table
 
 from preservation.catalog import FondsCounts
-from preservation.cli.runtime import (
-    EXIT_USAGE,
-    app,
-    emit,
-    handle_errors,
-    json_option,
-    render_report,
-)
-from preservation.config import Config
+from preservation.cli.runtime import app, emit, handle_errors, json_option
 from preservation.fonds import (
-    FondsInvalidError,
     FondsNotFoundError,
     FondsRecord,
-    LocalisedError,
     changed_fonds,
     make_fonds,
     record_fonds_change,
     register_fonds,
 )
 from preservation.repository import Repository
-from preservation.storage import StorageBackend, open_location
+from preservation.storage import open_locations
 
 _LABELS = {
     "en": {"code": "code", "name": "name", "status": "status", "dates": "dates",
@@ -65,30 +54,6 @@ def fonds_group() -> None:
 
 def _words(ctx: click.Context) -> dict[str, str]:
     return _LABELS["vi" if app(ctx).lang == "vi" else "en"]
-
-
-@contextmanager
-def _fonds_errors(ctx: click.Context) -> Iterator[None]:
-    """Fonds errors in the user's language; an invalid record shows every problem (exit 2)."""
-    try:
-        yield
-    except FondsInvalidError as e:
-        render_report(ctx, e.report, title=e.translated(app(ctx).lang).message)
-        ctx.exit(EXIT_USAGE)
-    except LocalisedError as e:
-        raise e.translated(app(ctx).lang) from e
-
-
-@contextmanager
-def _locations(config: Config) -> Iterator[list[StorageBackend]]:
-    backends: list[StorageBackend] = []
-    try:
-        for loc in config.storage:
-            backends.append(open_location(loc.url, **loc.options))
-        yield backends
-    finally:
-        for backend in backends:
-            backend.close()
 
 
 def _languages(values: Sequence[str]) -> str:
@@ -135,10 +100,10 @@ def _print_record(console: Console, words: dict[str, str], record: FondsRecord) 
 def fonds_add(ctx: click.Context, code: str, name: str, status: str, history: str,
               start_date: str, end_date: str, languages: tuple[str, ...]) -> None:
     """Register a fonds: in the catalog and as a record on every storage location."""
-    with _fonds_errors(ctx), Repository.open(app(ctx).home) as repo:
+    with Repository.open(app(ctx).home) as repo:
         record = make_fonds(code, name, status=status, history=history, start_date=start_date,
                             end_date=end_date, language=_languages(languages))
-        with _locations(repo.config) as backends:
+        with open_locations(repo.config) as backends:
             key = register_fonds(repo.catalog, backends, record)
             stored = len(backends)
     _emit_change(ctx, record, key, stored, "added")
@@ -161,12 +126,12 @@ def fonds_update(ctx: click.Context, code: str, name: str | None, status: str | 
                  languages: tuple[str, ...]) -> None:
     """Change a registered fonds; only the options given change. The old record stays on
     storage (write-once); the new one is written beside it."""
-    with _fonds_errors(ctx), Repository.open(app(ctx).home) as repo:
+    with Repository.open(app(ctx).home) as repo:
         record = changed_fonds(
             _existing(repo, code), name=name, status=status, history=history,
             start_date=start_date, end_date=end_date,
             language=_languages(languages) if languages else None)
-        with _locations(repo.config) as backends:
+        with open_locations(repo.config) as backends:
             key = record_fonds_change(repo.catalog, backends, record)
             stored = len(backends)
     _emit_change(ctx, record, key, stored, "changed")
@@ -180,9 +145,9 @@ def fonds_update(ctx: click.Context, code: str, name: str | None, status: str | 
 @handle_errors
 def fonds_close(ctx: click.Context, code: str, end_date: str | None) -> None:
     """Mark a fonds closed (its creating body has ended), optionally with its end date."""
-    with _fonds_errors(ctx), Repository.open(app(ctx).home) as repo:
+    with Repository.open(app(ctx).home) as repo:
         record = changed_fonds(_existing(repo, code), status="closed", end_date=end_date)
-        with _locations(repo.config) as backends:
+        with open_locations(repo.config) as backends:
             key = record_fonds_change(repo.catalog, backends, record)
             stored = len(backends)
     _emit_change(ctx, record, key, stored, "changed")
@@ -244,7 +209,7 @@ def fonds_list(ctx: click.Context) -> None:
 @handle_errors
 def fonds_show(ctx: click.Context, code: str) -> None:
     """One fonds: its record, counts, and every AIP (every version) in it."""
-    with _fonds_errors(ctx), Repository.open(app(ctx).home) as repo:
+    with Repository.open(app(ctx).home) as repo:
         record = _existing(repo, code)
         counts = repo.catalog.fonds_counts().get(code, FondsCounts())
         aips = repo.catalog.aips_in_fonds(code)

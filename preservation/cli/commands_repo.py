@@ -12,7 +12,14 @@ import click
 from rich.console import Console
 
 from aip.ingest import IngestResult, ingest
-from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.cli.runtime import (
+    app,
+    emit,
+    handle_errors,
+    json_option,
+    progress_bar,
+    render_report,
+)
 from preservation.config import resolve_home
 from preservation.errors import UsageError
 from preservation.repository import Repository, init_repository
@@ -137,9 +144,7 @@ def ingest_cmd(ctx: click.Context, path: Path, label: str | None, fonds: str | N
             reused = f", {c.reused} unchanged objects referenced" if c.reused else ""
             console.print(f"  copy {c.location}: {c.url} — {c.objects} objects written and "
                           f"verified{reused}", markup=False)
-        for f in result.report.findings:
-            console.print(f"  {f.severity.value}: {f.code} {f.location} — "
-                          f"{f.message(app(ctx).lang)}", markup=False)
+        render_report(ctx, result.report)
         console.print(f"  validation report: {result.report_path}", markup=False)
 
     emit(ctx, data, text)

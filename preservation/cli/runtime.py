@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import string
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -29,7 +31,8 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 
 from preservation.errors import PreservationError, RejectedError, UsageError
-from preservation.findings import Report
+from preservation.findings import Report, catalogue
+from preservation.fonds import LocalisedError
 from preservation.progress import Progress, no_progress
 
 log = logging.getLogger("preservation.cli")
@@ -83,21 +86,58 @@ def handle_errors(fn: F) -> F:
         ctx = click.get_current_context()
         try:
             return fn(*args, **kwargs)
-        except RejectedError as e:
-            report = e.report
-            if isinstance(report, Report):
-                render_report(ctx, report, title=_rejected_title(ctx, e, report))
-            else:
-                _error(ctx, e)
-            ctx.exit(EXIT_FAILED)
-        except UsageError as e:
-            _error(ctx, e)
-            ctx.exit(EXIT_USAGE)
         except PreservationError as e:
-            _error(ctx, e)
-            ctx.exit(EXIT_FAILED)
+            fail(ctx, e)
 
     return wrapper  # type: ignore[return-value]
+
+
+def exit_code(error: PreservationError) -> int:
+    """2 for a usage or configuration error, 1 for anything that failed."""
+    return EXIT_USAGE if isinstance(error, UsageError) else EXIT_FAILED
+
+
+def finish(ctx: click.Context, ok: bool) -> NoReturn:
+    """End a command that ran to its end: 0 when everything succeeded, else 1."""
+    ctx.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def fail(ctx: click.Context, e: PreservationError) -> NoReturn:
+    """Show ``e`` in the user's language — its report when it carries one — and exit."""
+    report = getattr(e, "report", None)
+    if isinstance(report, Report):
+        title = (_rejected_title(ctx, e, report) if isinstance(e, RejectedError)
+                 else localised_message(e, app(ctx).lang))
+        render_report(ctx, report, title=title)
+    else:
+        _error(ctx, e)
+    ctx.exit(exit_code(e))
+
+
+def localised_message(e: PreservationError, lang: str) -> str:
+    """The error's message in ``lang``.
+
+    English is the exception's own text (it names the specifics). Another language comes from
+    the message catalogue entry of the error's code, its placeholders filled from the error's
+    ``params`` (if it carries them), its ``aip``, and its location (``{location}``,
+    ``{target}``, ``{aip}``); the English text stays when the code has no entry or a
+    placeholder cannot be filled.
+    """
+    if lang == "en":
+        return e.message
+    if isinstance(e, LocalisedError):
+        return e.translated(lang).message
+    template = catalogue().get(e.code)
+    if template is None:
+        return e.message
+    where = e.location or ""
+    params = {"location": where, "target": where, "aip": str(getattr(e, "aip", "") or where)}
+    params.update({k: str(v) for k, v in dict(getattr(e, "params", None) or {}).items()})
+    text = template.vi if lang == "vi" else template.en
+    wanted = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    if not wanted <= params.keys() or any(not params[name] for name in wanted):
+        return e.message
+    return unicodedata.normalize("NFC", text.format_map(params))
 
 
 def _rejected_title(ctx: click.Context, e: RejectedError, report: Report) -> str:
@@ -110,13 +150,23 @@ def _rejected_title(ctx: click.Context, e: RejectedError, report: Report) -> str
 
 
 def _error(ctx: click.Context, e: PreservationError) -> None:
+    """The error's code, message and location; the report of every copy it names
+    (``reports``: e.g. no intact copy), by code."""
+    lang = app(ctx).lang
+    message = localised_message(e, lang)
+    reports = [r for r in getattr(e, "reports", None) or () if isinstance(r, Report)]
     if app(ctx).json:
-        click.echo(json.dumps({"ok": False, "error": {
-            "code": e.code, "message": e.message, "location": e.location}},
-            ensure_ascii=False, indent=2))
-    else:
-        where = f" ({e.location})" if e.location else ""
-        click.echo(f"error {e.code}: {e.message}{where}", err=True)
+        data: dict[str, Any] = {"ok": False, "error": {
+            "code": e.code, "message": message, "location": e.location}}
+        if reports:
+            data["copies"] = [r.to_dict(lang) for r in reports]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    where = f" ({e.location})" if e.location else ""
+    click.echo(f"error {e.code}: {message}{where}", err=True)
+    copy = "bản lưu" if lang == "vi" else "copy"
+    for r in reports:
+        click.echo(f"  {copy} {r.subject}: {', '.join(sorted(r.codes()))}", err=True)
 
 
 _ORDER = {"error": 0, "warning": 1, "not-checked": 2, "info": 3}

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from preservation.errors import ConfigError
 from preservation.storage.base import ObjectInfo, Retention, StorageBackend, check_key
+from preservation.storage.locations import open_locations
 
 #: scheme → "module:Class"; imported lazily so that boto3 loads only for s3:// locations.
 _REGISTRY: dict[str, str] = {
@@ -42,4 +43,5 @@ def open_location(url: str, **options: Any) -> StorageBackend:
     return backend
 
 
-__all__ = ["ObjectInfo", "Retention", "StorageBackend", "check_key", "open_location", "register"]
+__all__ = ["ObjectInfo", "Retention", "StorageBackend", "check_key", "open_location",
+           "open_locations", "register"]

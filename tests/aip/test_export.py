@@ -12,19 +12,21 @@ import shutil
 import unicodedata
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from pyhanko.pdf_utils.generic import StreamObject
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+import aip.export as export_module
 from aip.export import ExportResult, NoIntactCopyError, export_aips, sip_objid
-from aip.export_sip import write_sip
+from aip.export_sip import ExportedSip, write_sip
 from aip.handover import CSV_COLUMNS, TITLE_VI
 from aip.ingest import ingest
 from preservation.cli import main
 from preservation.config import Config
-from preservation.errors import UsageError
+from preservation.errors import RejectedError, UsageError
 from preservation.findings import Report
 from preservation.repository import Repository, init_repository
 from preservation.timeutil import now_local
@@ -321,3 +323,22 @@ def test_cli_json_exit_codes_and_vietnamese(home: Path, tmp_path: Path) -> None:
     unknown = runner.invoke(main, ["--home", str(home), "export", "nope", "-o",
                                    str(tmp_path / "other")])
     assert unknown.exit_code == 2 and "EXPORT-UNKNOWN-AIP" in unknown.output
+
+
+def test_a_package_the_receiving_validator_rejects_is_never_handed_over(
+        repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    aip_id = ingest_tt05(repo, tmp_path)
+    real_write_sip = export_module.write_sip
+
+    def broken(*args: Any, **kwargs: Any) -> ExportedSip:
+        sip = real_write_sip(*args, **kwargs)
+        (sip.folder / "representations/rep1/METS.xml").unlink()  # as a writer bug would
+        return sip
+
+    monkeypatch.setattr(export_module, "write_sip", broken)
+    out = tmp_path / "out"
+    with pytest.raises(RejectedError) as caught:
+        export(repo, [aip_id], out)
+    assert caught.value.code == "EXPORT-SIP-INVALID"
+    assert isinstance(caught.value.report, Report) and caught.value.report.errors
+    assert list(out.iterdir()) == []

@@ -16,11 +16,12 @@ from click.testing import CliRunner
 
 import aip.ingest as ingest_module
 from aip.ingest import IngestResult, ingest
-from aip.rebuild import rebuild_catalog
+from aip.rebuild import is_deleted, rebuild_catalog
+from aip.rebuild_copy import check_copy
 from aip.rebuild_target import rebuild_into
 from dip.access import create_dip
 from preservation.audit import audit
-from preservation.catalog import Catalog
+from preservation.catalog import Catalog, EventRecord
 from preservation.cli import main
 from preservation.errors import StorageError, UsageError
 from preservation.events import publish_deletion
@@ -28,7 +29,8 @@ from preservation.findings import Report
 from preservation.fonds import make_fonds, register_fonds
 from preservation.manifest import SIGNATURE
 from preservation.repository import Repository, init_repository
-from preservation.storage import open_location
+from preservation.signing import sign_detached
+from preservation.storage import open_locations
 from preservation.timeutil import now_local
 from sip.create import create_sip
 from sip.samples import make_sample_sip_source, make_sample_transfer
@@ -60,12 +62,8 @@ def _tt05_zip(tmp_path: Path) -> Path:
 
 
 def _register_fonds(repo: Repository, code: str, name: str) -> None:
-    backends = [open_location(s.url, **s.options) for s in repo.config.storage]
-    try:
+    with open_locations(repo.config) as backends:
         register_fonds(repo.catalog, backends, make_fonds(code, name))
-    finally:
-        for b in backends:
-            b.close()
 
 
 @pytest.fixture
@@ -272,9 +270,9 @@ def test_an_aip_whose_deletion_is_recorded_is_not_registered(repo: Repository,
                   catalog=repo.catalog, fonds=TEST_FONDS)
     gone = ingest(repo.config, make_sample_transfer(tmp_path / "b"), identity=repo.identity(),
                   catalog=repo.catalog, fonds=TEST_FONDS)
-    backends = [open_location(s.url, **s.options) for s in repo.config.storage]
-    publish_deletion(backends, gone.aip_id, now_local(), reason="destruction after review",
-                     refused=["copy2:(locked)"])
+    with open_locations(repo.config) as backends:
+        publish_deletion(backends, gone.aip_id, now_local(), reason="destruction after review",
+                         refused=["copy2:(locked)"])
     with Catalog(tmp_path / "rebuilt.sqlite") as rebuilt:
         outcome = rebuild_catalog(repo.config, rebuilt, repo.trust_anchors())
         assert rebuilt.aip_ids() == [kept.aip_id]
@@ -345,3 +343,127 @@ def test_on_object_lock_the_leftovers_of_a_failed_ingest_are_not_registered(
     assert outcome.registered == [good.aip_id]
     assert len(outcome.skipped) == 1
     assert outcome.skipped[0].reasons == ("REBUILD-NOT-REPLICATED",)
+
+
+def test_a_deletion_is_compared_with_replications_as_an_instant_not_as_text() -> None:
+    aip = "0b7c1f52-4f4e-4a53-9d61-6f3f1b0c9a11"
+    replicated = EventRecord("r", aip, "replication", "2026-03-02T21:00:00+07:00", "success",
+                             location="copy2")
+    deleted = EventRecord("d", aip, "deletion", "2026-03-02T15:00:00+00:00", "success",
+                          location="copy2")
+    # 15:00 UTC is 22:00 in Hà Nội: after the replication, though smaller as text
+    assert is_deleted([replicated, deleted], "copy2")
+    earlier = dataclasses.replace(deleted, datetime="2026-03-02T13:00:00+00:00")  # 20:00 +07
+    assert not is_deleted([replicated, earlier], "copy2")
+
+
+def _ingested(repo: Repository, tmp_path: Path) -> str:
+    repo.catalog.add_fonds(make_fonds(TEST_FONDS, "Phông thử nghiệm"))
+    return ingest(repo.config, make_sample_transfer(tmp_path / "t"), identity=repo.identity(),
+                  catalog=repo.catalog, fonds=TEST_FONDS).aip_id
+
+
+def _forge(repo: Repository, aip_id: str, files: dict[str, bytes],
+           tags: dict[str, str] | None = None) -> None:
+    """Write ``files`` into copy1 of the AIP, list them (and ``tags``: name → digest) in its
+    tagmanifest and sign that with the archive's own key: a forgery by someone holding the
+    key, which only the checks after the signature can catch."""
+    folder = location_root(repo.config, 0) / aip_id
+    listed = {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in
+              (folder / "tagmanifest-sha256.txt").read_text(encoding="utf-8").splitlines()}
+    for name, data in files.items():
+        target = folder / name
+        if target.exists():
+            target.chmod(0o644)
+        target.write_bytes(data)
+        listed[name] = hashlib.sha256(data).hexdigest()
+    listed.update(tags or {})
+    tagmanifest = "".join(f"{digest}  {name}\n" for name, digest in sorted(listed.items()))
+    for name, data in (("tagmanifest-sha256.txt", tagmanifest.encode()),
+                       (SIGNATURE, sign_detached(repo.identity(), tagmanifest.encode()))):
+        (folder / name).chmod(0o644)
+        (folder / name).write_bytes(data)
+
+
+def _check_copy1(repo: Repository, aip_id: str) -> list[tuple[str, str, int | None]]:
+    with open_locations(repo.config) as (copy1, _):
+        check = check_copy(aip_id, "copy1", copy1, repo.trust_anchors())
+    assert not check.complete
+    return [(p.code, p.path, p.line) for p in check.problems]
+
+
+def test_a_signed_bag_info_naming_another_aip_is_refused(repo: Repository,
+                                                        tmp_path: Path) -> None:
+    aip_id = _ingested(repo, tmp_path)
+    bag_info = location_root(repo.config, 0) / aip_id / "bag-info.txt"
+    other = "urn:uuid:0b7c1f52-4f4e-4a53-9d61-6f3f1b0c9a11"
+    forged = bag_info.read_text(encoding="utf-8").replace(f"urn:uuid:{aip_id}", other, 1)
+    assert other in forged
+    _forge(repo, aip_id, {"bag-info.txt": forged.encode()})
+    assert _check_copy1(repo, aip_id) == [
+        ("REBUILD-IDENTIFIER-MISMATCH", f"copy1:{aip_id}/bag-info.txt", None)]
+
+
+def test_a_signed_fetch_txt_pointing_outside_the_archive_is_refused(repo: Repository,
+                                                                   tmp_path: Path) -> None:
+    aip_id = _ingested(repo, tmp_path)
+    manifest = (location_root(repo.config, 0) / aip_id / "manifest-sha256.txt").read_text(
+        encoding="utf-8")
+    path = manifest.splitlines()[0].split("  ", 1)[1]
+    fetch = (f"../../etc/passwd 10 {path}\n"  # not another AIP's prefix
+             f"../{aip_id}/{path} 10 {path}\n"  # this AIP itself
+             f"../0b7c1f52-4f4e-4a53-9d61-6f3f1b0c9a11/../x 10 {path}\n")  # escapes
+    _forge(repo, aip_id, {"fetch.txt": fetch.encode()})
+    assert _check_copy1(repo, aip_id) == [
+        ("REBUILD-FETCH-INVALID", f"copy1:{aip_id}/fetch.txt", line) for line in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("where", ["manifest", "tagmanifest"])
+def test_a_signed_manifest_naming_a_path_outside_the_bag_is_refused(
+        repo: Repository, tmp_path: Path, where: str) -> None:
+    aip_id = _ingested(repo, tmp_path)
+    digest = hashlib.sha256(b"x").hexdigest()
+    if where == "manifest":
+        folder = location_root(repo.config, 0) / aip_id
+        manifest = (folder / "manifest-sha256.txt").read_bytes() + \
+            f"{digest}  ../escape.txt\n".encode()
+        _forge(repo, aip_id, {"manifest-sha256.txt": manifest})
+        expected = f"copy1:{aip_id}/manifest-sha256.txt"
+    else:
+        _forge(repo, aip_id, {}, tags={"../escape.txt": digest})
+        expected = f"copy1:{aip_id}/tagmanifest-sha256.txt"
+    assert _check_copy1(repo, aip_id) == [("REBUILD-UNSAFE-PATH", expected, None)]
+
+
+def test_not_replicated_is_reported_on_the_complete_copy(repo: Repository,
+                                                         tmp_path: Path) -> None:
+    """The leftovers of an ingest that failed before recording its replications, with copy1
+    damaged too: the finding names copy2, the complete copy it is about."""
+    aip_id = _ingested(repo, tmp_path)
+    for index in (0, 1):
+        shutil.rmtree(location_root(repo.config, index) / "events" / aip_id)
+    (location_root(repo.config, 0) / aip_id / SIGNATURE).unlink()
+    with Catalog(tmp_path / "rebuilt.sqlite") as rebuilt:
+        outcome = rebuild_catalog(repo.config, rebuilt, repo.trust_anchors())
+    located = {(f.code, str(f.location)) for f in outcome.report.findings}
+    assert ("REBUILD-NOT-REPLICATED", f"copy2:{aip_id}") in located
+    assert outcome.skipped[0].reasons == ("REBUILD-NO-SIGNATURE", "REBUILD-NOT-REPLICATED")
+
+
+@pytest.mark.postgres
+def test_a_configured_postgresql_catalog_is_not_filled_when_something_was_skipped(
+        repo: Repository, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url: str = request.getfixturevalue("postgres_db")
+    aip_id = _ingested(repo, tmp_path)
+    orphan = location_root(repo.config, 0) / "5a0e1d7e-2f43-4f0c-8a57-0d7f2e6f1c22" / "data"
+    orphan.mkdir(parents=True)
+    (orphan / "METS.xml").write_bytes(b"<mets/>")
+    configured = dataclasses.replace(repo.config, catalog_url=url)
+    outcome = rebuild_into(configured, repo.trust_anchors())
+    assert not outcome.result.ok
+    with Catalog(url) as target:
+        assert target.is_empty()
+    aside = Path(outcome.catalog)
+    assert aside.is_file() and aside.parent == configured.work_dir
+    with Catalog(aside) as kept:
+        assert kept.aip_ids() == [aip_id]

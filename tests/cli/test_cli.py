@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from preservation.cli import main
+from preservation.findings import catalogue
 from sip.samples import make_sample_transfer, sample_files
 from tests.helpers import tree_digest
 from tests.s3server import SeaweedFS
@@ -81,8 +82,24 @@ def test_vietnamese_messages(tmp_path: Path) -> None:
                                          str(transfer), "--json"])
     assert rejected.exit_code == 1
     report = json.loads(rejected.stdout)["report"]
+    assert "BAGIT-MANIFEST-MISMATCH" in {f["code"] for f in report["findings"]}
     messages = [f["message"] for f in report["findings"]]
     assert messages and all(unicodedata.is_normalized("NFC", m) for m in messages)
+
+
+def test_usage_errors_are_translated_from_the_message_catalogue(tmp_path: Path) -> None:
+    """Every coded error reaches --lang vi in Vietnamese, not only those of one command."""
+    home = tmp_path / "archive"
+    cli(home, "init", "--json")
+    cli(home, "fonds", "add", "H41", "--name", "Văn phòng UBND tỉnh", "--json")
+    catalog = str(home / "catalog.sqlite")
+    assert Path(catalog).is_file()
+    for lang in ("en", "vi"):
+        refused = cli(home, "--lang", lang, "catalog", "rebuild", "--into", catalog, "--json",
+                      code=2)
+        assert refused["error"]["code"] == "REBUILD-CATALOG-NOT-EMPTY"
+        vietnamese = refused["error"]["message"] == catalogue()["REBUILD-CATALOG-NOT-EMPTY"].vi
+        assert vietnamese == (lang == "vi")
 
 
 def test_versions_from_the_command_line(tmp_path: Path) -> None:
