@@ -163,9 +163,9 @@ def _content_uuids(submission: Submission, files: Sequence[ContentFile]
 
 def _validation(story: _Story, submission: Submission, agents: Sequence[Agent]) -> None:
     report = submission.report
-    counts = Counter(f.severity for f in report.findings)
-    outcome = ("failure" if counts[Severity.ERROR] else
-               "warning" if counts[Severity.WARNING] else "success")
+    counts = report.severity_counts()  # no pass over spooled findings
+    outcome = ("failure" if counts[Severity.ERROR.value] else
+               "warning" if counts[Severity.WARNING.value] else "success")
     codes = sorted(report.codes())
     story.add("validation", outcome,
               f"{_KIND_DESCRIPTION.get(submission.kind, submission.kind_label)} validation of "

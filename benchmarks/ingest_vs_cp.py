@@ -21,6 +21,11 @@ repository back to back, since the disk's write-back state moves both; the ratio
 compare the fastest ingest with the fastest ``cp -r`` pair (each at its best). Nothing is
 asserted: a measurement. ``--profile FILE`` runs the first round's ingest under cProfile
 (slower) and prints the top 25 functions.
+
+``--content-only`` times, instead, the content checks of the payload alone
+(``sip.content.check_content``: identification, format policy, PDF checks) in this process, one
+file after the other and then in forked workers, ``--rounds`` times, and checks that both give
+the same findings in the same order and the same identifications.
 """
 
 from __future__ import annotations
@@ -41,7 +46,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from transfer import MiB, make_bag, make_tt05  # noqa: E402
 
+from policies.formats import load_format_policy  # noqa: E402
+from preservation.findings import Report  # noqa: E402
 from preservation.formats import FormatIdentifier  # noqa: E402
+from sip import content  # noqa: E402
+from sip.package import PackageTree  # noqa: E402
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
@@ -119,6 +128,43 @@ def identify_all(files: list[Path], processes: int = 1) -> float:
         return time.perf_counter() - start
 
 
+def content_checks(tree: Path, rounds: int) -> None:
+    """Time check_content over the payload one by one and in forked workers, ``rounds`` times."""
+    package = PackageTree(tree)
+    items = [content.ContentItem(rel) for rel in sorted(package.files)
+             if rel.startswith(("data/", "representations/")) and "/metadata/" not in rel]
+    options = content.ContentOptions(policy=load_format_policy(None))
+    parallel_min, workers = content.PARALLEL_MIN, min(content._cpus(), content.MAX_PROCESSES)
+    said: dict[str, list[object]] = {}
+    best: dict[str, float] = {}
+    with FormatIdentifier() as identifier:
+        for number in range(1, rounds + 1):
+            print(f"round {number}: check_content of {len(items)} payload files")
+            for label, minimum in (("one by one", 10**9), (f"{workers} workers", parallel_min)):
+                content.PARALLEL_MIN = minimum
+                report = Report("benchmark")
+                before, start = os.times(), time.perf_counter()
+                formats = content.check_content(package, items, report, options,
+                                                identifier=identifier)
+                seconds = timed(f"  {label}", time.perf_counter() - start)
+                after = os.times()
+                mine = after.user + after.system - before.user - before.system
+                theirs = (after.children_user + after.children_system
+                          - before.children_user - before.children_system)
+                print(f"    {1000 * seconds / len(items):.3f} ms/file; processor time: this "
+                      f"process {mine:.2f} s, workers {theirs:.2f} s")
+                best[label] = min(best.get(label, seconds), seconds)
+                answer: list[object] = [(f.code, f.severity, f.location, f.params)
+                                        for f in report.findings]
+                answer.append(list(formats.items()))
+                print(f"    same findings (in order) and formats as the first run: "
+                      f"{said.setdefault('first', answer) == answer}")
+    content.PARALLEL_MIN = parallel_min
+    one, many = best["one by one"], best[f"{workers} workers"]
+    print(f"fastest: one by one {one:.2f} s, {workers} workers {many:.2f} s "
+          f"(×{one / many:.2f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=10_000, help="payload files (bag)")
@@ -128,6 +174,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="parent folder for the run (default: /tmp)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="cp/ingest rounds (the disk is shared: times vary)")
+    parser.add_argument("--content-only", action="store_true",
+                        help="time only the content checks, one by one and in workers")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-", dir=args.work))
@@ -144,6 +192,9 @@ def main() -> None:
         print(f"transfer ({args.kind}): {len(files)} files, {size / MiB:.0f} MiB, built in "
               f"{time.perf_counter() - start:.0f} s, in {work}")
         print(f"  {os.cpu_count()} CPUs; times on a warm page cache")
+        if args.content_only:
+            content_checks(tree, args.rounds)
+            return
 
         rounds = []
         for number in range(1, args.rounds + 1):

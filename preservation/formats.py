@@ -43,9 +43,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, overload
 
 from preservation.errors import PreservationError
+from preservation.forking import can_fork as can_fork  # where it was before; used here too
 from preservation.format_patterns import BrokenPatternError, Finds, Test, compile_pattern
 
 logger = logging.getLogger(__name__)
@@ -386,6 +387,11 @@ class FormatIdentifier:
         with self._lock:
             return _identify_file(sigs, os.fspath(path))
 
+    def shared(self, answer: FormatId) -> FormatId:
+        """The one shared object equal to ``answer`` (e.g. a copy pickled by a worker process):
+        equal answers stay one object, as :meth:`identify`'s are."""
+        return _shared(self._loaded, answer)
+
     def identify_many(
         self, paths: Iterable[str | os.PathLike[str]]
     ) -> Iterator[tuple[Path, FormatId]]:
@@ -481,6 +487,10 @@ def _answer(sigs: _Signatures, matches: list[_Match], basis: str) -> FormatId:
     return sigs.answers.setdefault(key, answer)
 
 
+@overload
+def _shared(sigs: _Signatures, answer: FormatId) -> FormatId: ...
+@overload
+def _shared(sigs: _Signatures, answer: FormatId | OSError) -> FormatId | OSError: ...
 def _shared(sigs: _Signatures, answer: FormatId | OSError) -> FormatId | OSError:
     """A worker's (pickled) answer as the parent's shared object."""
     if isinstance(answer, OSError):
@@ -493,12 +503,6 @@ def _shared(sigs: _Signatures, answer: FormatId | OSError) -> FormatId | OSError
 #: before the pool forks).
 _FORKED: tuple[_Signatures, Callable[[str], None] | None] | None = None
 _FORK_LOCK = threading.Lock()
-
-
-def can_fork() -> bool:
-    """True when worker processes may be forked safely: ``fork`` exists and this process runs no
-    other thread (a lock another thread holds at the fork stays held forever in the child)."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _identify_forked(filename: str) -> FormatId | OSError:

@@ -5,14 +5,20 @@ with the package's content files (the documents, not its METS/EAD/schemas). For 
 
 * an empty file is an error (CONTENT-EMPTY) and nothing else is checked on it;
 * its format is identified once with fido (one :class:`~preservation.formats.FormatIdentifier`
-  for the whole package, never a start-up per file; from :data:`PARALLEL_MIN` files on, all of
-  them at once in forked worker processes, with the same answers) and judged against the
-  accepted-formats policy (:mod:`policies.formats`): FMT-* findings;
+  for the whole package, never a start-up per file) and judged against the accepted-formats
+  policy (:mod:`policies.formats`): FMT-* findings;
 * a PDF is opened once with pyHanko (:mod:`sip.content_pdf`): encryption, every digital
   signature, the PDF/A claim and, for digitised items, the text layer: PDF-* and SIG-PDF-*;
 * a digitised item (TT05 confidenceLevel 02) that is not PDF/A gets FMT-DIGITISED-NOT-PDFA;
 * it is streamed to clamd when one is configured (:mod:`sip.content_virus`); otherwise the
   package gets one VIRUS-NOT-CHECKED.
+
+From :data:`PARALLEL_MIN` files on, everything but the virus scan runs in forked worker
+processes (:func:`preservation.forking.fork_map`), one pass per file; the workers' findings
+(:mod:`sip.content_findings`) are added to the report in the same order and with the same
+content as when the files are checked one by one here. A file whose checks crash their worker
+or run past :data:`CPU_LIMIT` seconds of processor time gets
+CONTENT-UNREADABLE (one by one here there is no time limit; a crash would end the process).
 
 The identification of every file is returned so that ingest records it instead of identifying
 each file again.
@@ -23,20 +29,17 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
 
 from policies.formats import AcceptedFormat, FormatPolicy
 from preservation.findings import Report
-from preservation.formats import (
-    FormatId,
-    FormatIdentificationError,
-    FormatIdentifier,
-    can_fork,
-)
+from preservation.forking import DEFAULT_CPU_LIMIT, Crashed, can_fork, fork_map
+from preservation.formats import FormatId, FormatIdentificationError, FormatIdentifier
 from sip.bagit_tree import ChangedError
+from sip.content_findings import FindingRecorder, FindingSink, RecordedFinding, replay
 from sip.content_pdf import PdfFacts, check_pdf
 from sip.content_virus import VirusScan
 from sip.package import PackageTree
@@ -46,10 +49,14 @@ __all__ = ["ContentItem", "ContentOptions", "check_content"]
 logger = logging.getLogger(__name__)
 
 _PDF_MIME = "application/pdf"
-#: identify in worker processes from this many content files on (below, forking costs more)
+#: check in worker processes from this many content files on (below, forking costs more)
 PARALLEL_MIN = 200
 #: at most this many worker processes
 MAX_PROCESSES = 8
+#: files handed to a worker at a time
+CHUNK = 16
+#: processor seconds one file's checks may take in a worker (then: CONTENT-UNREADABLE)
+CPU_LIMIT = DEFAULT_CPU_LIMIT
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,12 @@ def check_content(
     A path listed twice is checked once. ``identify=False``: the caller could not load an
     identifier and reported FMT-IDENTIFIER-UNAVAILABLE itself; formats are not identified (no
     second attempt, no second finding).
+
+    From :data:`PARALLEL_MIN` files to check on, with more than one CPU and no other thread
+    running (:func:`~preservation.forking.can_fork`), each file's checks (identification,
+    format policy, PDF) run in forked worker processes; their findings are added here, file by
+    file, in the order and with the content the checks give one by one in this process. The
+    virus scan always runs here, after each file's other checks.
     """
     owned = identifier is None and identify
     if owned:
@@ -100,19 +113,22 @@ def check_content(
             identifier = FormatIdentifier()
         except FormatIdentificationError as e:
             report.add("FMT-IDENTIFIER-UNAVAILABLE", None, error=e.message)
-    # identified all at once in worker processes when it pays; they are forked, so before the
-    # virus-scan thread starts
-    identified = _identify_all(tree, items, identifier) if identifier is not None else {}
     virus = VirusScan(options.clamd, report)
-    virus.start()
     formats: dict[str, FormatId] = {}
     done: set[str] = set()
+    answers: _Answers | None = None
     try:
+        answers = _examine_in_workers(tree, items, options, identifier)
+        virus.start()
         for item in items:
-            if item.path not in done:
-                done.add(item.path)
-                _check_item(tree, item, report, options, identifier, virus, formats,
-                            identified.pop(item.path, None))
+            rel = item.path
+            if rel not in done:
+                done.add(rel)
+                fmt, readable = _check_item(tree, item, report, options, identifier, answers)
+                if fmt is not None:
+                    formats[rel] = fmt
+                if readable:
+                    virus.scan(tree, rel)
             if progress is not None:
                 progress(1)
         for rel in scan_also:
@@ -120,41 +136,55 @@ def check_content(
                 done.add(rel)
                 virus.scan(tree, rel)
     finally:
+        if answers is not None:
+            answers.close()  # stops the workers if this ends early
         virus.finish()
         if owned and identifier is not None:
             identifier.close()
     return formats
 
 
-def _identify_all(tree: PackageTree, items: Sequence[ContentItem], identifier: FormatIdentifier
-                  ) -> dict[str, FormatId | OSError]:
-    """Identify every item :func:`_check_item` will identify, in forked worker processes, when
-    there are at least :data:`PARALLEL_MIN` of them, more than one CPU and no other thread (see
-    :func:`preservation.formats.can_fork`); else nothing (``{}``: each is identified in turn).
+@dataclass(frozen=True, slots=True)
+class _Examined:
+    """A worker's answer for one file: what :func:`_examine` returned, and its findings."""
 
-    The answers are :meth:`FormatIdentifier.identify`'s. Each worker first makes sure the file is
-    still the listed regular file (as :func:`_check_item` does) before fido opens it by name.
+    fmt: FormatId | None
+    readable: bool
+    findings: tuple[RecordedFinding, ...]
+
+
+_Answers = Generator["_Examined | Crashed[ContentItem]", None, None]
+
+
+def _checked(tree: PackageTree, item: ContentItem) -> bool:
+    """True if the item's content is examined (listed and not empty)."""
+    return tree.is_file(item.path) and bool(tree.size(item.path))
+
+
+def _examine_in_workers(tree: PackageTree, items: Sequence[ContentItem],
+                        options: ContentOptions, identifier: FormatIdentifier | None
+                        ) -> _Answers | None:
+    """The answers of :func:`_examine` for every item :func:`_check_item` will examine (each
+    path once, in order), from forked worker processes, when there are at least
+    :data:`PARALLEL_MIN` of them, more than one CPU and no other thread (see
+    :func:`~preservation.forking.can_fork`); else None (each is examined here in turn).
+
+    Forking shares everything loaded here: fido's signatures, the listing, policy and trust
+    roots. The workers are forked when the answers are first asked for.
     """
-    rels = list(dict.fromkeys(item.path for item in items if tree.size(item.path)))
+    firsts = {item.path: item for item in reversed(items)}  # the first item of each path
+    work = [firsts[rel] for rel in dict.fromkeys(item.path for item in items)
+            if _checked(tree, firsts[rel])]
     processes = min(_cpus(), MAX_PROCESSES)
-    if len(rels) < PARALLEL_MIN or processes < 2 or not can_fork():
-        return {}
-    by_name = {os.path.join(tree.root, rel): rel for rel in rels}
+    if len(work) < PARALLEL_MIN or processes < 2 or not can_fork():
+        return None
 
-    def still_listed(name: str) -> None:
-        try:
-            with tree.opened(by_name[name]):
-                pass
-        except ChangedError as e:
-            raise _Replaced(by_name[name]) from e
+    def examine(item: ContentItem) -> _Examined:
+        recorder = FindingRecorder()
+        fmt, readable = _examine(tree, item, recorder, options, identifier)
+        return _Examined(fmt, readable, tuple(recorder.findings))
 
-    answers = identifier.identify_parallel(list(by_name), processes=processes,
-                                           check=still_listed)
-    return {by_name[name]: answer for name, answer in answers}
-
-
-class _Replaced(OSError):
-    """In a worker: the file is no longer the one listed (a :class:`ChangedError` there)."""
+    return fork_map(examine, work, processes=processes, chunksize=CHUNK, cpu_limit=CPU_LIMIT)
 
 
 def _cpus() -> int:
@@ -165,16 +195,39 @@ def _cpus() -> int:
 
 
 def _check_item(tree: PackageTree, item: ContentItem, report: Report, options: ContentOptions,
-                identifier: FormatIdentifier | None, virus: VirusScan,
-                formats: dict[str, FormatId], known: FormatId | OSError | None = None) -> None:
-    """Check one item; ``known``: its identification made beforehand (:func:`_identify_all`)."""
+                identifier: FormatIdentifier | None, answers: _Answers | None
+                ) -> tuple[FormatId | None, bool]:
+    """Check one item; ``answers``: the workers' answers (the next one is this item's).
+
+    Returns its identification (or None) and whether it could be read (then it is scanned).
+    """
     rel = item.path
     if not tree.is_file(rel):
         report.add("CONTENT-MISSING", rel)
-        return
+        return None, False
     if tree.size(rel) == 0:
         report.add("CONTENT-EMPTY", rel)
-        return
+        return None, False
+    if answers is None:
+        return _examine(tree, item, report, options, identifier)
+    answer = next(answers)
+    if isinstance(answer, Crashed):
+        report.add("CONTENT-UNREADABLE", rel, error=answer.reason)
+        return None, False
+    replay(answer.findings, report)
+    fmt = answer.fmt
+    return (identifier.shared(fmt) if fmt is not None and identifier is not None else fmt,
+            answer.readable)
+
+
+def _examine(tree: PackageTree, item: ContentItem, report: FindingSink, options: ContentOptions,
+             identifier: FormatIdentifier | None) -> tuple[FormatId | None, bool]:
+    """Identify a listed, non-empty file, judge its format, check it if it is a PDF.
+
+    Runs here or in a worker process (then ``report`` is a recorder). Returns its
+    identification (or None) and whether it could be read.
+    """
+    rel = item.path
     policy = options.policy
     fmt: FormatId | None = None
     accepted: AcceptedFormat | None = None
@@ -183,13 +236,7 @@ def _check_item(tree: PackageTree, item: ContentItem, report: Report, options: C
             # fido opens the file by name: first make sure it is still the listed regular
             # file, not a link swapped in since the listing
             with tree.opened(rel):
-                if isinstance(known, _Replaced):
-                    raise ChangedError(rel)
-                if isinstance(known, OSError):
-                    raise known
-                fmt = known if known is not None else \
-                    identifier.identify(os.path.join(tree.root, rel))
-            formats[rel] = fmt
+                fmt = identifier.identify(os.path.join(tree.root, rel))
             accepted = _check_format(fmt, rel, report, policy)
         facts = None
         if _is_pdf(rel, fmt):
@@ -198,10 +245,10 @@ def _check_item(tree: PackageTree, item: ContentItem, report: Report, options: C
                               no_text_layer=policy.digitised_no_text_layer)
     except (OSError, ChangedError) as e:
         report.add("CONTENT-UNREADABLE", rel, error=_describe(e))
-        return
+        return fmt, False
     if fmt is not None and accepted is not None:
         _check_pdfa(item, fmt, accepted, facts, report, policy)
-    virus.scan(tree, rel)
+    return fmt, True
 
 
 def _describe(error: BaseException) -> str:
@@ -223,7 +270,7 @@ def _format_name(fmt: FormatId) -> str:
     return f"{name} {fmt.version}" if fmt.version and fmt.version not in name else name
 
 
-def _check_format(fmt: FormatId, rel: str, report: Report, policy: FormatPolicy
+def _check_format(fmt: FormatId, rel: str, report: FindingSink, policy: FormatPolicy
                   ) -> AcceptedFormat | None:
     """Judge one identification against the policy; the accepted entry, or None."""
     extension = posixpath.splitext(rel)[1].lstrip(".").lower()
@@ -249,7 +296,7 @@ def _check_format(fmt: FormatId, rel: str, report: Report, policy: FormatPolicy
 
 
 def _check_pdfa(item: ContentItem, fmt: FormatId, accepted: AcceptedFormat,
-                facts: PdfFacts | None, report: Report, policy: FormatPolicy) -> None:
+                facts: PdfFacts | None, report: FindingSink, policy: FormatPolicy) -> None:
     """Digitised items must be PDF/A; plain PDF is accepted for born-digital ones (info)."""
     if facts is not None and not facts.readable:
         return  # PDF-MALFORMED says it all

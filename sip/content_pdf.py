@@ -38,8 +38,9 @@ from pyhanko_certvalidator import ValidationContext
 
 from preservation.aio import run_sync
 from preservation.errors import XmlError
-from preservation.findings import Report, Severity
+from preservation.findings import Severity
 from preservation.xmlsafe import parse_bytes
+from sip.content_findings import FindingSink
 from sip.package import PackageTree
 
 logger = logging.getLogger(__name__)
@@ -81,11 +82,14 @@ class PdfFacts:
     signatures: int = 0
 
 
-def check_pdf(tree: PackageTree, rel: str, report: Report, *, digitised: bool,
+def check_pdf(tree: PackageTree, rel: str, report: FindingSink, *, digitised: bool,
               trust_roots: Sequence[x509.Certificate] = (),
               no_text_layer: Severity = Severity.WARNING,
               now: datetime | None = None) -> PdfFacts:
     """Check the PDF at ``rel``; add PDF-* and SIG-PDF-* findings; return what was learned.
+
+    ``report``: the package's report, or a :class:`~sip.content_findings.FindingRecorder` when
+    this runs in a worker process.
 
     ``digitised``: also check the text layer (TT05 wants two-layer PDF/A for scans).
     ``trust_roots``: certificates signer chains must reach; none → trust is "not checked".
@@ -139,7 +143,7 @@ def _opens_without_password(reader: PdfFileReader) -> bool:
 
 # --- PDF/A claim (XMP) ---------------------------------------------------------------------------
 
-def _pdfa_claim(reader: PdfFileReader, rel: str, report: Report) -> tuple[str, str] | None:
+def _pdfa_claim(reader: PdfFileReader, rel: str, report: FindingSink) -> tuple[str, str] | None:
     """The ``pdfaid:part`` / ``pdfaid:conformance`` claim of the document's XMP, if any."""
     metadata = reader.root.get("/Metadata")
     if metadata is None:
@@ -195,7 +199,7 @@ class _Budget:
         return data
 
 
-def _text_layer(reader: PdfFileReader, rel: str, report: Report, severity: Severity
+def _text_layer(reader: PdfFileReader, rel: str, report: FindingSink, severity: Severity
                 ) -> tuple[bool | None, int | None]:
     """Whether any page shows text (fonts in its resources and Tj/TJ in its content)."""
     budget = _Budget(TEXT_SCAN_BUDGET)
@@ -260,15 +264,12 @@ def _shows_text(contents: Any, resources: Any, budget: _Budget, depth: int) -> b
 
 # --- Signatures ----------------------------------------------------------------------------------
 
-
-
-
 def _asn1(certificates: Sequence[x509.Certificate]) -> list[asn1_x509.Certificate]:
     return [asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
             for c in certificates]
 
 
-def _check_signatures(reader: PdfFileReader, rel: str, report: Report,
+def _check_signatures(reader: PdfFileReader, rel: str, report: FindingSink,
                       trust_roots: Sequence[x509.Certificate], now: datetime | None) -> int:
     """Validate every signature; report empty, unsupported and unreadable ones. Returns count.
 
@@ -297,7 +298,7 @@ def _check_signatures(reader: PdfFileReader, rel: str, report: Report,
     return count
 
 
-def _check_signature(sig: Any, rel: str, report: Report, roots: list[asn1_x509.Certificate],
+def _check_signature(sig: Any, rel: str, report: FindingSink, roots: list[asn1_x509.Certificate],
                      checked_at: datetime) -> None:
     field = str(sig.field_name)
     try:
@@ -325,7 +326,7 @@ def _check_signature(sig: Any, rel: str, report: Report, roots: list[asn1_x509.C
         report.add("SIG-PDF-UNREADABLE", rel, field=field, error=_describe(e))
 
 
-def _judge(status: Any, rel: str, report: Report, field: str, signer: str,
+def _judge(status: Any, rel: str, report: FindingSink, field: str, signer: str,
            when: datetime | None, roots: bool) -> None:
     """Turn pyHanko's status of one signature into findings."""
     signing_time = when.isoformat() if when is not None else "?"

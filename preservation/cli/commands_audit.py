@@ -18,6 +18,7 @@ from preservation.cli.runtime import (
     render_report,
 )
 from preservation.errors import UsageError
+from preservation.report_json import findings_array
 from preservation.repository import Repository
 
 
@@ -42,7 +43,7 @@ def audit_dict(result: AipAudit, lang: str) -> dict[str, Any]:
                 "validity_time": c.signature.validity_time,
                 "validity_basis": c.signature.validity_basis,
                 "problems": list(c.signature.problem_descriptions)},
-            "findings": [f.to_dict(lang) for f in c.report.findings],
+            "findings": findings_array(c.report, lang),
         } for c in result.copies],
     }
 

@@ -17,6 +17,7 @@ from preservation.cli.runtime import (
     progress_bar,
     render_report,
 )
+from preservation.report_json import report_document
 from preservation.repository import Repository
 
 
@@ -37,7 +38,7 @@ def outcome_dict(outcome: RebuildOutcome, lang: str) -> dict[str, Any]:
         "registered": len(r.registered), "files": r.files, "copies": r.copies,
         "events": r.events, "fonds": r.fonds,
         "skipped": [{"aip_id": s.aip_id, "reasons": list(s.reasons)} for s in r.skipped],
-        "report": r.report.to_dict(lang),
+        "report": report_document(r.report, lang),
     }
 
 

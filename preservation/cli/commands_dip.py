@@ -9,6 +9,7 @@ from rich.console import Console
 
 from dip.access import create_dip
 from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.report_json import report_document
 from preservation.repository import Repository
 
 
@@ -39,7 +40,7 @@ def dip_create(ctx: click.Context, aip_id: str, out_dir: Path) -> None:
             "output": str(result.out_dir), "source_copy": result.location,
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256}
                       for f in result.files],
-            "rejected_copies": [r.to_dict(lang) for r in result.rejected_copies]}
+            "rejected_copies": [report_document(r, lang) for r in result.rejected_copies]}
 
     def text(console: Console) -> None:
         console.print(f"Access copy of AIP {aip_id} written to {result.out_dir} "

@@ -21,7 +21,7 @@ from preservation.cli.runtime import (
     render_report,
 )
 from preservation.config import CONFIG_NAME, ValidationConfig, load_config, resolve_home
-from preservation.findings import Finding
+from preservation.report_json import report_document
 from sip.bagit_profile import load_profile
 from sip.validate import ValidationOptions, open_sip
 
@@ -82,8 +82,8 @@ def validate_cmd(ctx: click.Context, path: Path, profile: Path | None) -> None:
         with open_sip(path.absolute(), work, options, progress=progress) as submission:
             report = submission.report
             kind = submission.kind_label
-    data = {"ok": report.valid, "path": str(path), "kind": kind, **report.to_dict(lang)}
-    data["findings"] = [_finding(f, lang) for f in report.findings]
+    data = report_document(report, lang, head={"ok": report.valid, "path": str(path),
+                                               "kind": kind}, with_fix=True)
 
     def text(console: Console) -> None:
         counts = data["counts"]
@@ -96,14 +96,6 @@ def validate_cmd(ctx: click.Context, path: Path, profile: Path | None) -> None:
 
     emit(ctx, data, text)
     ctx.exit(report.exit_code)
-
-
-def _finding(f: Finding, lang: str) -> dict[str, Any]:
-    out = f.to_dict(lang)
-    fix = f.fix(lang)
-    if fix:
-        out["fix"] = fix
-    return out
 
 
 def _summary(counts: dict[str, int], lang: str) -> str:

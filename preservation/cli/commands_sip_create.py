@@ -24,6 +24,7 @@ from preservation.cli.runtime import (
 )
 from preservation.config import CONFIG_NAME, ValidationConfig, load_config, resolve_home
 from preservation.findings import Report
+from preservation.report_json import report_document
 from sip.create import create_sip
 from sip.tt05_model import PackageKind
 from sip.validate import ValidationOptions
@@ -70,7 +71,8 @@ def create_cmd(ctx: click.Context, src: Path, catalogue: Path, kind: str, out: P
                  else "Danh mục có lỗi; chưa tạo gói SIP.")
         render_report(ctx, report, title=title)
         ctx.exit(EXIT_FAILED)
-    data = {"ok": True, "output": str(written), "kind": kind, "report": report.to_dict(lang)}
+    data = {"ok": True, "output": str(written), "kind": kind,
+            "report": report_document(report, lang)}
 
     def text(console: Console) -> None:
         render_report(ctx, report, title=(f"TT05 SIP written to {written}" if lang == "en"

@@ -7,7 +7,6 @@ configuration error, or a path that cannot be opened. This is the only place tha
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import string
 import sys
@@ -31,9 +30,10 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 
 from preservation.errors import PreservationError, RejectedError, UsageError
-from preservation.findings import Report, catalogue
+from preservation.findings import Finding, Report, catalogue
 from preservation.fonds import LocalisedError
-from preservation.progress import Progress, no_progress
+from preservation.progress import Progress, no_progress, refreshed_by_caller
+from preservation.report_json import report_document, write_json
 
 log = logging.getLogger("preservation.cli")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,9 +73,18 @@ def json_option(fn: F) -> F:
 def emit(ctx: click.Context, data: dict[str, Any], text: Callable[[Console], None]) -> None:
     """Print ``data`` as JSON with --json, else render it as text."""
     if app(ctx).json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        echo_json(data)
     else:
         text(app(ctx).console)
+
+
+def echo_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout, written piece by piece: a report's findings
+    (:class:`~preservation.report_json.JsonArray`) are never held as one string."""
+    out = click.get_text_stream("stdout")
+    write_json(out, data)
+    out.write("\n")
+    out.flush()
 
 
 def handle_errors(fn: F) -> F:
@@ -159,8 +168,8 @@ def _error(ctx: click.Context, e: PreservationError) -> None:
         data: dict[str, Any] = {"ok": False, "error": {
             "code": e.code, "message": message, "location": e.location}}
         if reports:
-            data["copies"] = [r.to_dict(lang) for r in reports]
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+            data["copies"] = [report_document(r, lang) for r in reports]
+        echo_json(data)
         return
     where = f" ({e.location})" if e.location else ""
     click.echo(f"error {e.code}: {message}{where}", err=True)
@@ -172,17 +181,26 @@ def _error(ctx: click.Context, e: PreservationError) -> None:
 _ORDER = {"error": 0, "warning": 1, "not-checked": 2, "info": 3}
 
 
+def _in_order(report: Report) -> Iterator[Finding]:
+    """Errors first, then warnings, not-checked, info; in order within each (one pass over the
+    findings per severity present, so a spooled report is never held in memory)."""
+    counts = report.severity_counts()
+    for severity in sorted(_ORDER, key=_ORDER.__getitem__):
+        if counts.get(severity):
+            yield from (f for f in report.findings if f.severity.value == severity)
+
+
 def render_report(ctx: click.Context, report: Report, *, title: str = "") -> None:
     """Every finding, errors first, each with its location, message and (for errors) its fix."""
     lang = app(ctx).lang
     if app(ctx).json:
-        click.echo(json.dumps({"ok": report.valid, "message": title,
-                               "report": report.to_dict(lang)}, ensure_ascii=False, indent=2))
+        echo_json({"ok": report.valid, "message": title,
+                   "report": report_document(report, lang)})
         return
     console = app(ctx).console
     if title:
         console.print(title, markup=False)
-    for f in sorted(report.findings, key=lambda f: _ORDER[f.severity.value]):
+    for f in _in_order(report):
         head = f"{f.severity.value:<11} {f.code}"
         if f.requirement:
             head += f" [{f.requirement}]"
@@ -209,7 +227,8 @@ def progress_bar(ctx: click.Context) -> Iterator[Progress]:
         return
     bar = RichProgress(TextColumn("{task.description:<18}"), BarColumn(), TaskProgressColumn(),
                        TimeRemainingColumn(),
-                       console=Console(stderr=True), transient=True)
+                       console=Console(stderr=True), transient=True,
+                       auto_refresh=False)  # no refresh thread: work may fork worker processes
     tasks: dict[str, TaskID] = {}
 
     def update(phase: str, advance: int, total: int | None) -> None:
@@ -218,4 +237,4 @@ def progress_bar(ctx: click.Context) -> Iterator[Progress]:
         bar.update(tasks[phase], advance=advance, total=total)
 
     with bar:
-        yield update
+        yield refreshed_by_caller(update, bar.refresh)

@@ -1,5 +1,5 @@
-"""Content checks of many files (sip/content.py): every file identified at once in forked worker
-processes gives exactly the findings and answers of identifying them one by one."""
+"""Content checks of many files (sip/content.py): every file identified (and checked) in forked
+worker processes gives exactly the findings and answers of checking them one by one."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-import preservation.formats
+import preservation.forking
 import sip.content
 from policies.formats import load_format_policy
 from preservation.findings import Report
-from preservation.formats import FormatId, FormatIdentifier
+from preservation.formats import FormatId
 from sip.content import ContentItem, ContentOptions, check_content
 from sip.package import PackageTree
 from sip.samples import minimal_pdf
@@ -52,7 +52,7 @@ def _located(report: Report) -> list[tuple[str, str | None, str, tuple[tuple[str
 
 
 class Spy:
-    """Who called identify_parallel, and which processes ran its checks."""
+    """Who forked workers for the content checks, and which processes ran them."""
 
     def __init__(self, marks: Path) -> None:
         self.callers: list[int] = []
@@ -64,22 +64,20 @@ class Spy:
 
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Spy:
-    """Record every call of identify_parallel and the process id of every worker check."""
+    """Record every call of fork_map from sip.content and the process id of every worker."""
     found = Spy(tmp_path / "pids")
     found.marks.mkdir()
-    real = FormatIdentifier.identify_parallel
+    real = preservation.forking.fork_map
 
-    def recording(self: FormatIdentifier, paths: Any, **kwargs: Any) -> Any:
-        check = kwargs.pop("check")
-
-        def marking(name: str) -> None:
+    def recording(function: Any, items: Any, **kwargs: Any) -> Any:
+        def marking(item: Any) -> Any:
             (found.marks / str(os.getpid())).touch()
-            check(name)
+            return function(item)
 
         found.callers.append(os.getpid())
-        return real(self, paths, check=marking, **kwargs)
+        return real(marking, items, **kwargs)
 
-    monkeypatch.setattr(FormatIdentifier, "identify_parallel", recording)
+    monkeypatch.setattr(sip.content, "fork_map", recording)
     return found
 
 
@@ -102,7 +100,6 @@ def test_many_files_are_identified_in_workers_with_the_same_answers(
     monkeypatch.setattr(sip.content, "_cpus", lambda: 2)
     # the test process may hold idle threads of other tests; forking past them is safe here
     monkeypatch.setattr(sip.content, "can_fork", lambda: True)
-    monkeypatch.setattr(preservation.formats, "can_fork", lambda: True)
     parallel_report, parallel = _check(tree, items)
 
     assert parallel == serial
