@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from aip.mets import mets_bytes
+from aip.mets import write_mets
 from aip.model import (
     AipDescription,
     ContentFile,
@@ -42,7 +42,7 @@ from aip.model import (
     PreviousVersion,
     ReusableFile,
 )
-from aip.premis import premis_package_bytes, premis_representation_bytes, sip_object_uuid
+from aip.premis import sip_object_uuid, write_premis_package, write_premis_representation
 from aip.provenance import ingest_provenance
 from aip.tt05_aip import PREMIS, PREMIS_REP, plan_tt05, tt05_objid, write_tt05
 from aip.tt05_aip_bag import BagIdentity, StagedObject, staged, write_bag
@@ -54,6 +54,7 @@ from aip.tt05_aip_staging import (
     schema_file,
     submission_evidence,
     write,
+    write_streamed,
 )
 from preservation import SOFTWARE_NAME, __version__
 from preservation.signing import SigningIdentity
@@ -218,13 +219,15 @@ def _eark_payload(
     schemas = [write(staging, f"schemas/{name}", schema_file(name)) for name in SCHEMA_FILES]
     kept = [*producer_metadata(submission), *submission_evidence(staging, submission)]
     desc = described(desc, files)
-    premis_rep = write(staging, PREMIS_REP, premis_representation_bytes(desc, "rep1"))
+    premis_rep = write_streamed(staging, PREMIS_REP,
+                            lambda path: write_premis_representation(path, desc, "rep1"))
     desc = replace(
         desc, schemas=tuple(_metadata(m) for m in schemas),
         submission=tuple(_metadata(m) for m in kept),
         metadata=(_metadata(premis_rep),))
-    premis = write(staging, PREMIS_PATH, premis_package_bytes(desc))
-    mets = write(staging, "METS.xml", mets_bytes(desc, _metadata(premis)))
+    premis = write_streamed(staging, PREMIS_PATH, lambda path: write_premis_package(path, desc))
+    mets = write_streamed(staging, "METS.xml",
+                      lambda path: write_mets(path, desc, _metadata(premis)))
     return [*(p for _, p in pairs), *kept, premis, premis_rep, *schemas, mets], desc
 
 

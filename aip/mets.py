@@ -6,21 +6,25 @@ and an explicit offset; SHA-256 checksums in upper-case hex with SIZE on every r
 ``structMap LABEL="CSIP" TYPE="PHYSICAL"`` in which every file is linked exactly once.
 Structural IDs are derived from the AIP UUID (UUID v5), so the same description always gives
 the same METS.
+
+The document is described once against a :class:`~preservation.xmlstream.XmlSink`:
+:func:`write_mets` streams it to a file one ``file`` and one ``div`` at a time (memory does not
+grow with the number of files); :func:`mets_document` builds the same METS as an lxml tree.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
 from urllib.parse import quote
 
 from lxml import etree
 
 from aip.model import AipDescription, ContentFile, MetadataFile
 from aip.premis import timestamp
-from preservation.xmlsafe import xml_bytes
+from preservation.xmlstream import Body, XmlSink, document_bytes, document_tree, write_document
 
 METS_NS = "http://www.loc.gov/METS/"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -201,7 +205,7 @@ def _file(
 
 
 def _file_sec(
-    root: etree._Element, desc: AipDescription, ids: _Ids, created: str, premis_id: str
+    sink: XmlSink, desc: AipDescription, ids: _Ids, created: str, premis_id: str
 ) -> None:
     """fileSec: Schemas, Submission and Representations/rep1 groups (empty groups omitted)."""
     candidates: list[tuple[str, Sequence[ContentFile | MetadataFile]]] = [
@@ -212,13 +216,16 @@ def _file_sec(
     groups = [(use, items) for use, items in candidates if items]
     if not groups:
         return
-    sec = etree.SubElement(root, _m("fileSec"), ID=ids("fileSec"))
-    for use, items in groups:
-        grp = etree.SubElement(sec, _m("fileGrp"), ID=ids("fileGrp:" + use), USE=use)
-        if use == REPRESENTATION:
-            grp.set(_csip("CONTENTINFORMATIONTYPE"), "MIXED")
-        for item in items:
-            _file(grp, item, ids, created, premis_id if isinstance(item, ContentFile) else None)
+    with sink.open(_m("fileSec"), {"ID": ids("fileSec")}):
+        for use, items in groups:
+            attrib = {"ID": ids("fileGrp:" + use), "USE": use}
+            if use == REPRESENTATION:
+                attrib[_csip("CONTENTINFORMATIONTYPE")] = "MIXED"
+            with sink.open(_m("fileGrp"), attrib) as grp:
+                for item in items:
+                    _file(grp, item, ids, created,
+                          premis_id if isinstance(item, ContentFile) else None)
+                    sink.flush()
 
 
 def _div(parent: etree._Element, ids: _Ids, label: str, role: str) -> etree._Element:
@@ -230,7 +237,7 @@ def _fptr(div: etree._Element, ids: _Ids, item: ContentFile | MetadataFile) -> N
 
 
 def _struct_map(
-    root: etree._Element,
+    sink: XmlSink,
     desc: AipDescription,
     ids: _Ids,
     objid: str,
@@ -238,44 +245,60 @@ def _struct_map(
     dmd_ids: list[str],
 ) -> None:
     """The CSIP physical structMap; every file of the fileSec is linked exactly once."""
-    smap = etree.SubElement(root, _m("structMap"), ID=ids("structMap"), TYPE="PHYSICAL")
-    smap.set("LABEL", "CSIP")
-    top = _div(smap, ids, objid, "root")  # CSIP86: the root div's LABEL is the package id
-    meta = _div(top, ids, "Metadata", "Metadata")
-    meta.set("ADMID", " ".join(adm_ids))
-    if dmd_ids:
-        meta.set("DMDID", " ".join(dmd_ids))
-    for label, items in (("Schemas", desc.schemas), ("Submission", desc.submission)):
-        if items:
-            div = _div(top, ids, label, label)
-            for item in items:
-                _fptr(div, ids, item)
-    if desc.files:
-        rep = _div(top, ids, REPRESENTATION, REPRESENTATION)
-        for f in desc.files:
-            _fptr(_div(rep, ids, f.original_name, "file:" + f.uuid.lower()), ids, f)
+    smap = {"ID": ids("structMap"), "TYPE": "PHYSICAL", "LABEL": "CSIP"}
+    # CSIP86: the root div's LABEL is the package id
+    with sink.open(_m("structMap"), smap), \
+            sink.open(_m("div"), {"ID": ids("div:root"), "LABEL": objid}) as top:
+        meta = _div(top, ids, "Metadata", "Metadata")
+        meta.set("ADMID", " ".join(adm_ids))
+        if dmd_ids:
+            meta.set("DMDID", " ".join(dmd_ids))
+        for label, items in (("Schemas", desc.schemas), ("Submission", desc.submission)):
+            if items:
+                with sink.open(_m("div"), {"ID": ids("div:" + label), "LABEL": label}) as div:
+                    for item in items:
+                        _fptr(div, ids, item)
+                        sink.flush()
+        if desc.files:
+            rep = {"ID": ids("div:" + REPRESENTATION), "LABEL": REPRESENTATION}
+            with sink.open(_m("div"), rep) as div:
+                for f in desc.files:
+                    _fptr(_div(div, ids, f.original_name, "file:" + f.uuid.lower()), ids, f)
+                    sink.flush()
+
+
+def _body(desc: AipDescription, premis: MetadataFile) -> Body:
+    """The AIP's root METS; ``premis`` is the written PREMIS.xml."""
+    ids = _Ids(desc.uuid)
+    created = timestamp(desc.created)  # a naive datetime is refused before anything is written
+    objid = desc.objid or f"urn:uuid:{uuid.UUID(desc.uuid)}"
+    attrib = {"OBJID": objid, "LABEL": desc.label, "TYPE": "Mixed", "PROFILE": CSIP_PROFILE,
+              _csip("CONTENTINFORMATIONTYPE"): "MIXED",
+              f"{{{XSI_NS}}}schemaLocation": _schema_location(desc)}
+
+    def body(sink: XmlSink) -> None:
+        with sink.open(_m("mets"), attrib, NSMAP) as root:
+            _header(root, desc)
+            descriptive, administrative = _split_metadata(desc, premis)
+            dmd_ids = _dmd_secs(root, descriptive, ids, created)
+            adm_ids = _amd_sec(root, administrative, ids, created)
+            _file_sec(sink, desc, ids, created, adm_ids[0])
+            _struct_map(sink, desc, ids, objid, adm_ids, dmd_ids)
+
+    return body
 
 
 def mets_document(desc: AipDescription, premis: MetadataFile) -> etree._Element:
     """The AIP's root METS as an lxml element; ``premis`` is the written PREMIS.xml."""
-    ids = _Ids(desc.uuid)
-    created = timestamp(desc.created)
-    objid = desc.objid or f"urn:uuid:{uuid.UUID(desc.uuid)}"
-    # lxml-stubs do not allow the None (default namespace) key that lxml accepts
-    root = etree.Element(_m("mets"), nsmap=cast(Any, NSMAP), OBJID=objid, LABEL=desc.label)
-    root.set("TYPE", "Mixed")
-    root.set("PROFILE", CSIP_PROFILE)
-    root.set(_csip("CONTENTINFORMATIONTYPE"), "MIXED")
-    root.set(f"{{{XSI_NS}}}schemaLocation", _schema_location(desc))
-    _header(root, desc)
-    descriptive, administrative = _split_metadata(desc, premis)
-    dmd_ids = _dmd_secs(root, descriptive, ids, created)
-    adm_ids = _amd_sec(root, administrative, ids, created)
-    _file_sec(root, desc, ids, created, adm_ids[0])
-    _struct_map(root, desc, ids, objid, adm_ids, dmd_ids)
-    return root
+    return document_tree(_body(desc, premis))
+
+
+def write_mets(path: str | os.PathLike[str], desc: AipDescription,
+               premis: MetadataFile) -> tuple[int, str]:
+    """Stream METS.xml (UTF-8, pretty printed, NFC) to ``path``; return its size and SHA-256."""
+    return write_document(path, _body(desc, premis))
 
 
 def mets_bytes(desc: AipDescription, premis: MetadataFile) -> bytes:
     """METS.xml as bytes: UTF-8, pretty printed, NFC-normalised."""
-    return xml_bytes(mets_document(desc, premis))
+    return document_bytes(_body(desc, premis))

@@ -8,19 +8,34 @@ per content file and the events about those files. Element order follows premis-
 controlled values carry their id.loc.gov ``valueURI`` so the records stay readable when our
 software is long gone. A dangling link, an event type URI contradicting the vocabulary, a
 duplicate UUID or a naive datetime is refused (``ValueError``), never written.
+
+Both records are described once against a :class:`~preservation.xmlstream.XmlSink`: written to
+a file they are streamed (:func:`write_premis_package`, :func:`write_premis_representation`:
+one file object, one event link at a time, so memory does not grow with the number of files);
+the ``*_document`` functions build the same record as an lxml tree, for small uses and tests.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
-from datetime import datetime
-from typing import TypeVar
+import os
+from collections.abc import Iterable, Iterator
 
 from lxml import etree
 
-from aip.model import EVENT_TYPES, Agent, AipDescription, ContentFile, Event, FormatId
-from preservation.xmlsafe import xml_bytes
+from aip.model import Agent, AipDescription, ContentFile, Event, FormatId
+from aip.premis_checks import (
+    LinkedObjects,
+    checked,
+    event_type_uri,
+    lookup,
+    object_links_of,
+    representation_uuid,
+    sip_object_uuid,
+    sip_uuid_of,
+    timestamp,
+)
+from aip.premis_checks import canonical_uuid as _uuid
+from preservation.xmlstream import Body, XmlSink, document_bytes, document_tree, write_document
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -61,7 +76,6 @@ OBJECT_ROLES: dict[str, str] = {
 #: our contentLocationType: the file's path relative to the AIP root
 AIP_PATH = "AIP path"
 ORIGINAL_NAME_TAG = f"{{{PREMIS_NS}}}originalName"
-_T = TypeVar("_T")
 
 
 def _q(name: str) -> str:
@@ -89,18 +103,6 @@ def _identifier(parent: etree._Element, prefix: str, id_type: str, value: str) -
     holder = _add(parent, f"{prefix}Identifier")
     _add(holder, f"{prefix}IdentifierType", id_type)
     _add(holder, f"{prefix}IdentifierValue", value)
-
-
-def timestamp(moment: datetime) -> str:
-    """ISO 8601 with milliseconds and an explicit offset; naive datetimes are refused."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"datetime {moment!r} has no time zone")
-    return moment.isoformat(timespec="milliseconds")
-
-
-def _uuid(value: str) -> str:
-    """The canonical lower-case form of a UUID; anything else is refused."""
-    return str(uuid.UUID(value))
 
 
 def _format(parent: etree._Element, fmt: FormatId) -> None:
@@ -142,45 +144,28 @@ def _file_object(parent: etree._Element, f: ContentFile, originator: str) -> Non
     _add(location, "contentLocationValue", f.aip_path)
 
 
-def _event_type_uri(event: Event) -> str | None:
-    """The event's vocabulary URI; a URI contradicting our vocabulary table is a bug."""
-    known = EVENT_TYPES.get(event.type)
-    if known and event.type_uri and event.type_uri != known:
-        raise ValueError(f"event {event.uuid}: {event.type!r} is {known}, not {event.type_uri}")
-    return event.type_uri or known
+def _event(sink: XmlSink, event: Event, agents: dict[str, Agent],
+           objects: LinkedObjects) -> None:
+    """One premis:event linked to its agents (with role) and objects (with role, if any).
 
-
-def _event(
-    parent: etree._Element,
-    event: Event,
-    agents: dict[str, Agent],
-    objects: dict[str, tuple[str, str]],
-) -> None:
-    """One premis:event linked to its agents (with role) and objects (with role, if any)."""
-    ev = _add(parent, "event")
-    _identifier(ev, "event", "UUID", _uuid(event.uuid))
-    _authority(ev, "eventType", event.type, _event_type_uri(event))
-    _add(ev, "eventDateTime", timestamp(event.datetime))
-    if event.detail:
-        _add(_add(ev, "eventDetailInformation"), "eventDetail", event.detail)
-    _outcome(ev, event)
-    for agent_uuid in event.agent_uuids:
-        _linking_agent(ev, _lookup(agents, agent_uuid, "agent", event))
-    for object_uuid, role in _object_links_of(event):
-        link = _add(ev, "linkingObjectIdentifier")
-        id_type, value = _lookup(objects, object_uuid, "object", event)
-        _add(link, "linkingObjectIdentifierType", id_type)
-        _add(link, "linkingObjectIdentifierValue", value)
-        if role:
-            _authority(link, "linkingObjectRole", role, OBJECT_ROLES.get(role))
-
-
-def _object_links_of(event: Event) -> list[tuple[str, str]]:
-    """(object uuid, role) of every object ``event`` links; none at all means the AIP."""
-    roles = [(_uuid(u), role) for u, role in event.object_roles]
-    with_role = {u for u, _ in roles}
-    plain = [(_uuid(u), "") for u in event.object_uuids if _uuid(u) not in with_role]
-    return roles + plain or [("", "")]
+    Its object links are streamed (an event about every file links every file).
+    """
+    with sink.open(_q("event")) as ev:
+        _identifier(ev, "event", "UUID", _uuid(event.uuid))
+        _authority(ev, "eventType", event.type, event_type_uri(event))
+        _add(ev, "eventDateTime", timestamp(event.datetime))
+        if event.detail:
+            _add(_add(ev, "eventDetailInformation"), "eventDetail", event.detail)
+        _outcome(ev, event)
+        for agent_uuid in event.agent_uuids:
+            _linking_agent(ev, lookup(agents, agent_uuid, "agent", event))
+        for object_uuid, role in object_links_of(event):
+            link = _add(ev, "linkingObjectIdentifier")
+            _add(link, "linkingObjectIdentifierType", "UUID")
+            _add(link, "linkingObjectIdentifierValue", objects.value(object_uuid, event))
+            if role:
+                _authority(link, "linkingObjectRole", role, OBJECT_ROLES.get(role))
+            sink.flush()
 
 
 def _outcome(ev: etree._Element, event: Event) -> None:
@@ -199,14 +184,6 @@ def _linking_agent(ev: etree._Element, agent: Agent) -> None:
         _authority(holder, "linkingAgentRole", agent.role, AGENT_ROLES.get(agent.role))
 
 
-def _lookup(table: dict[str, _T], key: str, what: str, event: Event) -> _T:
-    """Resolve a link of ``event``; a dangling link is refused, never written."""
-    try:
-        return table[_uuid(key) if key else ""]
-    except (KeyError, ValueError):
-        raise ValueError(f"event {event.uuid} links unknown {what} {key!r}") from None
-
-
 def _agent(parent: etree._Element, agent: Agent) -> None:
     """One premis:agent: identifier, name, type (with URI) and version for software."""
     el = _add(parent, "agent")
@@ -217,33 +194,7 @@ def _agent(parent: etree._Element, agent: Agent) -> None:
         _add(el, "agentVersion", agent.version)
 
 
-def _unique(items: Iterable[str], what: str) -> None:
-    seen: set[str] = set()
-    for item in items:
-        key = _uuid(item)
-        if key in seen:
-            raise ValueError(f"duplicate {what} UUID {item}")
-        seen.add(key)
-
-
-def _check_identifiers(desc: AipDescription) -> None:
-    """Every object, event and agent UUID of ``desc`` is a UUID and used once; else refused."""
-    _unique([desc.uuid, *(f.uuid for f in desc.files)], "object")
-    _unique([e.uuid for e in desc.events], "event")
-    _unique([a.uuid for a in desc.agents], "agent")
-
-
 # --- the TT05 / E-ARK AIP pair: PREMIS.xml (package) and PREMIS_<rep>.xml (representation) ----
-
-def sip_object_uuid(aip_uuid: str) -> str:
-    """The UUID of the PREMIS object standing for the SIP an AIP was made from (derived, so
-    the ingest events and the PREMIS writer agree without passing it around)."""
-    return str(uuid.uuid5(uuid.UUID(aip_uuid), "submission"))
-
-
-def representation_uuid(aip_uuid: str, representation: str = "rep1") -> str:
-    """The UUID of the PREMIS representation object ``representation`` of an AIP (derived)."""
-    return str(uuid.uuid5(uuid.UUID(aip_uuid), f"representation:{representation}"))
 
 
 def _entity(parent: etree._Element, identifiers: Iterable[tuple[str, str]]) -> etree._Element:
@@ -269,10 +220,6 @@ _DERIVATION = ("derivation", DERIVATION_URI)
 _HAS_SOURCE = ("has source", HAS_SOURCE_URI)
 
 
-def _sip_uuid(desc: AipDescription) -> str:
-    return _uuid(desc.sip_uuid) if desc.sip_uuid else sip_object_uuid(desc.uuid)
-
-
 def _creation_events(desc: AipDescription) -> list[str]:
     return [e.uuid for e in desc.events if e.type == "information package creation"]
 
@@ -287,10 +234,10 @@ def _package_objects(root: etree._Element, desc: AipDescription) -> None:
     # derivation / has source (id.loc.gov relationshipType/der, relationshipSubType/hss): the
     # AIP is made from the SIP; a new version is also made from the version it supplements or
     # replaces (METS RECORDSTATUS and the creation event's detail say which)
-    _relationship(aip, _DERIVATION, _HAS_SOURCE, [_sip_uuid(desc)], creation)
+    _relationship(aip, _DERIVATION, _HAS_SOURCE, [sip_uuid_of(desc)], creation)
     if desc.previous_uuid:
         _relationship(aip, _DERIVATION, _HAS_SOURCE, [desc.previous_uuid], creation)
-    sip = [("UUID", _sip_uuid(desc))]
+    sip = [("UUID", sip_uuid_of(desc))]
     if desc.sip_identifier:
         sip.append(("local", desc.sip_identifier))
     _entity(root, sip)
@@ -298,79 +245,120 @@ def _package_objects(root: etree._Element, desc: AipDescription) -> None:
         _entity(root, [("UUID", _uuid(desc.previous_uuid))])
 
 
-def _links(desc: AipDescription) -> dict[str, tuple[str, str]]:
-    """uuid -> identifier of every object an event may link; "" (no object) is the AIP."""
-    aip = ("UUID", _uuid(desc.uuid))
-    links = {_uuid(f.uuid): ("UUID", _uuid(f.uuid)) for f in desc.files}
-    for extra in (_sip_uuid(desc), representation_uuid(desc.uuid), desc.previous_uuid):
-        if extra:
-            links[_uuid(extra)] = ("UUID", _uuid(extra))
-    links[_uuid(desc.uuid)] = aip
-    links[""] = aip
-    return links
+_ROOT_ATTRIB = {"version": "3.0",
+                f"{{{XSI_NS}}}schemaLocation": f"{PREMIS_NS} {PREMIS_SCHEMA_URL}"}
 
 
-def _new_root() -> etree._Element:
-    root = etree.Element(_q("premis"), nsmap=NSMAP, version="3.0")
-    root.set(f"{{{XSI_NS}}}schemaLocation", f"{PREMIS_NS} {PREMIS_SCHEMA_URL}")
-    return root
-
-
-def _events_and_agents(root: etree._Element, desc: AipDescription,
-                       events: Iterable[Event], *, every_agent: bool) -> None:
+def _events_and_agents(sink: XmlSink, root: etree._Element, desc: AipDescription,
+                       events: Iterable[Event], objects: LinkedObjects, *,
+                       every_agent: bool) -> None:
     """The events, then every agent, or exactly the agents the events link."""
     chosen = list(events)
     agents = {_uuid(a.uuid): a for a in desc.agents}
-    objects = _links(desc)
     for event in chosen:
-        _event(root, event, agents, objects)
+        _event(sink, event, agents, objects)
     used = {_uuid(u) for e in chosen for u in e.agent_uuids}
     for agent in desc.agents:
         if every_agent or _uuid(agent.uuid) in used:
             _agent(root, agent)
 
 
-def premis_package_document(desc: AipDescription) -> etree._Element:
+def _package_body(desc: AipDescription) -> Body:
     """PREMIS.xml: the AIP as intellectual entity, its SIP (and previous version) as source
     objects, every event of the ingest with its agents and object links, every agent."""
-    _check_identifiers(desc)
-    root = _new_root()
-    _package_objects(root, desc)
-    _events_and_agents(root, desc, desc.events, every_agent=True)
-    return root
+    objects = checked(desc)
+
+    def body(sink: XmlSink) -> None:
+        with sink.open(_q("premis"), _ROOT_ATTRIB, NSMAP) as root:
+            _package_objects(root, desc)
+            _events_and_agents(sink, root, desc, desc.events, objects, every_agent=True)
+
+    return body
+
+
+def _representation_body(desc: AipDescription, representation: str) -> Body:
+    """PREMIS_<rep>.xml: the representation, one file object per content file of it (SHA-256
+    fixity, size, PRONOM format, originalName) and the events about those files."""
+    objects = checked(desc)
+    prefix = f"representations/{representation}/"
+    rep_uuid = representation_uuid(desc.uuid, representation)
+    outside = {_uuid(f.uuid) for f in desc.files if not f.aip_path.startswith(prefix)}
+
+    def files() -> Iterator[ContentFile]:
+        return (f for f in desc.files if f.aip_path.startswith(prefix))
+
+    def about(event: Event) -> bool:
+        return any(u == rep_uuid or (objects.is_file(u) and u not in outside)
+                   for u, _ in object_links_of(event) if u)
+
+    def body(sink: XmlSink) -> None:
+        with sink.open(_q("premis"), _ROOT_ATTRIB, NSMAP) as root:
+            with sink.open(_q("object"), {f"{{{XSI_NS}}}type": "premis:representation"}) as rep:
+                _identifier(rep, "object", "UUID", rep_uuid)
+                _add(rep, "originalName", representation)
+                if next(files(), None) is not None:
+                    with sink.open(_q("relationship")) as rel:
+                        _authority(rel, "relationshipType", *_STRUCTURAL)
+                        _authority(rel, "relationshipSubType", "includes", INCLUDES_URI)
+                        for f in files():
+                            _identifier(rel, "relatedObject", "UUID", _uuid(f.uuid))
+                            sink.flush()
+                _relationship(rep, _STRUCTURAL, ("represents", REPRESENTS_URI), [desc.uuid])
+            originator = f"{desc.software_name} {desc.software_version}"
+            for f in files():
+                _file_object(root, f, originator)
+                sink.flush()
+            chosen = [e for e in desc.events if about(e)]
+            _events_and_agents(sink, root, desc, chosen, objects, every_agent=False)
+
+    return body
+
+
+def premis_package_document(desc: AipDescription) -> etree._Element:
+    """PREMIS.xml as one lxml tree (see :func:`write_premis_package` for the streamed file)."""
+    return document_tree(_package_body(desc))
 
 
 def premis_representation_document(desc: AipDescription,
                                    representation: str = "rep1") -> etree._Element:
-    """PREMIS_<rep>.xml: the representation, one file object per content file of it (SHA-256
-    fixity, size, PRONOM format, originalName) and the events about those files."""
-    _check_identifiers(desc)
-    prefix = f"representations/{representation}/"
-    files = [f for f in desc.files if f.aip_path.startswith(prefix)]
-    rep_uuid = representation_uuid(desc.uuid, representation)
-    root = _new_root()
-    rep = _add(root, "object", **{f"{{{XSI_NS}}}type": "premis:representation"})
-    _identifier(rep, "object", "UUID", rep_uuid)
-    _add(rep, "originalName", representation)
-    if files:
-        _relationship(rep, _STRUCTURAL, ("includes", INCLUDES_URI), [f.uuid for f in files])
-    _relationship(rep, _STRUCTURAL, ("represents", REPRESENTS_URI), [desc.uuid])
-    originator = f"{desc.software_name} {desc.software_version}"
-    for f in files:
-        _file_object(root, f, originator)
-    mine = {_uuid(f.uuid) for f in files} | {rep_uuid}
-    about = [e for e in desc.events
-             if any(u in mine for u, _ in _object_links_of(e) if u)]
-    _events_and_agents(root, desc, about, every_agent=False)
-    return root
+    """PREMIS_<rep>.xml as one lxml tree (see :func:`write_premis_representation`)."""
+    return document_tree(_representation_body(desc, representation))
+
+
+def write_premis_package(path: str | os.PathLike[str], desc: AipDescription) -> tuple[int, str]:
+    """Stream PREMIS.xml (UTF-8, NFC) to ``path``; return its size and SHA-256."""
+    return write_document(path, _package_body(desc), keep_exact={ORIGINAL_NAME_TAG})
+
+
+def write_premis_representation(path: str | os.PathLike[str], desc: AipDescription,
+                                representation: str = "rep1") -> tuple[int, str]:
+    """Stream PREMIS_<representation>.xml to ``path``, one file object at a time; return its
+    size and SHA-256. originalName is kept exactly as submitted, everything else is NFC."""
+    return write_document(path, _representation_body(desc, representation),
+                          keep_exact={ORIGINAL_NAME_TAG})
 
 
 def premis_package_bytes(desc: AipDescription) -> bytes:
     """PREMIS.xml (metadata/preservation/) as UTF-8 bytes, NFC."""
-    return xml_bytes(premis_package_document(desc), keep_exact={ORIGINAL_NAME_TAG})
+    return document_bytes(_package_body(desc), keep_exact={ORIGINAL_NAME_TAG})
 
 
 def premis_representation_bytes(desc: AipDescription, representation: str = "rep1") -> bytes:
     """PREMIS_<representation>.xml as UTF-8 bytes; originalName kept exactly as submitted."""
-    return xml_bytes(premis_representation_document(desc, representation),
-                     keep_exact={ORIGINAL_NAME_TAG})
+    return document_bytes(_representation_body(desc, representation),
+                          keep_exact={ORIGINAL_NAME_TAG})
+
+
+__all__ = [
+    "ORIGINAL_NAME_TAG",
+    "PREMIS_NS",
+    "premis_package_bytes",
+    "premis_package_document",
+    "premis_representation_bytes",
+    "premis_representation_document",
+    "representation_uuid",
+    "sip_object_uuid",
+    "timestamp",
+    "write_premis_package",
+    "write_premis_representation",
+]

@@ -6,7 +6,17 @@ the catalog's facts from a complete, authentic copy (:mod:`aip.rebuild_facts`), 
 written beside the AIP after ingest (``events/<uuid>/…``) and the fonds registry (``fonds/…``),
 and registers everything in an EMPTY catalog, one AIP at a time (memory does not grow with the
 archive). A prefix without a complete signed copy anywhere — the orphans of a failed ingest on an
-Object Lock bucket, a tampered bag — is reported and not registered.
+Object Lock bucket, a tampered bag — is reported and not registered, with every finding of every
+copy (errors).
+
+An AIP registered from a complete, authentic copy may have other copies that are damaged,
+incomplete or another bag: each such copy is registered as ``failed`` (so audit and repair see
+it), and every finding about it is reported with its place — as a *warning*, because the catalog
+is complete and right about the AIP (it was read from a good copy) and the damage is recorded
+where the archivist acts on it — followed by ``REBUILD-COPY-INCOMPLETE``, the summary of that
+copy (a warning the reference copy has too about the same bytes — one signature file on both
+copies — is said once). Findings name places by location name (``copy1:<key>``), never by URL
+(that is a parameter).
 
 :func:`rebuild_catalog` fills a given catalog; :mod:`aip.rebuild_target` builds a fresh one and
 swaps it in.
@@ -28,7 +38,7 @@ from preservation.catalog import Catalog, CopyRecord, EventRecord
 from preservation.config import Config
 from preservation.errors import PreservationError, StorageError, UsageError
 from preservation.events import read_events
-from preservation.findings import Report
+from preservation.findings import Report, Severity
 from preservation.fonds import FondsRecord, read_fonds
 from preservation.progress import Progress, no_progress
 from preservation.storage import StorageBackend, open_locations
@@ -87,11 +97,12 @@ def rebuild_catalog(config: Config, catalog: Catalog, trust_anchors: Sequence[x5
     result = RebuildResult(report)
     with open_locations(config) as backends:
         scan = _scan(config, backends)
-        fonds_codes = _fonds(backends, catalog, report, result, scan)
+        names = [loc.name for loc in config.storage]
+        fonds_codes = _fonds(names, backends, catalog, report, result, scan)
         total = len(scan.aips)
         for number, aip_id in enumerate(sorted(scan.aips), 1):
-            _rebuild_aip(config, catalog, backends, trust_anchors, aip_id, scan, fonds_codes,
-                         verify, result, clock)
+            _rebuild_aip(config, catalog, names, backends, trust_anchors, aip_id, scan,
+                         fonds_codes, verify, result, clock)
             progress("rebuild", 1, total)
             log.debug("rebuild: %d/%d %s", number, total, aip_id)
         for owner in sorted(scan.event_owners - set(result.registered)):
@@ -133,19 +144,22 @@ def _scan(config: Config, backends: Sequence[StorageBackend]) -> _Scan:
     return scan
 
 
-def _fonds(backends: Sequence[StorageBackend], catalog: Catalog, report: Report,
-           result: RebuildResult, scan: _Scan) -> set[str] | None:
+def _fonds(names: Sequence[str], backends: Sequence[StorageBackend], catalog: Catalog,
+           report: Report, result: RebuildResult, scan: _Scan) -> set[str] | None:
     """Register the fonds registry found on storage (newest record per code); their codes, or
     None when the registry could not be read."""
     if not scan.fonds_found:
         return set()
     newest: dict[str, FondsRecord] = {}
-    for backend in backends:
-        try:
-            records = read_fonds(backend, report)
-        except (PreservationError, ValueError, OSError) as e:
-            report.add("REBUILD-FONDS-NOT-READ", f"{backend.describe()}:fonds/", error=str(e))
-            continue
+    for name, backend in zip(names, backends, strict=True):
+        records: list[FondsRecord] = []
+        with Report(subject=f"fonds on {name}", kind="rebuild") as read:
+            try:
+                records = read_fonds(backend, read)
+            except (PreservationError, ValueError, OSError) as e:
+                report.add("REBUILD-FONDS-NOT-READ", f"{name}:fonds/", location=name,
+                           url=backend.describe(), error=str(e))
+            _relocated(report, read, name)
         for record in records:
             held = newest.get(record.code)
             if held is None or _instant(record.updated) > _instant(held.updated):
@@ -156,13 +170,22 @@ def _fonds(backends: Sequence[StorageBackend], catalog: Catalog, report: Report,
     return set(newest)
 
 
-def _rebuild_aip(config: Config, catalog: Catalog, backends: Sequence[StorageBackend],
-                 trust_anchors: Sequence[x509.Certificate], aip_id: str, scan: _Scan,
-                 fonds_codes: set[str] | None, verify: bool, result: RebuildResult,
-                 clock: Callable[[], datetime]) -> None:
+def _relocated(report: Report, found: Report, name: str) -> None:
+    """The findings of a reader that names objects by key alone (the fonds registry), placed
+    on location ``name`` as every other rebuild finding (``copy1:fonds/…``)."""
+    for f in found.findings:
+        path = f"{name}:{f.location.path}" if f.location.path else name
+        report.add(f.code, path, line=f.location.line, xpath=f.location.xpath,
+                   severity=f.severity, **dict(f.params))
+
+
+def _rebuild_aip(config: Config, catalog: Catalog, names: Sequence[str],
+                 backends: Sequence[StorageBackend], trust_anchors: Sequence[x509.Certificate],
+                 aip_id: str, scan: _Scan, fonds_codes: set[str] | None, verify: bool,
+                 result: RebuildResult, clock: Callable[[], datetime]) -> None:
     report = result.report
-    beside = (list(_events_beside(backends, aip_id, report)) if aip_id in scan.event_owners
-              else [])
+    beside = (list(_events_beside(names, backends, aip_id, report))
+              if aip_id in scan.event_owners else [])
     if is_deleted(beside, None):
         report.add("REBUILD-AIP-DELETED", aip_id, aip=aip_id)
         result.deleted.append(aip_id)
@@ -171,11 +194,11 @@ def _rebuild_aip(config: Config, catalog: Catalog, backends: Sequence[StorageBac
               for loc, backend in zip(config.storage, backends, strict=True)]
     facts: AipFacts | None = None
     reference: CopyCheck | None = None
-    warnings: list[Problem] = []
     for check, backend in zip(checks, backends, strict=True):
         if not check.complete:
             continue
         facts, problems, warnings = read_facts(check, backend)
+        check.warnings.extend(warnings)
         if facts is not None:
             reference = check
             break
@@ -188,18 +211,21 @@ def _rebuild_aip(config: Config, catalog: Catalog, backends: Sequence[StorageBac
     if facts is None or reference is None:
         for check in checks:
             _add(report, check.problems)
+            _add(report, check.warnings)
         reasons = tuple(sorted({p.code for c in checks for p in c.problems}))
         report.add("REBUILD-AIP-SKIPPED", aip_id, aip=aip_id, reasons=", ".join(reasons))
         result.skipped.append(SkippedAip(aip_id, reasons))
         return
 
     _add(report, reference.warnings)
-    _add(report, warnings)
     for check in checks:
         if check is not reference and check.complete:
             _compare(check, reference)
     live = [c for c in checks if not is_deleted(events, c.location)]
-    copies = list(_copies(aip_id, live, events, facts.aip.created, iso(clock()), report))
+    for check in live:
+        if check is not reference:
+            _report_copy(report, check, reference)
+    copies = list(_copies(aip_id, live, events, facts.aip.created, iso(clock())))
     complete = sum(1 for c in live if c.complete)
     if complete < config.min_copies:
         report.add("REBUILD-TOO-FEW-COPIES", aip_id, aip=aip_id, copies=complete,
@@ -224,10 +250,42 @@ def is_deleted(events: Sequence[EventRecord], location: str | None) -> bool:
     return bool(deletions) and max(deletions) >= max(replications, default=_NEVER)
 
 
-def _add(report: Report, problems: Iterable[Problem]) -> None:
+def _add(report: Report, problems: Iterable[Problem], severity: Severity | None = None) -> None:
     for p in problems:
         params: dict[str, Any] = dict(p.params)
-        report.add(p.code, p.path, line=p.line, **params)
+        report.add(p.code, p.path, line=p.line, severity=severity, **params)
+
+
+def _report_copy(report: Report, check: CopyCheck, reference: CopyCheck) -> None:
+    """Every finding about a copy other than the one the AIP is registered from: its warnings
+    (but those the reference copy has too about the same bytes — the same signature file on
+    both copies — which are said once, at the reference), then its own
+    problems — each with its place, as warnings (the AIP is registered from a good copy; this
+    one is recorded as failed) — then ``REBUILD-COPY-INCOMPLETE``, the summary of the copy
+    naming their codes."""
+    if not check.found:
+        return
+    said = {_as_said(w, reference) for w in reference.warnings}
+    _add(report, (w for w in check.warnings
+                  if (mine := _as_said(w, check)) is None or mine not in said))
+    if check.complete:
+        return
+    _add(report, check.problems, Severity.WARNING)
+    report.add("REBUILD-COPY-INCOMPLETE", f"{check.location}:{check.aip_id}",
+               location=check.location, aip=check.aip_id,
+               problems=", ".join(sorted({p.code for p in check.problems})))
+
+
+def _as_said(warning: Problem, check: CopyCheck
+             ) -> tuple[str, str, str, tuple[tuple[str, str], ...]] | None:
+    """A copy's warning about one of the AIP's files, without the copy's name: code, bag path,
+    the file's SHA-256, parameters; None for a warning about anything else (a stray object)."""
+    place = warning.path.removeprefix(f"{check.location}:{check.aip_id}/")
+    stored = check.files.get(place)
+    if stored is None:
+        return None
+    return (warning.code, place, stored.sha256,
+            tuple(sorted((k, v) for k, v in warning.params.items() if k != "location")))
 
 
 def _compare(check: CopyCheck, reference: CopyCheck) -> None:
@@ -254,28 +312,29 @@ def _merged(ingest_events: list[EventRecord], beside: list[EventRecord], aip_id:
     return sorted(out.values(), key=lambda e: (_instant(e.datetime), e.id))
 
 
-def _events_beside(backends: Sequence[StorageBackend], aip_id: str, report: Report
-                   ) -> Iterator[EventRecord]:
-    for backend in backends:
+def _events_beside(names: Sequence[str], backends: Sequence[StorageBackend], aip_id: str,
+                   report: Report) -> Iterator[EventRecord]:
+    for name, backend in zip(names, backends, strict=True):
         events: list[EventRecord] = []
 
-        def unreadable(key: str, error: PreservationError, where: str = backend.describe()
-                       ) -> None:
-            report.add("REBUILD-EVENTS-NOT-READ", f"{where}:{key}", aip=aip_id, error=str(error))
+        def unreadable(key: str, error: PreservationError, name: str = name,
+                       url: str = backend.describe()) -> None:
+            report.add("REBUILD-EVENTS-NOT-READ", f"{name}:{key}", location=name, url=url,
+                       aip=aip_id, error=str(error))
 
         try:  # a bad document is reported and skipped; the others are kept
             events.extend(read_events(backend, aip_id, on_error=unreadable))
         except (PreservationError, ValueError, OSError) as e:
-            report.add("REBUILD-EVENTS-NOT-READ", f"{backend.describe()}:events/{aip_id}/",
-                       aip=aip_id, error=str(e))
+            report.add("REBUILD-EVENTS-NOT-READ", f"{name}:events/{aip_id}/", location=name,
+                       url=backend.describe(), aip=aip_id, error=str(e))
         yield from events
 
 
 def _copies(aip_id: str, checks: Sequence[CopyCheck], events: Sequence[EventRecord],
-            created: str, now: str, report: Report) -> Iterator[CopyRecord]:
+            created: str, now: str) -> Iterator[CopyRecord]:
     """A copy per location holding the AIP: stored at its replication event, status from its
     newest fixity check; a damaged or incomplete copy is recorded as failed (so audit and
-    repair see it) with a warning."""
+    repair see it; its findings are reported by :func:`_report_copy`)."""
     for check in checks:
         if not check.found:
             continue
@@ -285,9 +344,6 @@ def _copies(aip_id: str, checks: Sequence[CopyCheck], events: Sequence[EventReco
         stored_at = min(stored, key=_instant) if stored else (
             iso(check.signature_modified) if check.signature_modified else created)
         if not check.complete:
-            report.add("REBUILD-COPY-INCOMPLETE", f"{check.location}:{aip_id}",
-                       location=check.location, aip=aip_id,
-                       problems=", ".join(sorted({p.code for p in check.problems})))
             yield CopyRecord(aip_id, check.location, check.url, stored_at, "failed", now)
             continue
         if fixity:

@@ -2,8 +2,10 @@
 
 The AIP record comes from bag-info.txt (the fields the builder writes for this purpose), the
 signer from the CMS signature, the file list from the manifests, original names and formats from
-the PREMIS records, the ingest events from PREMIS.xml. Every metadata file read here is first
-checked against the signed manifest, so nothing unsigned reaches the catalog.
+the PREMIS records (the producer's kept metadata: from its path under ``submission/sip/``, or
+for one kept under a sequence number from the signed tag file ``renamed-names.json``,
+:mod:`aip.renamed_names`), the ingest events from PREMIS.xml. Every metadata file read here is
+first checked against the signed manifest, so nothing unsigned reaches the catalog.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from lxml import etree
 
 from aip.rebuild_copy import BAG_INFO, CopyCheck, Problem, StoredFile
+from aip.renamed_names import RENAMED_NAMES, is_renamed, parse_renamed_names
 from preservation import SOFTWARE_NAME
 from preservation.catalog import AipRecord, EventRecord, FileRecord
 from preservation.errors import StorageError, XmlError
@@ -107,6 +110,7 @@ def read_facts(check: CopyCheck, backend: StorageBackend
         return None, problems, warnings
 
     files = []
+    renamed = _renamed_names(check, where, warnings)
     for path, stored in sorted(check.files.items()):
         known = by_path.get(path)
         kind = role(path)
@@ -114,9 +118,14 @@ def read_facts(check: CopyCheck, backend: StorageBackend
             problems.append(Problem("REBUILD-SIZE-MISMATCH", f"{where}/{path}", {
                 "location": check.location, "file": path, "expected": str(known.size),
                 "actual": str(stored.size)}))
-        files.append(_file_record(check.aip_id, stored, kind, known))
+        files.append(_file_record(check.aip_id, stored, kind, known, renamed))
     if problems:
         return None, problems, warnings
+    nameless = sum(1 for f in files if f.role == "metadata" and is_renamed(f.path)
+                   and f.original_name is None)
+    if nameless and renamed is not None:
+        warnings.append(Problem("REBUILD-RENAMED-NAMES-MISSING", f"{where}/{RENAMED_NAMES}", {
+            "location": check.location, "file": RENAMED_NAMES, "count": str(nameless)}))
     content = [f for f in files if f.role == "content"]
     aip = _record(AipRecord, {
         "id": check.aip_id,
@@ -147,12 +156,27 @@ def _record(cls: type[Any], values: dict[str, Any]) -> Any:
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def _file_record(aip_id: str, stored: StoredFile, kind: str, facts: FileFacts | None
-                 ) -> FileRecord:
+def _renamed_names(check: CopyCheck, where: str, warnings: list[Problem]
+                   ) -> dict[str, str] | None:
+    """The original names of the producer's renamed metadata files, from the signed tag file
+    (empty for an AIP written before it existed); None, with a warning, when it is unreadable."""
+    data = check.tag_bytes.get(RENAMED_NAMES)
+    if data is None:
+        return {}
+    try:
+        return parse_renamed_names(data)
+    except ValueError as e:
+        warnings.append(Problem("REBUILD-RENAMED-NAMES-UNREADABLE", f"{where}/{RENAMED_NAMES}", {
+            "location": check.location, "file": RENAMED_NAMES, "error": str(e)}))
+        return None
+
+
+def _file_record(aip_id: str, stored: StoredFile, kind: str, facts: FileFacts | None,
+                 renamed: dict[str, str] | None) -> FileRecord:
     original = facts.original_name if facts is not None else None
     if original is None and kind == "metadata" and stored.path.startswith(_KEPT_METADATA):
         kept = stored.path[len(_KEPT_METADATA):]
-        original = None if kept.startswith("renamed/") else kept
+        original = (renamed or {}).get(stored.path) if is_renamed(stored.path) else kept
     record: FileRecord = _record(FileRecord, {
         "aip_id": aip_id, "path": stored.path, "role": kind, "size": stored.size,
         "sha256": stored.sha256, "original_name": original,

@@ -22,24 +22,38 @@ PREMIS (``originalName``). The package directory name, where one is materialised
 DIP), is the OBJID with ':' replaced by '_' (:func:`package_directory_name`).
 
 A supplement carries the previous version's content files and their TT05 records by reference
-(their bytes are not stored again); a carried record is matched to its data files by stem
-(``EAD_DOC_<stem>.xml`` ↔ ``<stem>.<ext>``). New documents are numbered after the carried ones
-(``docOrdinal``), and the dossier's ``totalDoc`` counts both.
+(their bytes are not stored again); each carried record keeps exactly the data files the previous
+version's rep1 METS ties to it (:class:`PreviousTt05`), or, when that METS was not read, those its
+names give (``EAD_DOC_<stem>.xml`` ↔ ``<stem><ext>``, ``<stem>_<k><ext>``, stubs). New
+documents are numbered after the carried ones (``docOrdinal``), and the dossier's ``totalDoc``
+counts both.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
-from lxml import etree
-
-from aip.model import AipDescription, ContentFile, FormatId, PayloadFile, PreviousVersion
-from aip.premis import premis_package_bytes, premis_representation_bytes
-from aip.tt05_aip_mets import FETCH_SUFFIX, AipDocument, AipHeader, aip_rep_mets, aip_root_mets
+from aip.model import (
+    AipDescription,
+    ContentFile,
+    FormatId,
+    PayloadFile,
+    PreviousVersion,
+    ReusableFile,
+)
+from aip.premis import write_premis_package, write_premis_representation
+from aip.tt05_aip_mets import (
+    FETCH_SUFFIX,
+    AipDocument,
+    AipHeader,
+    write_aip_rep_mets,
+    write_aip_root_mets,
+)
 from aip.tt05_aip_records import (
     AIP_RECORD_SCHEMAS,
     arc_file_code,
@@ -58,12 +72,12 @@ from aip.tt05_aip_staging import (
     schema_file,
     submission_evidence,
     write,
+    write_streamed,
 )
 from preservation import SOFTWARE_NAME, __version__
 from preservation.errors import PreservationError
 from preservation.fonds import MAX_CODE, code_is_valid
 from preservation.timeutil import VIETNAM
-from preservation.xmlsafe import xml_bytes
 from sip.submission import Submission, SubmittedFile
 from sip.tt05_mets_writer import MetsHeader, WrittenFile
 from sip.tt05_model import PackageKind
@@ -80,8 +94,7 @@ METS_SCHEMAS = {"mets1_12.xsd": "mets.xsd", "xlink.xsd": "xlink.xsd",
                 "DILCISExtensionMETS.xsd": "DILCISExtensionMETS.xsd",
                 "premis-v3-0.xsd": "premis-v3-0.xsd"}
 _RECORD = re.compile(r"^EAD_(?:DOC|PIC|MEDIA)_(.+)\.xml$")
-_XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
-_XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+_SEQUENCE_PART = re.compile(r"^(\d{6,})_\d+$")  # a sequence-named document's further files
 
 
 class FondsCodeError(PreservationError):
@@ -126,6 +139,16 @@ class Tt05Plan:
     unlinked: tuple[str, ...]  # AIP paths of data files no record describes
 
 
+@dataclass(frozen=True)
+class PreviousTt05(PreviousVersion):
+    """A previous TT05 version with its documents as its ``representations/rep1/METS.xml``
+    ties them (read by :func:`aip.versions.previous_version`): a supplement carries each
+    record with exactly its data files, whatever their names."""
+
+    #: (record bag path, data bag paths) of each ``MetadataLink/File`` div, in METS order
+    documents: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
 class _Names:
     """AIP names already taken (compared case-folded: storage may be case-insensitive)."""
 
@@ -140,42 +163,66 @@ class _Names:
         self._taken.update(p.casefold() for p in paths)
 
 
-def _stem(name: str) -> str:
-    if name.endswith(FETCH_SUFFIX):
-        return name[: -len(FETCH_SUFFIX)]
-    return name.rsplit(".", 1)[0] if "." in name else name
+def _owner(name: str, records: Collection[str]) -> str | None:
+    """The record stem a carried data file belongs to, by the naming rules of :func:`_names`
+    (used only when the previous version's METS was not read): ``<stem><ext>``,
+    ``<stem><ext>.fetch.txt`` (a SIP's stub name) or ``<stem>.fetch.txt``, and the sequence
+    names ``<n:06d>_<k><ext>`` / ``<n:06d>_<k>.fetch.txt`` of a document's further files."""
+    base = name.removesuffix(FETCH_SUFFIX)
+    for stem in dict.fromkeys((base.rsplit(".", 1)[0], base)):
+        if stem in records:
+            return stem
+        sequence = _SEQUENCE_PART.match(stem)
+        if sequence and sequence[1] in records:
+            return sequence[1]
+    return None
 
 
 def _carried_documents(previous: PreviousVersion | None, names: _Names
              ) -> tuple[list[_Document], list[tuple[ContentFile, PayloadFile]],
                         list[PayloadFile], list[str]]:
-    """The previous version's documents a supplement carries by reference."""
+    """The previous version's documents a supplement carries by reference, each with its
+    record and every data file: as the previous version's rep1 METS ties them when it was read
+    (:class:`PreviousTt05`), else by the names :func:`_names` gives. Data files no record
+    claims are returned as unlinked."""
     if previous is None or previous.mode != "supplement":
         return [], [], [], []
-    data = [f for f in previous.files if f.bag_path.startswith("data/" + REP_DATA)]
-    records = {}
-    for f in previous.files:
-        name = f.bag_path.removeprefix("data/" + REP_RECORDS)
-        match = _RECORD.match(name) if f.bag_path.startswith("data/" + REP_RECORDS) else None
-        if match and "/" not in name:
-            records[match.group(1)] = f
-    content: list[tuple[ContentFile, PayloadFile]] = []
-    by_stem: dict[str, list[str]] = {}
-    for f in data:
-        name = f.bag_path.removeprefix("data/" + REP_DATA)
-        content.append(carried(f, name))
-        by_stem.setdefault(_stem(name), []).append(REP_DATA + name)
-    documents, kept = [], []
-    for stem, record in sorted(records.items()):
-        if stem not in by_stem:
-            continue  # a record without data: it stays in the previous version only
+    records = {f.bag_path: f for f in previous.files
+               if f.bag_path.startswith("data/" + REP_RECORDS)
+               and _RECORD.match(f.bag_path.removeprefix("data/" + REP_RECORDS))}
+    data = {f.bag_path: f for f in previous.files if f.bag_path.startswith("data/" + REP_DATA)}
+    content = [carried(f, f.bag_path.removeprefix("data/" + REP_DATA)) for f in data.values()]
+    ties = (previous.documents if isinstance(previous, PreviousTt05)
+            else _ties_by_name(records, data))
+    documents: list[_Document] = []
+    kept: list[PayloadFile] = []
+    claimed: set[str] = set()
+    for record_path, data_paths in ties:
+        files = tuple(p for p in data_paths if p in data and p not in claimed)
+        record = records.get(record_path)
+        if record is None or not files:
+            continue  # a record without data (or data without record): not a document here
+        claimed.update(files)
         path = record.bag_path.removeprefix("data/")
-        documents.append(_Document(path, None, tuple(by_stem.pop(stem))))
+        documents.append(_Document(path, None, tuple(p.removeprefix("data/") for p in files)))
         kept.append(PayloadFile(path, None, record.size, record.sha256.lower(), "metadata",
                                 stored_key=record.stored_key))
-    unlinked = sorted(p for paths in by_stem.values() for p in paths)
+    unlinked = sorted(p.removeprefix("data/") for p in data if p not in claimed)
     names.take([d.record for d in documents] + [cf.aip_path for cf, _ in content])
     return documents, content, kept, unlinked
+
+
+def _ties_by_name(records: Mapping[str, ReusableFile], data: Mapping[str, ReusableFile]
+                  ) -> list[tuple[str, tuple[str, ...]]]:
+    """(record bag path, data bag paths) of each carried record, by :func:`_owner`."""
+    stems = {_RECORD.match(p.removeprefix("data/" + REP_RECORDS))[1]: p  # type: ignore[index]
+             for p in records}
+    files: dict[str, list[str]] = {}
+    for path in data:
+        stem = _owner(path.removeprefix("data/" + REP_DATA), stems)
+        if stem is not None:
+            files.setdefault(stems[stem], []).append(path)
+    return [(record, tuple(files[record])) for record in sorted(files)]
 
 
 def plan_tt05(submission: Submission, *, archive_code: str,
@@ -224,10 +271,12 @@ def _names(ead_doc: str, data: list[str], ordinal: int, names: _Names, prefix: s
 
 def _free_sequence_names(names: _Names, n: int, data: list[str], record: str
                          ) -> tuple[str, list[str]]:
+    """The first free sequence stem from ``n``: record ``EAD_DOC_<stem>.xml``, data files
+    ``<stem><ext>`` then ``<stem>_<k><ext>`` (stubs ``<stem>[_<k>].fetch.txt``)."""
     while True:
         stem = f"{n:06d}"
-        paths = [REP_DATA + stem + (FETCH_SUFFIX if p.endswith(FETCH_SUFFIX) else
-                                    (f"_{k}" if k else "") + extension(p))
+        paths = [REP_DATA + stem + (f"_{k}" if k else "")
+                 + (FETCH_SUFFIX if p.endswith(FETCH_SUFFIX) else extension(p))
                  for k, p in enumerate(data)]
         record_path = REP_RECORDS + (f"EAD_DOC_{stem}.xml" if record else "")
         if names.free([*paths, record_path] if record else paths):
@@ -251,7 +300,11 @@ def _written(item: PayloadFile, base: str = "", mime: str | None = None) -> Writ
 
 def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
                staging: Path) -> list[PayloadFile]:
-    """Write every metadata file of the AIP into staging; return the whole payload."""
+    """Write every metadata file of the AIP into staging; return the whole payload.
+
+    PREMIS and both METS files are streamed (:func:`aip.tt05_aip_staging.write_streamed`):
+    their size does not decide the memory an ingest needs.
+    """
     title = desc.label
     ead = write(staging, EAD, package_record(
         plan.kind, package_values(plan.kind, submission.tt05.fields if submission.tt05 else {},
@@ -264,8 +317,9 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
     schemas += [write(staging, f"schemas/{name}", schema_bytes(name))
                 for name in AIP_RECORD_SCHEMAS]
     evidence = [*producer_metadata(submission), *submission_evidence(staging, submission)]
-    premis = write(staging, PREMIS, premis_package_bytes(desc))
-    premis_rep = write(staging, PREMIS_REP, premis_representation_bytes(desc, "rep1"))
+    premis = write_streamed(staging, PREMIS, lambda path: write_premis_package(path, desc))
+    premis_rep = write_streamed(staging, PREMIS_REP,
+                            lambda path: write_premis_representation(path, desc, "rep1"))
 
     ids = IdMaker(uuid.UUID(desc.uuid))
     stamp = desc.created.astimezone(VIETNAM).isoformat(timespec="milliseconds")
@@ -277,27 +331,51 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
         record_status=desc.record_status, custodian=desc.organisation)
     content = {cf.aip_path: (cf, p) for cf, p in plan.content}
     base = REP + "/"
-    documents = [AipDocument(d.record, _written(records[d.record], base),
-                             tuple(_written(content[p][1], base, content[p][0].mime)
-                                   for p in d.data)) for d in plan.documents]
+    documents = _Documents(plan.documents, records, content, base)
     unlinked = [_written(content[p][1], base, content[p][0].mime) for p in plan.unlinked]
-    rep_root = aip_rep_mets(head, ids, documents, premis=_written(premis_rep, base),
-                            unlinked=unlinked)
-    _original_names(rep_root, {cf.aip_path.removeprefix(base): cf.original_name
-                               for cf, _ in plan.content})
-    rep = write(staging, f"{REP}/METS.xml", xml_bytes(rep_root))
-    root = aip_root_mets(head, ids, ead=_written(ead), schemas=[_written(s) for s in schemas],
-                         rep=_written(rep), premis=_written(premis),
-                         documentation=[_written(e) for e in evidence])
-    mets = write(staging, "METS.xml", xml_bytes(root))
+
+    def original_name(rel: str) -> str | None:
+        """The producer's name of a data file (FLocat xlink:title)."""
+        found = content.get(base + rel)
+        return found[0].original_name if found else None
+
+    rep = write_streamed(staging, f"{REP}/METS.xml", lambda path: write_aip_rep_mets(
+        path, head, ids, documents, premis=_written(premis_rep, base), unlinked=unlinked,
+        original_names=original_name))
+    mets = write_streamed(staging, "METS.xml", lambda path: write_aip_root_mets(
+        path, head, ids, ead=_written(ead), schemas=[_written(s) for s in schemas],
+        rep=_written(rep), premis=_written(premis),
+        documentation=[_written(e) for e in evidence]))
     return [*(p for _, p in plan.content), *plan.carried_records,
             *(records[d.record] for d in plan.documents if d.values is not None),
             ead, *schemas, *evidence, premis, premis_rep, rep, mets]
 
 
-def _original_names(root: etree._Element, names: Mapping[str, str]) -> None:
-    """``FLocat xlink:title`` = the producer's name of each content file."""
-    for flocat in root.iter("{http://www.loc.gov/METS/}FLocat"):
-        original = names.get(flocat.get(_XLINK_HREF, ""))
-        if original:
-            flocat.set(_XLINK_TITLE, original)
+class _Documents(Sequence[AipDocument]):
+    """The rep1 METS documents of a plan, made when read (the METS writer reads them in several
+    passes; a list of them would hold a few hundred bytes per document)."""
+
+    def __init__(self, documents: Sequence[_Document], records: Mapping[str, PayloadFile],
+                 content: Mapping[str, tuple[ContentFile, PayloadFile]], base: str) -> None:
+        self._documents = documents
+        self._records = records
+        self._content = content
+        self._base = base
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    @overload
+    def __getitem__(self, index: int) -> AipDocument: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[AipDocument]: ...
+
+    def __getitem__(self, index: int | slice) -> AipDocument | Sequence[AipDocument]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        d = self._documents[index]
+        base = self._base
+        return AipDocument(d.record, _written(self._records[d.record], base),
+                           tuple(_written(self._content[p][1], base, self._content[p][0].mime)
+                                 for p in d.data))

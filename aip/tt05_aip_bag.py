@@ -14,12 +14,13 @@ equal an object of the previous version is not stored again. Its fetch line is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from aip.model import FormatId, PayloadFile, PreviousVersion, ReusableFile
+from aip.renamed_names import RENAMED_NAMES, renamed_names_text
 from preservation import SOFTWARE_NAME, __version__
 from preservation.hashing import sha256_bytes
 from preservation.manifest import (
@@ -34,8 +35,10 @@ from preservation.manifest import (
 from preservation.signing import SigningIdentity, sign_detached
 from preservation.timestamps import timestamp_signature
 from preservation.timeutil import iso
+from preservation.xmlstream import HashingWriter
 
 FETCH = "fetch.txt"
+_LINES_PER_WRITE = 1024
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,27 @@ def staged(payload: Sequence[PayloadFile], previous: PreviousVersion | None
     return out
 
 
-def fetch_text(objects: Sequence[StagedObject]) -> str:
+def fetch_lines(objects: Sequence[StagedObject]) -> Iterator[str]:
     """fetch.txt lines ``../<stored key> <size> <bag path>``, sorted by bag path."""
-    return "".join(f"../{encode_path(o.stored_key)} {o.size} {encode_path(o.bag_path)}\n"
-                   for o in sorted(objects, key=lambda o: o.bag_path) if o.stored_key)
+    for o in sorted(objects, key=_bag_path):
+        if o.stored_key:
+            yield f"../{encode_path(o.stored_key)} {o.size} {encode_path(o.bag_path)}\n"
+
+
+def fetch_text(objects: Sequence[StagedObject]) -> str:
+    """The whole fetch.txt (:func:`fetch_lines`) as one text, for small bags and tests."""
+    return "".join(fetch_lines(objects))
+
+
+def manifest_lines(objects: Sequence[StagedObject]) -> Iterator[str]:
+    """manifest-sha256.txt lines ``<sha256>  <bag path>``, sorted by bag path (the lines
+    :func:`preservation.manifest.manifest_text` makes)."""
+    for o in sorted(objects, key=_bag_path):
+        yield f"{o.sha256}  {encode_path(o.bag_path)}\n"
+
+
+def _bag_path(o: StagedObject) -> str:
+    return o.bag_path
 
 
 def _write_tag(staging: Path, name: str, text: str) -> StagedObject:
@@ -130,6 +150,21 @@ def _write_tag(staging: Path, name: str, text: str) -> StagedObject:
     target = staging / name
     target.write_bytes(data)
     return StagedObject(name, target, len(data), sha256_bytes(data), "tag")
+
+
+def _write_lines(staging: Path, name: str, lines: Iterable[str]) -> StagedObject:
+    """A tag file with a line per payload file, written as the lines come (never one text)."""
+    target = staging / name
+    with open(target, "wb") as f:
+        out = HashingWriter(f)
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == _LINES_PER_WRITE:
+                out.write("".join(chunk).encode("utf-8"))
+                chunk.clear()
+        out.write("".join(chunk).encode("utf-8"))
+    return StagedObject(name, target, out.size, out.sha256, "tag")
 
 
 def write_bag(
@@ -141,15 +176,15 @@ def write_bag(
 ) -> tuple[list[StagedObject], StagedObject, StagedObject]:
     """Write the tag files and the signature; return (tag files, tagmanifest, signature)."""
     oxum = f"{sum(p.size for p in payload)}.{len(payload)}"
-    tag_texts = {
-        "bagit.txt": BAGIT_TXT,
-        "bag-info.txt": bag_info_text(bag_info(ident, oxum)),
-        MANIFEST: manifest_text((p.bag_path, p.sha256) for p in payload),
-    }
-    fetch = fetch_text(payload)
-    if fetch:
-        tag_texts[FETCH] = fetch
-    tags = [_write_tag(staging, name, text) for name, text in tag_texts.items()]
+    tags = [_write_tag(staging, "bagit.txt", BAGIT_TXT),
+            _write_tag(staging, "bag-info.txt", bag_info_text(bag_info(ident, oxum))),
+            _write_lines(staging, MANIFEST, manifest_lines(payload))]
+    if any(p.stored_key for p in payload):
+        tags.append(_write_lines(staging, FETCH, fetch_lines(payload)))
+    names = renamed_names_text(payload)
+    if names:  # original names of renamed producer files: in the bag, signed (rebuild reads it)
+        tags.append(_write_tag(staging, RENAMED_NAMES, names))
+    # the tagmanifest lists the few tag files: it is also the signed text, kept whole
     body = manifest_text((t.bag_path, t.sha256) for t in tags).encode()
     tagmanifest = _write_tag(staging, TAGMANIFEST, body.decode())
     signature_der = sign_detached(identity, body)

@@ -8,14 +8,17 @@ validation report are kept under ``submission/`` as evidence of what was receive
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from aip.model import ContentFile, FormatId, PayloadFile, ReusableFile
+from preservation.findings import Report
 from preservation.hashing import sha256_bytes
+from preservation.report_json import report_document, write_json
+from preservation.xmlstream import HashingWriter
 from sip.submission import FileRole, SipKind, Submission
 from sip.tt05_xml import mime_type
 
@@ -47,6 +50,25 @@ def write(staging: Path, aip_path: str, data: bytes, mime: str = "application/xm
     return PayloadFile(aip_path, target, len(data), sha256_bytes(data), "metadata")
 
 
+def write_streamed(staging: Path, aip_path: str,
+                   writer: Callable[[Path], tuple[int, str]]) -> PayloadFile:
+    """Stream a metadata file to ``staging/data/<aip_path>`` with ``writer`` (it writes the path
+    and returns the size and SHA-256: one of the ``write_*`` XML writers, or
+    :func:`write_report_json`), so that no whole document is held in memory."""
+    target = staging / "data" / aip_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size, sha256 = writer(target)
+    return PayloadFile(aip_path, target, size, sha256, "metadata")
+
+
+def write_report_json(path: Path, report: Report) -> tuple[int, str]:
+    """The validation report as JSON (``report.to_dict("en")``), its findings streamed."""
+    with path.open("wb") as f:
+        out = HashingWriter(f)
+        write_json(out, report_document(report, "en"))
+    return out.size, out.sha256
+
+
 def schema_file(name: str, packaged: str | None = None) -> bytes:
     """A packaged schema (preservation/schemas/<packaged or name>)."""
     return (resources.files("preservation") / "schemas" / (packaged or name)).read_bytes()
@@ -60,7 +82,9 @@ def producer_metadata(submission: Submission) -> list[PayloadFile]:
     """
     out = []
     for n, f in enumerate((f for f in submission.files if f.role is FileRole.METADATA), 1):
-        name = f.path if portable(f.path) else f"renamed/{n:06d}{extension(f.path)}"
+        # a producer's own "renamed/" folder is renamed too: it would collide with ours
+        keep = portable(f.path) and not f.path.startswith("renamed/")
+        name = f.path if keep else f"renamed/{n:06d}{extension(f.path)}"
         out.append(PayloadFile(f"submission/sip/{name}", f.fs_path, f.size, f.sha256, "metadata",
                                original_name=f.path))
     return out
@@ -75,8 +99,8 @@ def submission_evidence(staging: Path, submission: Submission) -> list[PayloadFi
             if (_PRODUCER_TAG_FILE.match(entry.name) and entry.is_file()
                     and not entry.is_symlink()):
                 out.append(write(staging, f"submission/{entry.name}", entry.read_bytes()))
-    data = json.dumps(submission.report.to_dict("en"), ensure_ascii=False, indent=2).encode()
-    out.append(write(staging, VALIDATION_REPORT, data))
+    out.append(write_streamed(staging, VALIDATION_REPORT,
+                              lambda path: write_report_json(path, submission.report)))
     return out
 
 

@@ -14,7 +14,6 @@ import copy
 import os
 import re
 import threading
-import unicodedata
 from collections.abc import Collection, Iterable
 from functools import cache
 from importlib import resources
@@ -23,6 +22,7 @@ from typing import IO, Any, cast
 from lxml import etree
 
 from preservation.errors import XmlError
+from preservation.xmlstream import XML_DECLARATION, nfc_in_place
 
 #: default cap on an XML document read from a package (a METS of 100 000 files is ~60 MB)
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -170,10 +170,6 @@ def validate(tree: etree._ElementTree | etree._Element, schema_name: str) -> lis
         return [f"line {e.line}: {e.message}" for e in cast(Iterable[Any], schema.error_log)]
 
 
-def _nfc(value: str | None) -> str | None:
-    return None if value is None else unicodedata.normalize("NFC", value)
-
-
 def _normalised(element: etree._Element, keep_exact: Collection[str]) -> etree._Element:
     """A copy of ``element`` with all text, tails and attribute values in NFC.
 
@@ -181,19 +177,18 @@ def _normalised(element: etree._Element, keep_exact: Collection[str]) -> etree._
     PREMIS originalName must record the producer's name as submitted, NFD or not).
     """
     out = copy.deepcopy(element)
-    for node in out.iter():
-        if not (isinstance(node.tag, str) and node.tag in keep_exact):
-            node.text = _nfc(node.text)
-        node.tail = _nfc(node.tail)
-        for key, value in node.attrib.items():
-            node.set(key, unicodedata.normalize("NFC", str(value)))
+    nfc_in_place(out, keep_exact)
     return out
 
 
 def xml_bytes(element: etree._Element, *, keep_exact: Collection[str] = ()) -> bytes:
-    """Serialise as UTF-8 with an XML declaration, pretty printed, NFC-normalised."""
+    """Serialise as UTF-8 with an XML declaration, pretty printed, NFC-normalised.
+
+    For a whole tree in memory; a document as large as the package (PREMIS, METS) is streamed
+    with :mod:`preservation.xmlstream`, which writes the same bytes.
+    """
     body = etree.tostring(_normalised(element, keep_exact), encoding="UTF-8", pretty_print=True)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+    return XML_DECLARATION + body
 
 
 def write_xml(

@@ -79,15 +79,18 @@ class MetsHeader:
     label: str | None
 
 
-def _m(name: str) -> str:
+def mets_tag(name: str) -> str:
+    """The Clark-notation tag of METS element ``name``, e.g. ``{http://www.loc.gov/METS/}file``."""
     return f"{{{METS_NS}}}{name}"
 
 
-def _csip(name: str) -> str:
+def csip_tag(name: str) -> str:
+    """The Clark-notation name of the E-ARK CSIP extension attribute ``name``."""
     return f"{{{CSIP_NS}}}{name}"
 
 
-def _xlink(name: str) -> str:
+def xlink_tag(name: str) -> str:
+    """The Clark-notation name of the XLink attribute ``name`` (type, href, title)."""
     return f"{{{XLINK_NS}}}{name}"
 
 
@@ -99,69 +102,93 @@ def _schema_location(prefix: str) -> str:
     ))
 
 
+def root_attributes(objid: str, head: MetsHeader, schema_prefix: str) -> dict[str, str]:
+    """The attributes of a TT05 ``mets`` root, in order: OBJID, LABEL (when known), TYPE, CSIP
+    PROFILE, ``csip:CONTENTINFORMATIONTYPE`` and ``xsi:schemaLocation`` pointing at the
+    package's ``schemas/`` (``schema_prefix`` leads there from the METS file's folder)."""
+    attrib = {"OBJID": objid}
+    if head.label:
+        attrib["LABEL"] = head.label
+    attrib.update({"TYPE": head.mets_type, "PROFILE": CSIP_PROFILE,
+                   csip_tag("CONTENTINFORMATIONTYPE"): "MIXED",
+                   f"{{{XSI_NS}}}schemaLocation": _schema_location(schema_prefix)})
+    return attrib
+
+
 def _root(objid: str, head: MetsHeader, schema_prefix: str) -> etree._Element:
     # lxml-stubs do not allow the None (default namespace) key that lxml accepts
-    root = etree.Element(_m("mets"), nsmap=cast(Any, NSMAP))
-    root.set("OBJID", objid)
-    if head.label:
-        root.set("LABEL", head.label)
-    root.set("TYPE", head.mets_type)
-    root.set("PROFILE", CSIP_PROFILE)
-    root.set(_csip("CONTENTINFORMATIONTYPE"), "MIXED")
-    root.set(f"{{{XSI_NS}}}schemaLocation", _schema_location(schema_prefix))
-    _header(root, head)
+    root = etree.Element(mets_tag("mets"), root_attributes(objid, head, schema_prefix),
+                         nsmap=cast(Any, NSMAP))
+    add_header(root, head)
     return root
 
 
-def _header(root: etree._Element, head: MetsHeader) -> None:
-    hdr = etree.SubElement(root, _m("metsHdr"), CREATEDATE=head.created, RECORDSTATUS="NEW")
-    hdr.set(_csip("OAISPACKAGETYPE"), "SIP")
-    creator = etree.SubElement(hdr, _m("agent"), ROLE="CREATOR", TYPE="OTHER",
+def add_header(root: etree._Element, head: MetsHeader) -> etree._Element:
+    """Append a SIP's ``metsHdr`` to ``root`` and return it: CREATEDATE, RECORDSTATUS NEW,
+    ``csip:OAISPACKAGETYPE="SIP"``, the CREATOR/OTHER/SOFTWARE agent (fonds code and software
+    version notes), the ARCHIVIST agent when the agency is known, and the SUBMISSIONAGREEMENT
+    ``altRecordID`` (the fileCode)."""
+    hdr = etree.SubElement(root, mets_tag("metsHdr"), CREATEDATE=head.created,
+                           RECORDSTATUS="NEW")
+    hdr.set(csip_tag("OAISPACKAGETYPE"), "SIP")
+    creator = etree.SubElement(hdr, mets_tag("agent"), ROLE="CREATOR", TYPE="OTHER",
                                OTHERTYPE="SOFTWARE")
-    etree.SubElement(creator, _m("name")).text = head.software
+    etree.SubElement(creator, mets_tag("name")).text = head.software
     if head.fonds_code:
-        note = etree.SubElement(creator, _m("note"))
-        note.set(_csip("NOTETYPE"), "IDENTIFICATIONCODE")
+        note = etree.SubElement(creator, mets_tag("note"))
+        note.set(csip_tag("NOTETYPE"), "IDENTIFICATIONCODE")
         note.text = head.fonds_code
-    version = etree.SubElement(creator, _m("note"))
-    version.set(_csip("NOTETYPE"), "SOFTWARE VERSION")
+    version = etree.SubElement(creator, mets_tag("note"))
+    version.set(csip_tag("NOTETYPE"), "SOFTWARE VERSION")
     version.text = head.software_version
     if head.agency:
-        archivist = etree.SubElement(hdr, _m("agent"), ROLE="ARCHIVIST", TYPE="ORGANIZATION")
-        etree.SubElement(archivist, _m("name")).text = head.agency
-    alt = etree.SubElement(hdr, _m("altRecordID"), TYPE="SUBMISSIONAGREEMENT")
+        archivist = etree.SubElement(hdr, mets_tag("agent"), ROLE="ARCHIVIST",
+                                     TYPE="ORGANIZATION")
+        etree.SubElement(archivist, mets_tag("name")).text = head.agency
+    alt = etree.SubElement(hdr, mets_tag("altRecordID"), TYPE="SUBMISSIONAGREEMENT")
     alt.text = head.file_code
+    return hdr
 
 
-def _sums(item: WrittenFile, created: str) -> dict[str, str]:
+def checksums(item: WrittenFile, created: str) -> dict[str, str]:
+    """MIMETYPE, SIZE, CREATED, CHECKSUM (upper-case SHA-256) and CHECKSUMTYPE, in that order:
+    the attributes every ``file`` and ``mdRef`` carries."""
     return {"MIMETYPE": item.mime, "SIZE": str(item.size), "CREATED": created,
             "CHECKSUM": item.sha256.upper(), "CHECKSUMTYPE": "SHA-256"}
 
 
-def _link(el: etree._Element, rel: str) -> None:
-    el.set(_xlink("type"), "simple")
-    el.set(_xlink("href"), href(rel))
+def set_link(el: etree._Element, rel: str) -> None:
+    """Make ``el`` a simple XLink to the package path ``rel`` (percent-encoded as needed)."""
+    el.set(xlink_tag("type"), "simple")
+    el.set(xlink_tag("href"), href(rel))
 
 
-def _dmd_sec(root: etree._Element, sec_id: str, item: WrittenFile, created: str) -> None:
-    sec = etree.SubElement(root, _m("dmdSec"), ID=sec_id, CREATED=created, STATUS="CURRENT")
-    ref = etree.SubElement(sec, _m("mdRef"), LOCTYPE="URL", MDTYPE="DC", MDTYPEVERSION="1.0.0")
-    for key, value in _sums(item, created).items():
+def add_dmd_sec(root: etree._Element, sec_id: str, item: WrittenFile, created: str) -> None:
+    """Append a ``dmdSec`` with one ``mdRef`` (DC 1.0.0, with checksums) to ``item``."""
+    sec = etree.SubElement(root, mets_tag("dmdSec"), ID=sec_id, CREATED=created,
+                           STATUS="CURRENT")
+    ref = etree.SubElement(sec, mets_tag("mdRef"), LOCTYPE="URL", MDTYPE="DC",
+                           MDTYPEVERSION="1.0.0")
+    for key, value in checksums(item, created).items():
         ref.set(key, value)
-    _link(ref, item.rel)
+    set_link(ref, item.rel)
 
 
-def _file(grp: etree._Element, ids: IdMaker, item: WrittenFile, created: str, id_key: str) -> str:
+def add_file(grp: etree._Element, ids: IdMaker, item: WrittenFile, created: str,
+             id_key: str) -> str:
+    """Append a ``file`` (ID from ``id_key``, checksums, one FLocat to ``item.rel``) to the
+    file group ``grp``; return its ID."""
     file_id = ids.file(id_key)
-    el = etree.SubElement(grp, _m("file"), ID=file_id)
-    for key, value in _sums(item, created).items():
+    el = etree.SubElement(grp, mets_tag("file"), ID=file_id)
+    for key, value in checksums(item, created).items():
         el.set(key, value)
-    _link(etree.SubElement(el, _m("FLocat"), LOCTYPE="URL"), item.rel)
+    set_link(etree.SubElement(el, mets_tag("FLocat"), LOCTYPE="URL"), item.rel)
     return file_id
 
 
-def _div(parent: etree._Element, ids: IdMaker, role: str, label: str) -> etree._Element:
-    return etree.SubElement(parent, _m("div"), ID=ids("div:" + role), LABEL=label)
+def add_div(parent: etree._Element, ids: IdMaker, role: str, label: str) -> etree._Element:
+    """Append a structMap ``div`` whose ID derives from ``role``, labelled ``label``."""
+    return etree.SubElement(parent, mets_tag("div"), ID=ids("div:" + role), LABEL=label)
 
 
 def root_mets(
@@ -174,28 +201,29 @@ def root_mets(
     """The package's root METS.xml (paths relative to the package root)."""
     root = _root(head.objid, head, "")
     dmd_id = ids("dmdSec:" + ead.rel)
-    _dmd_sec(root, dmd_id, ead, head.created)
-    etree.SubElement(root, _m("amdSec"), ID=ids("amdSec"))
-    sec = etree.SubElement(root, _m("fileSec"), ID=ids("fileSec"))
+    add_dmd_sec(root, dmd_id, ead, head.created)
+    etree.SubElement(root, mets_tag("amdSec"), ID=ids("amdSec"))
+    sec = etree.SubElement(root, mets_tag("fileSec"), ID=ids("fileSec"))
     schemas_grp_id = ids("fileGrp:Schemas")
-    grp = etree.SubElement(sec, _m("fileGrp"), ID=schemas_grp_id, USE="Schemas")
+    grp = etree.SubElement(sec, mets_tag("fileGrp"), ID=schemas_grp_id, USE="Schemas")
     for item in schemas:
-        _file(grp, ids, item, head.created, item.rel)
+        add_file(grp, ids, item, head.created, item.rel)
     rep_grp_id = ids("fileGrp:" + REPRESENTATION)
-    rep = etree.SubElement(sec, _m("fileGrp"), ID=rep_grp_id, USE=REPRESENTATION)
-    rep.set(_csip("CONTENTINFORMATIONTYPE"), "MIXED")
-    _file(rep, ids, rep_mets, head.created, rep_mets.rel)
+    rep = etree.SubElement(sec, mets_tag("fileGrp"), ID=rep_grp_id, USE=REPRESENTATION)
+    rep.set(csip_tag("CONTENTINFORMATIONTYPE"), "MIXED")
+    add_file(rep, ids, rep_mets, head.created, rep_mets.rel)
 
-    smap = etree.SubElement(root, _m("structMap"), ID=ids("structMap"), TYPE="PHYSICAL",
+    smap = etree.SubElement(root, mets_tag("structMap"), ID=ids("structMap"), TYPE="PHYSICAL",
                             LABEL="CSIP")
-    top = _div(smap, ids, "root", head.objid)
-    _div(top, ids, "Metadata", "Metadata").set("DMDID", dmd_id)
-    etree.SubElement(_div(top, ids, "Schemas", "Schemas"), _m("fptr"), FILEID=schemas_grp_id)
-    rep_div = _div(top, ids, REPRESENTATION, REPRESENTATION)
-    mptr = etree.SubElement(rep_div, _m("mptr"), LOCTYPE="URL")
-    _link(mptr, rep_mets.rel)
-    mptr.set(_xlink("title"), rep_grp_id)
-    etree.SubElement(rep_div, _m("fptr"), FILEID=rep_grp_id)
+    top = add_div(smap, ids, "root", head.objid)
+    add_div(top, ids, "Metadata", "Metadata").set("DMDID", dmd_id)
+    etree.SubElement(add_div(top, ids, "Schemas", "Schemas"), mets_tag("fptr"),
+                     FILEID=schemas_grp_id)
+    rep_div = add_div(top, ids, REPRESENTATION, REPRESENTATION)
+    mptr = etree.SubElement(rep_div, mets_tag("mptr"), LOCTYPE="URL")
+    set_link(mptr, rep_mets.rel)
+    mptr.set(xlink_tag("title"), rep_grp_id)
+    etree.SubElement(rep_div, mets_tag("fptr"), FILEID=rep_grp_id)
     return root
 
 
@@ -205,25 +233,26 @@ def rep_mets(head: MetsHeader, ids: IdMaker, documents: Sequence[DocumentEntry])
     dmd_ids = []
     for doc in documents:
         dmd_id = ids(f"rep1:dmdSec:{doc.record.rel}")
-        _dmd_sec(root, dmd_id, doc.record, head.created)
+        add_dmd_sec(root, dmd_id, doc.record, head.created)
         dmd_ids.append(dmd_id)
-    etree.SubElement(root, _m("amdSec"), ID=ids("rep1:amdSec"))
-    sec = etree.SubElement(root, _m("fileSec"), ID=ids("rep1:fileSec"))
+    etree.SubElement(root, mets_tag("amdSec"), ID=ids("rep1:amdSec"))
+    sec = etree.SubElement(root, mets_tag("fileSec"), ID=ids("rep1:fileSec"))
     data_grp_id = ids("rep1:fileGrp:Data")
-    grp = etree.SubElement(sec, _m("fileGrp"), ID=data_grp_id, USE="Data")
-    file_ids = [_file(grp, ids, doc.data, head.created, f"{REP_DIR}/{doc.data.rel}")
+    grp = etree.SubElement(sec, mets_tag("fileGrp"), ID=data_grp_id, USE="Data")
+    file_ids = [add_file(grp, ids, doc.data, head.created, f"{REP_DIR}/{doc.data.rel}")
                 for doc in documents]
 
-    smap = etree.SubElement(root, _m("structMap"), ID=ids("rep1:structMap"), TYPE="PHYSICAL",
+    smap = etree.SubElement(root, mets_tag("structMap"), ID=ids("rep1:structMap"), TYPE="PHYSICAL",
                             LABEL="CSIP")
-    top = _div(smap, ids, "rep1:root", "rep1")
-    meta = _div(top, ids, "rep1:Metadata", "Metadata")
+    top = add_div(smap, ids, "rep1:root", "rep1")
+    meta = add_div(top, ids, "rep1:Metadata", "Metadata")
     if dmd_ids:
         meta.set("DMDID", " ".join(dmd_ids))
     if documents:
-        etree.SubElement(_div(top, ids, "rep1:Data", "Data"), _m("fptr"), FILEID=data_grp_id)
+        etree.SubElement(add_div(top, ids, "rep1:Data", "Data"), mets_tag("fptr"),
+                         FILEID=data_grp_id)
     for doc, dmd_id, file_id in zip(documents, dmd_ids, file_ids, strict=True):
-        link = _div(top, ids, f"rep1:{METADATA_LINK}:{doc.doc_id}", METADATA_LINK)
+        link = add_div(top, ids, f"rep1:{METADATA_LINK}:{doc.doc_id}", METADATA_LINK)
         link.set("DMDID", dmd_id)
-        etree.SubElement(link, _m("fptr"), FILEID=file_id)
+        etree.SubElement(link, mets_tag("fptr"), FILEID=file_id)
     return root

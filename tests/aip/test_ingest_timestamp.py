@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aip.ingest import ingest
@@ -14,22 +13,10 @@ from preservation.audit import audit
 from preservation.errors import SigningError
 from preservation.repository import Repository, init_repository
 from sip.samples import make_sample_transfer
+from tests.aip.stored_aips import configure_tsa
 from tests.helpers import location_root, prepare_test_home, tree_digest
 from tests.signing.signing_pki import ThrowawayCA
 from tests.signing.tsa import dummy_stamper, issue_tsa_certificate, serve_tsa
-
-
-def configure_tsa(home: Path, url: str, ca: ThrowawayCA) -> None:
-    """Point [signing] at the TSA and trust its CA next to the archive's own certificate."""
-    config = home / "preservation.toml"
-    anchors = home / "keys" / "trust.pem"
-    own = (home / "keys" / "signing-cert.pem").read_bytes()
-    anchors.write_bytes(own + ca.certificate.public_bytes(serialization.Encoding.PEM))
-    text = config.read_text(encoding="utf-8")
-    text = text.replace("[signing]\n", f'[signing]\ntsa_url = "{url}"\n', 1)
-    text = text.replace('trust_anchors = ["keys/signing-cert.pem"]',
-                        'trust_anchors = ["keys/trust.pem"]')
-    config.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

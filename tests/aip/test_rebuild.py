@@ -29,12 +29,12 @@ from preservation.findings import Report
 from preservation.fonds import make_fonds, register_fonds
 from preservation.manifest import SIGNATURE
 from preservation.repository import Repository, init_repository
-from preservation.signing import sign_detached
 from preservation.storage import open_locations
 from preservation.timeutil import now_local
 from sip.create import create_sip
 from sip.samples import make_sample_sip_source, make_sample_transfer
 from sip.tt05_model import PackageKind
+from tests.aip.stored_aips import forge_copy as _forge
 
 # the PostgreSQL fixtures live in tests/core/conftest.py; registered here too for this module
 from tests.core.postgres_server import postgres_db, postgres_server  # noqa: F401
@@ -361,28 +361,6 @@ def _ingested(repo: Repository, tmp_path: Path) -> str:
     repo.catalog.add_fonds(make_fonds(TEST_FONDS, "Phông thử nghiệm"))
     return ingest(repo.config, make_sample_transfer(tmp_path / "t"), identity=repo.identity(),
                   catalog=repo.catalog, fonds=TEST_FONDS).aip_id
-
-
-def _forge(repo: Repository, aip_id: str, files: dict[str, bytes],
-           tags: dict[str, str] | None = None) -> None:
-    """Write ``files`` into copy1 of the AIP, list them (and ``tags``: name → digest) in its
-    tagmanifest and sign that with the archive's own key: a forgery by someone holding the
-    key, which only the checks after the signature can catch."""
-    folder = location_root(repo.config, 0) / aip_id
-    listed = {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in
-              (folder / "tagmanifest-sha256.txt").read_text(encoding="utf-8").splitlines()}
-    for name, data in files.items():
-        target = folder / name
-        if target.exists():
-            target.chmod(0o644)
-        target.write_bytes(data)
-        listed[name] = hashlib.sha256(data).hexdigest()
-    listed.update(tags or {})
-    tagmanifest = "".join(f"{digest}  {name}\n" for name, digest in sorted(listed.items()))
-    for name, data in (("tagmanifest-sha256.txt", tagmanifest.encode()),
-                       (SIGNATURE, sign_detached(repo.identity(), tagmanifest.encode()))):
-        (folder / name).chmod(0o644)
-        (folder / name).write_bytes(data)
 
 
 def _check_copy1(repo: Repository, aip_id: str) -> list[tuple[str, str, int | None]]:
