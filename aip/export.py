@@ -13,6 +13,9 @@
 Then the handover list (:mod:`aip.handover`): ``handover.csv`` and ``handover.pdf``. Everything
 is written under temporary names in DIR and renamed into place only when every package is done;
 an existing file is never overwritten (EXPORT-TARGET-EXISTS), and a failure leaves nothing.
+Once the files are in place, each exported AIP gets a PREMIS ``dissemination`` event (agents:
+our software, the organisation, the archivist), in the catalog and written beside the AIP on
+every reachable location, as an access copy (:mod:`dip.access`) does.
 Only TT05 AIPs are exported: an E-ARK or BagIt AIP is refused (EXPORT-NOT-TT05).
 """
 
@@ -34,13 +37,16 @@ from cryptography import x509
 from aip.export_read import VerifiedAip, read_verified
 from aip.export_sip import ExportedSip, ExportError, write_sip
 from aip.handover import HandoverDocument, HandoverPackage, write_handover_csv, write_handover_pdf
+from preservation.audit import open_all_locations
 from preservation.catalog import AipRecord, Catalog
 from preservation.config import Config
 from preservation.errors import PreservationError, RejectedError, UsageError
+from preservation.events import new_event, publish_event, standard_agents
 from preservation.findings import Report
 from preservation.hashing import CHUNK, sha256_file
 from preservation.manifest import parse_bag_info
 from preservation.progress import Progress, no_progress
+from preservation.storage import StorageBackend
 from preservation.timeutil import now_local
 from sip.validate import ValidationOptions, open_sip
 
@@ -75,6 +81,9 @@ class ExportedPackage:
     source_copy: str
     rejected_copies: tuple[Report, ...]
     warnings: tuple[str, ...]  # finding codes the receiving validator gave (no errors)
+    event_id: str = ""  # the dissemination event recorded for this handover
+    #: locations the dissemination event could not be written to (it is in the catalog)
+    event_not_written: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,8 +109,11 @@ def sip_objid(aip_id: str) -> str:
 
 def export_aips(config: Config, catalog: Catalog, aip_ids: Sequence[str], out_dir: Path,
                 trust_anchors: Sequence[x509.Certificate], *, progress: Progress = no_progress,
-                clock: Callable[[], datetime] = now_local) -> ExportResult:
-    """Export the AIPs as TT05 SIP ZIPs with a handover list, all or nothing, into ``out_dir``."""
+                clock: Callable[[], datetime] = now_local,
+                archivist: str | None = None) -> ExportResult:
+    """Export the AIPs as TT05 SIP ZIPs with a handover list, all or nothing, into ``out_dir``;
+    then record a dissemination event per AIP. ``archivist`` names the person responsible
+    (None: the operating-system user)."""
     ids = list(dict.fromkeys(aip_ids))
     if not ids:
         raise UsageError("name at least one AIP to export", code="EXPORT-NOTHING")
@@ -125,7 +137,8 @@ def export_aips(config: Config, catalog: Catalog, aip_ids: Sequence[str], out_di
         _publish(staging, out_dir, [p.zip_path.name for p in packages] + [CSV_NAME, PDF_NAME])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    done = tuple(_moved(p, out_dir) for p in packages)
+    done = _disseminated(config, catalog, [_moved(p, out_dir) for p in packages], clock(),
+                         archivist)
     log.info("exported %d AIPs to %s", len(done), out_dir)
     return ExportResult(out_dir, done, out_dir / CSV_NAME, out_dir / PDF_NAME)
 
@@ -257,3 +270,35 @@ def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
 
 def _moved(package: ExportedPackage, out_dir: Path) -> ExportedPackage:
     return dataclasses.replace(package, zip_path=out_dir / package.zip_path.name)
+
+
+def _disseminated(config: Config, catalog: Catalog, packages: Sequence[ExportedPackage],
+                  when: datetime, archivist: str | None) -> tuple[ExportedPackage, ...]:
+    """A ``dissemination`` event per handed-over AIP: beside the AIP on every reachable
+    location (a location that fails is logged and named in the package) and in the catalog."""
+    agents = standard_agents(config.name, archivist)
+    backends: dict[str, StorageBackend] = {}
+    unreachable: dict[str, str] = {}
+    out: list[ExportedPackage] = []
+    try:
+        reachable = open_all_locations(config, backends, unreachable)
+        for package in packages:
+            event = new_event(
+                package.aip_id, "dissemination", when, "success",
+                detail=f"handover export as the TT05 SIP {package.zip_path.name} "
+                       f"({package.size} bytes, SHA-256 {package.sha256}), read from copy "
+                       f"{package.source_copy}",
+                outcome_detail=str(package.zip_path), location=package.source_copy,
+                agents=agents)
+            failed = [*publish_event(reachable, event, agents),
+                      *(f"{name} (unreachable)" for name in unreachable)]
+            if failed:
+                log.warning("dissemination event %s of AIP %s not written beside the AIP on %s",
+                            event.id, package.aip_id, ", ".join(failed))
+            catalog.add_events([event])
+            out.append(dataclasses.replace(package, event_id=event.id,
+                                           event_not_written=tuple(failed)))
+    finally:
+        for backend in backends.values():
+            backend.close()
+    return tuple(out)

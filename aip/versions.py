@@ -5,24 +5,51 @@ latest version of a package can be supplemented or replaced; the previous versio
 are offered to the builder as :class:`~aip.builder.ReusableFile` so that unchanged bytes are not
 stored again (the new bag's ``fetch.txt`` points at the object that really holds them).
 
-This module only reads the catalog; the refusals it raises are :class:`RejectedError` with a
-report of one ``INGEST-*`` finding, raised before anything is written.
+Versions of one package keep one kind of AIP (:func:`refuse_mixed_kinds`): a TT05 AIP_hoso
+is supplemented or replaced only by a SIP_hoso, an AIP_tailieu only by a SIP_tailieu, and an
+E-ARK-shaped AIP (from an E-ARK or a BagIt SIP) only by an E-ARK or BagIt SIP.
+
+A supplement of a TT05 version carries its documents, each record with exactly the data files
+the previous version's ``representations/rep1/METS.xml`` ties to it; given the configuration,
+:func:`previous_version` reads that METS from storage (:func:`previous_documents`).
+
+This module reads the catalog (and, for a TT05 supplement, that one METS); the refusals it
+raises are :class:`RejectedError` with a report of one ``INGEST-*`` finding, raised before
+anything is written.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lxml import etree
+
 from aip.builder import PreviousVersion, ReusableFile
+from aip.tt05_aip import PreviousTt05
 from preservation.catalog import AipRecord, Catalog, FileRecord
-from preservation.errors import RejectedError, UsageError
+from preservation.config import Config
+from preservation.errors import RejectedError, StorageError, UsageError
 from preservation.findings import Report
 from preservation.manifest import object_key
+from preservation.storage import StorageBackend
+from preservation.storage.locations import open_locations
+from sip.submission import Submission
+
+log = logging.getLogger(__name__)
 
 SUPPLEMENT, REPLACE = "supplement", "replace"
 #: roles of the previous version's files that a new version may reuse (payload, not tag files)
 _REUSABLE_ROLES = ("content", "metadata")
+#: the bag path of a TT05 AIP's representation METS, and the folder its hrefs are relative to
+REP_METS = "data/representations/rep1/METS.xml"
+_REP_BASE = "data/representations/rep1/"
+_METS = "{http://www.loc.gov/METS/}"
+_HREF = "{http://www.w3.org/1999/xlink}href"
+_LINK = "MetadataLink/File"
 
 
 @dataclass(frozen=True)
@@ -83,11 +110,105 @@ def reusable_files(record: AipRecord, files: list[FileRecord]) -> tuple[Reusable
         for f in files if f.role in _REUSABLE_ROLES and f.path.startswith("data/"))
 
 
-def previous_version(catalog: Catalog, request: VersionRequest) -> tuple[PreviousVersion, str]:
-    """What the builder needs about the version to build on, and that version's fonds code."""
+def previous_version(catalog: Catalog, request: VersionRequest, config: Config | None = None
+                     ) -> tuple[PreviousVersion, str]:
+    """What the builder needs about the version to build on, and that version's fonds code.
+
+    With ``config``, a supplement of a TT05 version also gets its documents as its rep1 METS
+    ties them (:class:`~aip.tt05_aip.PreviousTt05`), read from the first location that has it;
+    INGEST-PREVIOUS-METS-UNREADABLE when no location does. Without it, the TT05 builder ties
+    the carried records to their files by name.
+    """
     record = previous_record(catalog, request)
     previous = PreviousVersion(
         uuid=record.id, package_uuid=package_id(record), version=record.version,
         objid=record.objid or f"urn:uuid:{record.id}", mode=request.mode,
         files=reusable_files(record, catalog.files(record.id)))
-    return previous, record.fonds_code
+    if config is None or request.mode != SUPPLEMENT or aip_kind(record.source_kind) not in (
+            "tt05-hoso", "tt05-tailieu"):
+        return previous, record.fonds_code
+    with open_locations(config) as backends:
+        documents = previous_documents(backends, previous)
+    same = {f.name: getattr(previous, f.name) for f in dataclasses.fields(previous)}
+    return PreviousTt05(**same, documents=documents), record.fonds_code
+
+
+def previous_documents(backends: Sequence[StorageBackend], previous: PreviousVersion
+                       ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(record bag path, data bag paths) of every ``MetadataLink/File`` div of the previous
+    version's rep1 METS, read from the first location where it can be read and parsed."""
+    mets = next((f for f in previous.files if f.bag_path == REP_METS), None)
+    errors: list[str] = []
+    for backend in backends:
+        if mets is None:
+            break
+        try:
+            with backend.open(mets.stored_key) as stream:
+                return _documents(stream)
+        except (StorageError, OSError, etree.XMLSyntaxError, ValueError) as e:
+            log.warning("rep1 METS of %s unreadable on %s: %s", previous.uuid,
+                        backend.describe(), e)
+            errors.append(f"{backend.describe()}: {e}")
+    raise refusal("INGEST-PREVIOUS-METS-UNREADABLE",
+                  f"the representation METS of AIP {previous.uuid} could not be read from any "
+                  f"location ({'; '.join(errors) or 'not in the catalog'})",
+                  aip=previous.uuid, error="; ".join(errors) or "not in the catalog")
+
+
+def _documents(stream: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Stream-parse a rep1 METS (hardened: no entities, no network, no DTD) into documents."""
+    records: dict[str, str] = {}  # dmdSec ID -> record href
+    files: dict[str, str] = {}  # file ID -> data href
+    links: list[tuple[str, list[str]]] = []
+    events = etree.iterparse(stream, events=("end",), resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=True)
+    for _, element in events:
+        tag = element.tag
+        if tag == f"{_METS}mdRef":
+            parent = element.getparent()
+            if parent is not None and parent.tag == f"{_METS}dmdSec":
+                records[parent.get("ID", "")] = element.get(_HREF, "")
+        elif tag == f"{_METS}FLocat":
+            parent = element.getparent()
+            if parent is not None:
+                files[parent.get("ID", "")] = element.get(_HREF, "")
+        elif tag == f"{_METS}div" and element.get("LABEL") == _LINK:
+            links.append((element.get("DMDID", ""),
+                          [p.get("FILEID", "") for p in element.iterfind(f"{_METS}fptr")]))
+            element.clear()
+        elif tag in (f"{_METS}file", f"{_METS}dmdSec"):
+            element.clear()  # read: keep memory to the ID maps, not the tree
+    out = []
+    for dmd, fptrs in links:
+        href = records.get(dmd.split()[0] if dmd else "")
+        if href:
+            out.append((_REP_BASE + href, tuple(_REP_BASE + files[f] for f in fptrs
+                                                if files.get(f))))
+    return tuple(out)
+
+
+def aip_kind(kind_label: str) -> str:
+    """The kind of AIP a submission of ``kind_label`` becomes: ``tt05-hoso`` (AIP_hoso),
+    ``tt05-tailieu`` (AIP_tailieu) or ``eark`` (an E-ARK-shaped AIP, from an E-ARK or a BagIt
+    SIP); a bag wrapping a package counts as that package."""
+    kind = kind_label.removeprefix("bagit+")
+    return "eark" if kind in ("eark", "bagit") else kind
+
+
+def refuse_mixed_kinds(catalog: Catalog, previous: PreviousVersion | None,
+                       submission: Submission) -> None:
+    """INGEST-VERSION-KIND-MISMATCH when ``submission`` would make a version of another kind
+    of AIP than ``previous`` (call after validation, before building: nothing is written)."""
+    if previous is None:
+        return
+    record = catalog.aip(previous.uuid)
+    if record is None:
+        return  # checked by previous_record already; nothing to compare
+    before, now = aip_kind(record.source_kind), aip_kind(submission.kind_label)
+    if before != now:
+        verb = "supplement" if previous.mode == SUPPLEMENT else "replace"
+        raise refusal(
+            "INGEST-VERSION-KIND-MISMATCH",
+            f"AIP {record.id} is a {record.source_kind} package; a {submission.kind_label} "
+            f"submission cannot {verb} it (the versions of a package keep one kind of AIP)",
+            aip=record.id, previous=record.source_kind, kind=submission.kind_label)

@@ -1,7 +1,8 @@
 """A repository home: its configuration, catalog and signing identity, opened together.
 
 ``init_repository`` lays out a new home with the embedded default (two filesystem locations and
-a SQLite catalog inside the home). ``Repository`` is what every command works through.
+a SQLite catalog inside the home), and optionally names and registers the archive's default fonds
+so that the first ingest needs no ``--fonds``. ``Repository`` is what every command works through.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from cryptography.hazmat.primitives import serialization
 from preservation.catalog import Catalog
 from preservation.config import CONFIG_NAME, Config, dump_toml, load_config, parse_config
 from preservation.errors import ConfigError, SigningError, UsageError
+from preservation.findings import Report
+from preservation.fonds import (
+    MAX_CODE,
+    FondsInvalidError,
+    FondsRecord,
+    code_is_valid,
+    make_fonds,
+    register_fonds,
+)
 from preservation.signing import (
     SigningIdentity,
     create_test_identity,
@@ -24,6 +34,7 @@ from preservation.signing import (
     load_pkcs12,
 )
 from preservation.storage.filesystem import root_from_url
+from preservation.storage.locations import open_locations
 
 PassphraseSource = Callable[[str], bytes | None]
 
@@ -54,8 +65,19 @@ def init_repository(
     signing_p12: Path | None = None,
     passphrase: bytes | None = None,
     archive_code: str = "",
+    default_fonds: str = "",
+    fonds_name: str = "",
 ) -> Config:
-    """Create a repository home and its configuration; refuse to touch an existing one."""
+    """Create a repository home and its configuration; refuse to touch an existing one.
+
+    ``default_fonds`` is written as ``[repository] default_fonds`` (the fonds of an ingest that
+    names none). With ``fonds_name`` that fonds is also registered (catalog row and a record on
+    every location, as ``preservation fonds add CODE --name NAME`` does), so the repository is
+    ready for its first ingest; without it only the configuration names the code, which suits
+    a home made over storage that already holds the fonds (then ``catalog rebuild``). The
+    configuration file is written last: an init that fails (a bad fonds code or name, a
+    location that refuses the fonds record) can simply be run again.
+    """
     home = home.absolute()
     config_path = home / CONFIG_NAME
     if config_path.exists():
@@ -63,6 +85,7 @@ def init_repository(
                          location=str(config_path))
     if not name.strip():
         raise UsageError("the archive name must not be empty", code="REPO-NAME-EMPTY")
+    fonds = _default_fonds(default_fonds.strip(), fonds_name)
     home.mkdir(parents=True, exist_ok=True)
     keys = home / "keys"
     keys.mkdir(exist_ok=True)
@@ -87,7 +110,8 @@ def init_repository(
                    "trust_anchors": [str(cert_path.relative_to(home))],
                    "test_identity": True}
     data: dict[str, object] = {
-        "repository": {"name": name, "archive_code": archive_code, "min_copies": 2},
+        "repository": {"name": name, "archive_code": archive_code,
+                       "default_fonds": default_fonds.strip(), "min_copies": 2},
         "catalog": {"url": "sqlite:///catalog.sqlite"},
         "signing": signing,
         "storage": storage,
@@ -100,13 +124,32 @@ def init_repository(
             # the URL is percent-encoded ("lưu trữ" → "l%C6%B0u%20tr%E1%BB%AF"): decode it
             # exactly as the filesystem backend will when it opens the location
             root_from_url(loc.url).mkdir(parents=True, exist_ok=True)
+    with Catalog(config.catalog_target) as catalog:
+        if fonds is not None and catalog.fonds(fonds.code) is None:
+            with open_locations(config) as backends:
+                register_fonds(catalog, backends, fonds)
     tmp = config_path.with_suffix(".toml.tmp")
     tmp.write_text("# Preservation repository configuration (written by `preservation init`).\n"
                    + text, encoding="utf-8")
     os.replace(tmp, config_path)
-    with Catalog(config.catalog_target):
-        pass
     return config
+
+
+def _default_fonds(code: str, name: str) -> FondsRecord | None:
+    """The fonds ``init`` registers (None: none to register), checked before anything is
+    written; a bad code or name raises :class:`FondsInvalidError` (FONDS-INVALID)."""
+    if name.strip() and not code:
+        raise UsageError("a fonds name needs the fonds code (--default-fonds CODE)",
+                         code="REPO-FONDS-NAME-WITHOUT-CODE")
+    if not code:
+        return None
+    if name.strip():
+        return make_fonds(code, name)
+    if not code_is_valid(code):
+        report = Report(subject=f"fonds {code}", kind="fonds")
+        report.add("FONDS-CODE-INVALID", "code", fonds=code, limit=MAX_CODE)
+        raise FondsInvalidError(report)
+    return None
 
 
 class Repository:

@@ -33,6 +33,7 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 _HEX = re.compile(r"^[0-9A-Fa-f]+$")
 _MANIFEST_LINE = re.compile(r"^([^ \t]+)[ \t]+(.+)$", re.DOTALL)
 _FETCH_LINE = re.compile(r"^([^ \t]+)[ \t]+([^ \t]+)[ \t]+(.+)$", re.DOTALL)
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # RFC 3986 §3.1: an absolute URI
 _PERCENT = re.compile(r"%(0[AaDd]|25)")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _OXUM = re.compile(r"^(\d+)\.(\d+)$")
@@ -359,18 +360,35 @@ class FetchLine:
 
 def parse_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
                 report: Report) -> list[FetchLine]:
-    """Parse fetch.txt (RFC 8493 §2.2.3): ``url length filepath``; length is octets or ``-``."""
+    """Parse fetch.txt (RFC 8493 §2.2.3): ``url length filepath``; length is octets or ``-``.
+
+    The RFC wants ``url`` to be an absolute URI. A relative reference (no scheme, e.g. the
+    ``../<object key>`` lines of this repository's own AIP versions, resolved against the bag's
+    folder on storage) is a documented extension: BAGIT-FETCH-URL-RELATIVE (a warning), and the
+    line is checked like any other. The validator never fetches, so a file it names that is not
+    in the bag is BAGIT-FETCH-INCOMPLETE whatever its URL.
+    """
     out: list[FetchLine] = []
     for number, text in lines:
         if text.strip() == "":
             continue
         match = _FETCH_LINE.match(text)
-        if match is None or not (match[2] == "-" or match[2].isdigit()) or ":" not in match[1]:
+        if match is None or not (match[2] == "-" or match[2].isdigit()) or not _url_form(
+                match[1]):
             report.add("BAGIT-FETCH-LINE-MALFORMED", "fetch.txt", line=number,
                        text=printable(text))
             continue
+        if not _URL_SCHEME.match(match[1]):
+            report.add("BAGIT-FETCH-URL-RELATIVE", "fetch.txt", line=number,
+                       url=printable(match[1]))
         path = decode_path(match[3], name="fetch.txt", line=number, declaration=declaration,
                            report=report)
         length = None if match[2] == "-" else int(match[2])
         out.append(FetchLine(url=match[1], length=length, path=path, line=number))
     return out
+
+
+def _url_form(url: str) -> bool:
+    """An absolute URI (``scheme:…``) or a relative reference whose first segment has no
+    ``:`` (RFC 3986 §4.2: ``1a:b`` is neither)."""
+    return bool(_URL_SCHEME.match(url)) or ":" not in url.split("/", 1)[0]

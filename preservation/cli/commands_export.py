@@ -10,6 +10,7 @@ from rich.console import Console
 
 from aip.export import ExportResult, export_aips
 from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.report_json import report_document
 from preservation.repository import Repository
 
 
@@ -23,17 +24,21 @@ def register(group: click.Group) -> None:
               type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the ZIPs, handover.csv and handover.pdf (existing files are "
                    "never overwritten).")
+@click.option("--archivist", metavar="NAME",
+              help="The person responsible for this export, named in its dissemination event "
+                   "(default: the operating-system user).")
 @json_option
 @click.pass_context
 @handle_errors
-def export_cmd(ctx: click.Context, aip_ids: tuple[str, ...], out_dir: Path) -> None:
+def export_cmd(ctx: click.Context, aip_ids: tuple[str, ...], out_dir: Path,
+               archivist: str | None) -> None:
     """Write each TT05 AIP as a TT05 SIP ZIP another archive can ingest, read from a copy that
     verifies, plus a handover list (handover.csv, handover.pdf) with codes, titles, sizes and
     SHA-256 checksums."""
     lang = app(ctx).lang
     with Repository.open(app(ctx).home) as repo, progress_bar(ctx) as progress:
         result = export_aips(repo.config, repo.catalog, aip_ids, out_dir, repo.trust_anchors(),
-                             progress=progress)
+                             progress=progress, archivist=archivist)
     emit(ctx, _data(result, lang), lambda console: _text(console, result, lang))
 
 
@@ -47,7 +52,8 @@ def _data(result: ExportResult, lang: str) -> dict[str, Any]:
             "arcFileCode": p.sip.arc_file_code, "fileCode": p.sip.file_code,
             "title": p.sip.title, "fonds": p.sip.fonds_code, "documents": len(p.sip.documents),
             "source_copy": p.source_copy, "validator_findings": list(p.warnings),
-            "rejected_copies": [r.to_dict(lang) for r in p.rejected_copies],
+            "event_id": p.event_id, "event_not_written": list(p.event_not_written),
+            "rejected_copies": [report_document(r, lang) for r in p.rejected_copies],
         } for p in result.packages],
     }
 

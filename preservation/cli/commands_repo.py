@@ -22,6 +22,7 @@ from preservation.cli.runtime import (
 )
 from preservation.config import resolve_home
 from preservation.errors import UsageError
+from preservation.report_json import findings_array
 from preservation.repository import Repository, init_repository
 
 
@@ -49,12 +50,20 @@ def ask_passphrase(env_name: str) -> bytes | None:
               help="The archive's PKCS#12 signing identity (passphrase from "
                    "$PRESERVATION_P12_PASSPHRASE or a prompt). Default: a self-signed TEST "
                    "identity.")
+@click.option("--default-fonds", default="", metavar="CODE",
+              help="The fonds (mã phông) of an ingest that names none, written to the "
+                   "configuration ([repository] default_fonds).")
+@click.option("--fonds-name", default="", metavar="NAME",
+              help="With --default-fonds: also register that fonds under this name (as "
+                   "`preservation fonds add CODE --name NAME` does), ready for the first ingest.")
 @json_option
 @click.pass_context
 @handle_errors
 def init_cmd(ctx: click.Context, directory: Path | None, name: str, archive_code: str,
-             locations: tuple[str, ...], signing_p12: Path | None) -> None:
-    """Create a repository home: configuration, storage locations, catalog, signing identity."""
+             locations: tuple[str, ...], signing_p12: Path | None, default_fonds: str,
+             fonds_name: str) -> None:
+    """Create a repository home: configuration, storage locations, catalog, signing identity
+    (and, with --default-fonds/--fonds-name, the default fonds)."""
     home = resolve_home(directory if directory is not None else app(ctx).home)
     passphrase = None
     if signing_p12 is not None:
@@ -65,12 +74,15 @@ def init_cmd(ctx: click.Context, directory: Path | None, name: str, archive_code
             raise UsageError("the PKCS#12 passphrase is needed: set PRESERVATION_P12_PASSPHRASE",
                              code="SIGN-P12-PASSPHRASE")
     config = init_repository(home, name=name, locations=locations, signing_p12=signing_p12,
-                             passphrase=passphrase, archive_code=archive_code)
+                             passphrase=passphrase, archive_code=archive_code,
+                             default_fonds=default_fonds, fonds_name=fonds_name)
+    registered = bool(config.default_fonds and fonds_name.strip())
     data = {
         "ok": True, "home": str(config.home), "config": str(config.home / "preservation.toml"),
         "catalog": config.catalog_target.display,
         "storage": [{"name": s.name, "url": s.url} for s in config.storage],
         "test_identity": config.signing.test_identity,
+        "default_fonds": config.default_fonds, "fonds_registered": registered,
     }
 
     def text(console: Console) -> None:
@@ -82,6 +94,11 @@ def init_cmd(ctx: click.Context, directory: Path | None, name: str, archive_code
         if config.signing.test_identity:
             console.print("  signing:       a self-signed TEST identity (not for production; "
                           "use --signing-p12 for the archive's certificate)")
+        if registered:
+            console.print(f"  default fonds: {config.default_fonds} (registered)")
+        elif config.default_fonds:
+            console.print(f"  default fonds: {config.default_fonds} (not registered yet: "
+                          f"preservation fonds add {config.default_fonds} --name …)")
 
     emit(ctx, data, text)
 
@@ -97,7 +114,7 @@ def ingest_result_dict(result: IngestResult, lang: str) -> dict[str, Any]:
                     "reused": c.reused, "bytes": c.bytes, "verified_at": c.verified_at}
                    for c in result.copies],
         "report": str(result.report_path),
-        "findings": [f.to_dict(lang) for f in result.report.findings],
+        "findings": findings_array(result.report, lang),
     }
 
 

@@ -27,8 +27,10 @@ from aip.ingest import ingest
 from preservation.cli import main
 from preservation.config import Config
 from preservation.errors import RejectedError, UsageError
+from preservation.events import read_event_documents
 from preservation.findings import Report
 from preservation.repository import Repository, init_repository
+from preservation.storage import open_location
 from preservation.timeutil import now_local
 from sip.create import create_sip
 from sip.samples import make_sample_sip_source
@@ -309,10 +311,22 @@ def test_cli_json_exit_codes_and_vietnamese(home: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "out"
     done = runner.invoke(main, ["--home", str(home), "export", aip_id, "-o", str(out),
-                                "--json"])
+                                "--archivist", "Nguyễn Thị Lưu Trữ", "--json"])
     assert done.exit_code == 0, done.output
     data = json.loads(done.output)
     assert data["ok"] and data["packages"][0]["aip_id"] == aip_id
+    assert data["packages"][0]["event_not_written"] == []
+    with Repository.open(home) as repo:
+        [event] = [e for e in repo.catalog.events(aip_id) if e.type == "dissemination"]
+        assert event.id == data["packages"][0]["event_id"]
+        spec = repo.config.storage[0]
+        backend = open_location(spec.url, **spec.options)
+        try:
+            [agents] = [agents for _, e, agents in read_event_documents(backend, aip_id)
+                        if e.id == event.id]
+        finally:
+            backend.close()
+        assert ("person", "Nguyễn Thị Lưu Trữ") in {(a.type, a.name) for a in agents}
     assert data["packages"][0]["sha256"] == hashlib.sha256(
         Path(data["packages"][0]["zip"]).read_bytes()).hexdigest()
     again = runner.invoke(main, ["--home", str(home), "--lang", "vi", "export", aip_id, "-o",

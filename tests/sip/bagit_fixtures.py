@@ -399,6 +399,8 @@ WARN: dict[str, Fixture] = {
         bag, "fetch.txt", "https://example.org/a.txt 999 data/a.txt\n"),
     "BAGIT-FETCH-SATISFIED": lambda bag: write_tag(
         bag, "fetch.txt", "https://example.org/a.txt 6 data/a.txt\n"),
+    "BAGIT-FETCH-URL-RELATIVE": lambda bag: write_tag(
+        bag, "fetch.txt", "../other-aip/data/a.txt 6 data/a.txt\n"),
     "BAGIT-PATH-BIDI-CONTROL": _add_files("invoice\u202egpj.exe"),
     "BAGIT-PATH-WINDOWS-RESERVED": _add_files("CON.txt", "ends with dot."),
     "BAGIT-PATH-WINDOWS-CHARACTER": _add_files("Báo cáo: quý 1?.txt"),
