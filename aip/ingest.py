@@ -9,10 +9,11 @@ Order of work, so that nothing is lost and nothing half-done is left behind:
    formats identified, content checked); a rejected SIP stops here, with its report saved under
    ``<home>/reports``; then the fonds it belongs to must be registered;
 2. build METS/PREMIS/tag files in a private, locked staging folder, sign;
-3. for each location: put every object (the backend checks each SHA-256 while streaming), make
-   them durable (``sync()``: a no-op unless the location defers durability), then read every
-   object back and verify it; objects of the previous version reused by reference are not put,
-   only checked;
+3. objects of the previous version reused by reference are not put, only checked on every
+   location (and copied in, verified, where a location added since lacks them); then all
+   locations at once: put every object in a write session (the backend checks each SHA-256
+   while streaming; no flush per object), make the copy durable (``sync()``), then read every
+   object back and verify it;
 4. only then register the AIP, its files, copies and events in one catalog transaction, and
    write a replication event per copy beside the AIP on storage.
 
@@ -24,11 +25,11 @@ sent again); any other ingest removes it and its orphaned objects (:mod:`aip.ing
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +38,9 @@ from typing import Any
 
 from aip.builder import Actors, BuiltAip, PreviousVersion, StagedObject, build_aip
 from aip.ingest_fonds import chosen_fonds, registered_fonds
+from aip.ingest_parallel import all_or_first_failure, each
 from aip.ingest_records import catalog_records, replication_event
+from aip.ingest_reused import bring_reused, check_reused, registered_copies, stored_key
 from aip.ingest_staging import (
     Claims,
     ResumingBackend,
@@ -48,13 +51,12 @@ from aip.ingest_staging import (
     source_path_identity,
     sweep_interrupted,
 )
-from aip.versions import previous_version, version_request
+from aip.versions import previous_version, refuse_mixed_kinds, version_request
 from preservation.catalog import Catalog, EventRecord
 from preservation.config import Config, StorageConfig
 from preservation.errors import (
     ChecksumMismatchError,
     NotFoundError,
-    ObjectMissingError,
     RejectedError,
     StorageError,
 )
@@ -63,6 +65,7 @@ from preservation.findings import Report
 from preservation.hashing import sha256_stream
 from preservation.manifest import object_key
 from preservation.progress import Progress, no_progress
+from preservation.report_json import write_report_file
 from preservation.signing import SigningIdentity
 from preservation.storage import StorageBackend, open_location
 from preservation.timeutil import iso, now_local
@@ -81,6 +84,9 @@ class CopyResult:
     bytes: int
     verified_at: str
     reused: int = 0  # objects of an earlier version referenced, checked, not stored again
+    #: objects of an earlier version this location lacked, copied in from another location
+    #: (counted in ``objects`` and ``bytes`` too)
+    copied_in: int = 0
 
 
 @dataclass(frozen=True)
@@ -138,8 +144,8 @@ def ingest(
         raise NotFoundError(f"no transfer at {source}", location=str(source))
     source = source.absolute()
     request = version_request(supplement, replace)
-    previous, previous_fonds = (previous_version(catalog, request) if request is not None
-                                else (None, ""))
+    previous, previous_fonds = (previous_version(catalog, request, config)
+                                if request is not None else (None, ""))
     if fonds or previous_fonds:  # known now: refuse before reading a byte
         registered_fonds(catalog, chosen_fonds(config, explicit=fonds, previous=previous_fonds))
     asked = _Request(label, fonds, previous, previous_fonds, archivist)
@@ -172,6 +178,7 @@ def _validated_and_stored(
                 f"report: {report_path}", submission.report)
         fonds_code = registered_fonds(catalog, chosen_fonds(
             config, explicit=asked.fonds, previous=asked.previous_fonds, submission=submission))
+        refuse_mixed_kinds(catalog, asked.previous, submission)
         report_path = save_report(config, submission.report, source, clock())
         previous = asked.previous
         parameters = {"label": asked.label or "", "fonds": fonds_code,
@@ -201,18 +208,22 @@ def _built_and_stored(
     clock: Callable[[], datetime],
 ) -> tuple[BuiltAip, tuple[CopyResult, ...]]:
     backends = [open_location(s.url, **s.options) for s in config.storage]
+    abort = threading.Event()  # the first failure on any location stops them all
     try:
         try:
             built = _build(config, submission, staging, identity, asked, fonds_code, clock)
-            copies = tuple(
-                replicate(built, loc, ResumingBackend(backend, staging, loc.name), progress,
-                          clock)
-                for loc, backend in zip(config.storage, backends, strict=True))
+            copies = replicate_all(
+                built, config.storage,
+                [ResumingBackend(b, staging, loc.name, abort)
+                 for loc, b in zip(config.storage, backends, strict=True)], progress, clock,
+                registered_copies(catalog, built))
             agents = standard_agents(config.name, asked.archivist)
             replications = [replication_event(built.uuid, c, agents) for c in copies]
             # the history beside the AIP is written before the catalog row: a catalog rebuilt
             # from storage registers only AIPs whose replication is recorded there
             _publish_replications(backends, built.uuid, replications, agents)
+            for backend in backends:  # the events, on a location configured "deferred"
+                backend.sync()
             catalog.register_aip(*catalog_records(config, built, copies, replications))
         except BaseException:
             if catalog.aip(staging.uuid) is None:  # interrupted after the commit: keep it all
@@ -248,39 +259,63 @@ def _build(config: Config, submission: Submission, staging: Staging, identity: S
                      archivist=asked.archivist or "")
 
 
-def stored_key(obj: StagedObject) -> str | None:
-    """The object key of an earlier version that holds this object's bytes (None: our own)."""
-    return obj.stored_key or None
+def replicate_all(built: BuiltAip, locations: Sequence[StorageConfig],
+                  backends: Sequence[ResumingBackend], progress: Progress,
+                  clock: Callable[[], datetime],
+                  registered: Mapping[str, Collection[str]] | None = None
+                  ) -> tuple[CopyResult, ...]:
+    """Write, make durable and verify every location at once; the copies in location order.
+
+    First every object reused from the previous version is checked on every location, and
+    copied in where a location added since lacks it (:func:`bring_reused`; ``registered``: the
+    locations where each AIP holding reused objects has a registered copy): a missing one fails
+    the ingest before anything is uploaded. Then each location runs :func:`replicate` in its
+    own lane (``WORKERS`` threads per location; at most ``WORKERS`` locations at a time, so
+    that ``WORKERS = 1`` writes one object after the other, location by location). The first
+    failure anywhere stops every lane (the backends share one ``abort`` event) and is raised
+    once every lane has stopped, so that the caller's cleanup races with no put.
+    """
+    brought = bring_reused(built, locations, backends, registered or {}, WORKERS)
+    with ThreadPoolExecutor(min(len(backends), WORKERS), "ingest-lane") as lanes:
+        futures = [lanes.submit(replicate, built, loc, backend, progress, clock, copied)
+                   for loc, backend, copied in zip(locations, backends, brought, strict=True)]
+        all_or_first_failure(futures, backends[0].abort if backends else None)
+    return tuple(f.result() for f in futures)
 
 
 def replicate(built: BuiltAip, loc: StorageConfig, backend: ResumingBackend, progress: Progress,
-              clock: Callable[[], datetime]) -> CopyResult:
+              clock: Callable[[], datetime], copied_in: Sequence[StagedObject] = ()
+              ) -> CopyResult:
     """Write one complete copy, make it durable, then read all of it back and verify it.
 
-    ``backend.sync()`` comes before the read-back: a location that defers durability (file://
-    ``durability="deferred"``) flushes everything put here, and a failure to do so fails the
-    ingest like any other storage error; a location whose puts are durable does nothing.
+    The objects are put in a write session (``durable=False``: no flush per object), and
+    ``backend.sync()`` comes before the read-back: it makes the whole copy durable at once
+    (file://: one ``syncfs``; S3: nothing to do), and a failure to do so fails the ingest like
+    any other storage error. ``copied_in``: objects of the previous version that this location
+    lacked, copied in by :func:`bring_reused`; they count as objects written here.
     """
     store_copy(built, backend, loc.name, progress)
     backend.sync()
     verify_copy(built, backend, loc.name, progress)
+    written = [o for o in built.objects if stored_key(o) is None] + list(copied_in)
+    return CopyResult(location=loc.name, url=backend.describe(), objects=len(written),
+                      bytes=sum(o.size for o in written), verified_at=iso(clock()),
+                      reused=len(built.objects) - len(written), copied_in=len(copied_in))
+
+
+def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: Progress
+               ) -> None:
+    """Put every object of the AIP's own (not those reused from an earlier version, which
+    :func:`bring_reused` checked) in a write session; the signature goes last, so a copy with
+    a signature is complete. The caller syncs the location before it relies on the copy.
+
+    The puts are ``verify_later``: a backend may skip hashing the stream (file://: the kernel
+    copies the file, the size is checked) because :func:`verify_copy` reads every object back
+    after the sync and compares its SHA-256 with the one validated, and any difference fails
+    the ingest, whose cleanup deletes everything under the AIP's prefix. So the AIP is
+    registered only if every object on every location has exactly the validated bytes, as when
+    each put hashed its stream; S3 servers still check each put's SHA-256 themselves."""
     own = [o for o in built.objects if stored_key(o) is None]
-    return CopyResult(location=loc.name, url=backend.describe(), objects=len(own),
-                      bytes=sum(o.size for o in own), verified_at=iso(clock()),
-                      reused=len(built.objects) - len(own))
-
-
-def store_copy(built: BuiltAip, backend: StorageBackend, name: str, progress: Progress) -> None:
-    """Put every object; the signature goes last, so a copy with a signature is complete.
-
-    Objects reused from an earlier version are not put: they must already be there (checked
-    first, so that a missing one fails the ingest before anything is uploaded).
-    """
-    own = [o for o in built.objects if stored_key(o) is None]
-    for obj in built.objects:
-        key = stored_key(obj)
-        if key is not None:
-            _check_reused(backend, name, key, obj, read=False)
     total = sum(o.size for o in own)
 
     def put(obj: StagedObject) -> None:
@@ -288,13 +323,12 @@ def store_copy(built: BuiltAip, backend: StorageBackend, name: str, progress: Pr
             raise ValueError(f"{obj.bag_path} has neither bytes to store nor a stored key")
         with obj.source.open("rb") as stream:
             backend.put(object_key(built.uuid, obj.bag_path), stream, size=obj.size,
-                        sha256=obj.sha256)
+                        sha256=obj.sha256, durable=False, verify_later=True)
         progress(f"store {name}", obj.size, total)
 
     *body, signature = own
-    with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(put, body))
-    put(signature)
+    each(backend, put, body, WORKERS)
+    each(backend, put, [signature], WORKERS)
 
 
 def verify_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: Progress
@@ -306,7 +340,7 @@ def verify_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: 
     def check(obj: StagedObject) -> None:
         reused = stored_key(obj)
         if reused is not None:
-            _check_reused(backend, name, reused, obj, read=True)
+            check_reused(backend, name, reused, obj, read=True)
             progress(f"verify {name}", obj.size, total)
             return
         key = object_key(built.uuid, obj.bag_path)
@@ -320,32 +354,7 @@ def verify_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: 
         backend.verified(key, obj.size, obj.sha256)
         progress(f"verify {name}", obj.size, total)
 
-    with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(check, built.objects))
-
-
-def _check_reused(backend: StorageBackend, name: str, key: str, obj: StagedObject, *,
-                  read: bool) -> None:
-    """An object of an earlier version must be on this location with the right size and
-    SHA-256: HEAD when the location records the SHA-256, else (``read``) its bytes."""
-    missing = StorageError(
-        f"copy {name}: {key}, reused from the previous version, is missing",
-        code="INGEST-REUSED-OBJECT-MISSING", location=f"{name}:{key}")
-    info = backend.head(key)
-    if info is None:
-        raise missing
-    found: tuple[str | None, int] = (info.sha256, info.size)
-    if info.sha256 is None and read:
-        try:
-            with backend.open(key) as stream:
-                found = sha256_stream(stream)
-        except ObjectMissingError:
-            raise missing from None
-    if found[1] != obj.size or (found[0] is not None and found[0] != obj.sha256):
-        raise ChecksumMismatchError(
-            f"copy {name}: {key}, reused from the previous version, has {found[1]} bytes "
-            f"sha256 {found[0]}, expected {obj.size} bytes sha256 {obj.sha256}",
-            code="INGEST-REUSED-OBJECT-CHANGED", location=f"{name}:{key}")
+    each(backend, check, built.objects, WORKERS)
 
 
 def save_report(config: Config, report: Report, source: Path, when: datetime) -> Path:
@@ -353,9 +362,7 @@ def save_report(config: Config, report: Report, source: Path, when: datetime) ->
     config.reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = when.strftime("%Y%m%dT%H%M%S")
     path = config.reports_dir / f"sip-{stamp}-{uuid.uuid4().hex[:8]}.json"
-    data = {"source": str(source), "checked_at": iso(when), **report.to_dict("en"),
-            "findings_vi": [f.message("vi") for f in report.findings]}
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_report_file(path, report, source=source, checked_at=iso(when))  # streamed
     return path
 
 

@@ -21,6 +21,9 @@ def replication_event(aip_id: str, copy: CopyResult, agents: tuple[AgentRecord, 
                        ) -> EventRecord:
     reused = (f"; {copy.reused} unchanged objects of the previous version referenced"
               if copy.reused else "")
+    if copy.copied_in:
+        reused += (f"; {copy.copied_in} objects of the previous version that this location "
+                   "lacked copied in from another location (SHA-256 checked)")
     return new_event(aip_id, "replication", datetime.fromisoformat(copy.verified_at), "success",
                      detail=f"complete copy written and read back: {copy.objects} objects, "
                             f"{copy.bytes} bytes{reused}",

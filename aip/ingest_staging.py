@@ -377,6 +377,11 @@ def same_object(backend: StorageBackend, info: ObjectInfo, size: int, sha256: st
         return sha256_stream(stream) == (sha256, size)
 
 
+class Cancelled(Exception):
+    """Work refused because the ingest already failed elsewhere (another object or location);
+    the ingest raises that first failure, never this."""
+
+
 class ResumingBackend(StorageBackend):
     """A location as an ingest writes to it: every put is noted in the staging journal.
 
@@ -384,19 +389,36 @@ class ResumingBackend(StorageBackend):
     size and SHA-256 is kept (not sent again); one with other bytes (metadata an earlier attempt
     built differently, or a torn write) is deleted and stored anew — it belongs to this very
     AIP, which no catalog knows yet.
+
+    Thread safety: an ingest writes all its locations at once, each with several threads. Each
+    location has its own ``ResumingBackend`` (``read_back`` is per location; adding to a set
+    is atomic); what they share is the staging folder, whose journal lines are written under
+    its lock (:meth:`Staging.note`), one whole line at a time, and the ``abort`` event: once
+    set (the first failure anywhere), every later ``put`` and ``open`` of every location of the
+    ingest raises :class:`Cancelled` instead of working, so a failed ingest stops at once and
+    its cleanup never races with a put still running.
     """
 
-    def __init__(self, inner: StorageBackend, staging: Staging, location: str) -> None:
+    def __init__(self, inner: StorageBackend, staging: Staging, location: str,
+                 abort: threading.Event | None = None) -> None:
         super().__init__(inner.url)
         self.scheme = inner.scheme
         self.inner = inner
         self.staging = staging
         self.location = location
+        self.abort = abort if abort is not None else threading.Event()
         #: keys kept in this run after their bytes were read and checked
         self.read_back: set[str] = set()
 
+    def check_running(self) -> None:
+        """Raise :class:`Cancelled` once the ingest has failed somewhere."""
+        if self.abort.is_set():
+            raise Cancelled(f"{self.location}: the ingest failed elsewhere")
+
     def put(self, key: str, source: BinaryIO, *, size: int, sha256: str,
-            retention: Retention | None = None) -> ObjectInfo:
+            retention: Retention | None = None, durable: bool = True,
+            verify_later: bool = False) -> ObjectInfo:
+        self.check_running()
         if self.staging.resumed:
             info = self.inner.head(key)
             if info is not None:
@@ -406,7 +428,8 @@ class ResumingBackend(StorageBackend):
                     self.staging.note("kept", self.location, key, size, sha256)
                     return info
                 self.inner.delete(key)
-        stored = self.inner.put(key, source, size=size, sha256=sha256, retention=retention)
+        stored = self.inner.put(key, source, size=size, sha256=sha256, retention=retention,
+                                durable=durable, verify_later=verify_later)
         self.staging.note("stored", self.location, key, size, sha256)
         return stored
 
@@ -414,9 +437,11 @@ class ResumingBackend(StorageBackend):
         self.staging.note("verified", self.location, key, size, sha256)
 
     def sync(self) -> None:
+        self.check_running()
         self.inner.sync()
 
     def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        self.check_running()
         return self.inner.open(key)
 
     def head(self, key: str) -> ObjectInfo | None:

@@ -3,7 +3,11 @@
 A location stores immutable objects under keys. Keys are ASCII paths made by this project from an
 AIP's UUID (``<uuid>/data/METS.xml``); they never contain a producer's file name. Objects are
 write-once: ``put`` refuses to overwrite. Every ``put`` is given the SHA-256 the bytes must have
-and fails (leaving nothing behind) when the streamed bytes do not match.
+and fails (leaving nothing behind) when the streamed bytes do not match — except where the
+caller took that check on itself (``verify_later``: it reads the object back and hashes it).
+
+Write sessions: ``put(..., durable=False)`` returns without waiting for stable storage and
+``sync()`` then makes all such objects durable at once (see :meth:`StorageBackend.put`).
 """
 
 from __future__ import annotations
@@ -61,7 +65,8 @@ class StreamVerifier:
     data; ``finish`` checks the end of the stream, the size and the SHA-256.
     """
 
-    def __init__(self, source: BinaryIO, *, key: str, size: int, sha256: str) -> None:
+    def __init__(self, source: BinaryIO, *, key: str, size: int, sha256: str,
+                 hashing: bool = True) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise StorageError(f"invalid object size {size!r}", code="STORAGE-BAD-SIZE")
         self.key = key
@@ -69,7 +74,8 @@ class StreamVerifier:
         self.sha256 = check_sha256(sha256)
         self.count = 0
         self._source = source
-        self._hash = hashlib.sha256()
+        #: None when the caller checks the SHA-256 itself (``put(..., verify_later=True)``)
+        self._hash = hashlib.sha256() if hashing else None
         self._eof = False
 
     def read(self, limit: int) -> bytes:
@@ -87,13 +93,15 @@ class StreamVerifier:
                     f"source of {self.key} is longer than the announced {self.size} bytes",
                     location=self.key,
                 )
-            self._hash.update(chunk)
+            if self._hash is not None:
+                self._hash.update(chunk)
             chunks.append(chunk)
             wanted -= len(chunk)
         return b"".join(chunks)
 
     def finish(self) -> None:
-        """After the last ``read``: the source must be exhausted and match size and SHA-256.
+        """After the last ``read``: the source must be exhausted and match size and SHA-256
+        (the size only, when made with ``hashing=False``).
 
         A byte still left in the source fails the put, whatever the count: it was never handed
         to the backend, so storing what was read would silently lose it.
@@ -109,7 +117,7 @@ class StreamVerifier:
                 f"source of {self.key} has {self.count} bytes, announced {self.size}",
                 location=self.key,
             )
-        digest = self._hash.hexdigest()
+        digest = self.sha256 if self._hash is None else self._hash.hexdigest()
         if digest != self.sha256:
             raise ChecksumMismatchError(
                 f"source of {self.key} has SHA-256 {digest}, announced {self.sha256}",
@@ -156,6 +164,8 @@ class StorageBackend(abc.ABC):
         size: int,
         sha256: str,
         retention: Retention | None = None,
+        durable: bool = True,
+        verify_later: bool = False,
     ) -> ObjectInfo:
         """Store the bytes read from ``source`` (until EOF) under ``key``.
 
@@ -163,6 +173,23 @@ class StorageBackend(abc.ABC):
         them while streaming (and, for S3, asks the server to check too). On mismatch it raises
         :class:`ChecksumMismatchError` and no object exists under ``key`` afterwards. An existing
         object under ``key`` raises :class:`ObjectExistsError` (write-once).
+
+        ``durable=False`` opens (or joins) a *write session*: the object is written, checked and
+        published exactly as above, but the backend may return before it is on stable storage;
+        :meth:`sync` then makes every object so put since the last ``sync`` durable at once, or
+        raises. Until ``sync`` returns, a power cut may lose such an object as if the put had
+        never happened, so a caller relies on it only after ``sync`` (ingest: its AIP's objects,
+        synced before they are read back and registered). This is independent of the location's
+        own configuration; everything written with the default ``durable=True`` (events, fonds
+        records, repairs) is durable when ``put`` returns, whatever sessions are open.
+
+        ``verify_later=True`` is the caller's promise to read the object back, hash it and
+        compare with ``sha256`` before it relies on the object, and to delete it if they differ
+        (ingest does, for the objects under its new AIP's prefix, after ``sync``). The backend
+        may then skip hashing the stream: the file backend does (it still checks the size; a
+        source with other bytes of the right size is published and found by the read-back);
+        S3 does not (the server checks ``ChecksumSHA256`` anyway). Never use it for an object
+        no cleanup of the caller would delete.
         """
 
     @abc.abstractmethod
@@ -187,10 +214,11 @@ class StorageBackend(abc.ABC):
     def sync(self) -> None:  # noqa: B027 - optional hook
         """Make every object this backend has put durable before returning.
 
-        A backend whose ``put`` is durable when it returns (the default file mode, S3: an
-        acknowledged PUT is stored) has nothing to do. A filesystem location opened with
-        ``durability="deferred"`` flushes here; a caller that opened one must call this before
-        it relies on the objects (ingest: before registering the AIP).
+        Objects put with ``durable=False``, and every object of a filesystem location configured
+        with ``durability="deferred"``, are flushed here; a failure to do so raises
+        :class:`StorageError` (code ``STORAGE-SYNC-FAILED``) and those objects must be taken as
+        lost. A backend whose ``put`` is always durable when it returns (S3: an acknowledged PUT
+        is stored) has nothing to do. Safe to call from several threads and more than once.
         """
 
     def describe(self) -> str:

@@ -54,10 +54,17 @@ class Pending:
                 self._fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
 
     def add(self, path: Path) -> None:
-        if SYNCFS is None:
-            with self._lock:
+        """Record a file or directory just written (after the write, before the put returns).
+
+        With ``syncfs`` the handle is reopened if a ``flush`` by another thread consumed it
+        between this write's ``start`` and now, so that the next ``flush`` covers this write.
+        """
+        with self._lock:
+            if SYNCFS is None:
                 self._paths.add(path)
                 self._paths.add(path.parent)
+            elif self._fd is None:
+                self._fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
 
     def flush(self) -> None:
         with self._lock:

@@ -5,7 +5,9 @@ with nothing but ``ls`` and ``sha256sum``. Writes are crash-safe and write-once:
 
 * the bytes go to a temporary file (``.tmp-…``) in the target's directory, hashed and counted
   while streaming, and are fsync'ed before anything else happens;
-* a file that does not have the announced size and SHA-256 is removed, never published;
+* a file that does not have the announced size and SHA-256 is removed, never published (with
+  ``verify_later=True`` only the size is checked here, and a regular-file source is copied by
+  the kernel: the caller reads the object back and compares the SHA-256 itself);
 * the verified file is made read-only and published with ``os.link``, which fails when the name
   exists, so two concurrent writers cannot overwrite each other; the directory is fsync'ed so the
   new name survives a power cut.
@@ -24,6 +26,12 @@ Durability comes in two modes (``durability`` option):
   must call ``sync()`` before it relies on the objects (ingest: before it registers the AIP);
   until then a power cut may lose them, exactly as if the put had not happened.
 
+A caller may also ask for the deferred behaviour object by object, whatever the location's
+mode: ``put(..., durable=False)`` (the write session of :meth:`StorageBackend.put`). Such puts
+and a ``"deferred"`` location share one record of what is pending (``Pending`` in
+:mod:`preservation.storage.durability`), flushed by the same ``sync()``; puts with
+``durable=True`` on an ``"immediate"`` location stay durable when they return.
+
 The SHA-256 is not stored beside the file (``head`` returns ``sha256=None``): the AIP's BagIt
 manifests already record it, and a second record here could only disagree with them. Retention
 (Object Lock) does not exist on a filesystem and is ignored.
@@ -32,6 +40,7 @@ manifests already record it, and a second record here could only disagree with t
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import stat
@@ -96,7 +105,8 @@ class FilesystemBackend(StorageBackend):
                 code="CONFIG-STORAGE-OPTION",
             )
         self.durability = durability
-        self._pending = Pending() if durability == "deferred" else None
+        #: what deferred puts (the location's mode, or ``durable=False``) left to flush
+        self._pending = Pending()
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*check_key(key).split("/"))
@@ -109,30 +119,40 @@ class FilesystemBackend(StorageBackend):
         size: int,
         sha256: str,
         retention: Retention | None = None,
+        durable: bool = True,
+        verify_later: bool = False,
     ) -> ObjectInfo:
         """Stream ``source`` into a new read-only file; see the module docstring for the steps.
 
-        The returned :class:`ObjectInfo` carries the SHA-256 just verified.
+        With ``durable=False`` (or on a ``"deferred"`` location) nothing is fsync'ed here: the
+        file and the directories made for it wait for :meth:`sync`. With ``verify_later=True``
+        the stream is not hashed (the caller reads the object back and checks it); the size is
+        still checked, and a source that is a regular file is copied by the kernel
+        (``sendfile``) without passing through Python. The returned :class:`ObjectInfo` carries
+        the SHA-256 announced (verified, unless ``verify_later``).
         """
         target = self._path(key)
         where = self._where(key)
-        verifier = StreamVerifier(source, key=key, size=size, sha256=sha256)
+        verifier = StreamVerifier(source, key=key, size=size, sha256=sha256,
+                                  hashing=not verify_later)
         if os.path.lexists(target):
             raise self._taken(target, key)
-        if self._pending is not None:
+        deferred = not durable or self.durability == "deferred"
+        if deferred:
             self._pending.start(self.root)
-        fd, temp = self._create_temp(target, key)
+        fd, temp = self._create_temp(target, key, deferred)
         published = False
         try:
             with os.fdopen(fd, "wb") as out:
                 # Errors of the source propagate unchanged; only our own I/O is a StorageError.
-                while chunk := verifier.read(CHUNK_SIZE):
-                    with _os_errors("write", key, where):
-                        out.write(chunk)
+                if not (verify_later and _kernel_copy(source, out.fileno(), verifier, where)):
+                    while chunk := verifier.read(CHUNK_SIZE):
+                        with _os_errors("write", key, where):
+                            out.write(chunk)
                 verifier.finish()
                 with _os_errors("write", key, where):
                     out.flush()
-                    if self._pending is None:
+                    if not deferred:
                         os.fsync(out.fileno())
                     os.fchmod(out.fileno(), 0o444)
             self._publish(temp, target, key)
@@ -141,10 +161,10 @@ class FilesystemBackend(StorageBackend):
             temp.unlink(missing_ok=True)
             if not published:
                 self._prune(target.parent)
-        if self._pending is None:
-            _fsync_directory(target.parent)
-        else:
+        if deferred:
             self._pending.add(target)
+        else:
+            _fsync_directory(target.parent)
         stat_result = target.stat()
         return ObjectInfo(
             key=key, size=stat_result.st_size, sha256=sha256, modified=_mtime(stat_result)
@@ -171,7 +191,7 @@ class FilesystemBackend(StorageBackend):
             )
         return ObjectExistsError(f"object {key} already exists", location=self._where(key))
 
-    def _create_temp(self, target: Path, key: str) -> tuple[int, Path]:
+    def _create_temp(self, target: Path, key: str, deferred: bool) -> tuple[int, Path]:
         """Create the target's directories and an empty temporary file in them.
 
         A concurrent delete may prune a directory between its creation here and the temporary
@@ -179,7 +199,7 @@ class FilesystemBackend(StorageBackend):
         """
         for _ in range(_ATTEMPTS):
             try:
-                self._make_parents(target.parent, key)
+                self._make_parents(target.parent, key, deferred)
                 fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
             except FileNotFoundError:
                 continue
@@ -207,11 +227,11 @@ class FilesystemBackend(StorageBackend):
             _fsync_directory(directory.parent)
             directory = directory.parent
 
-    def _make_parents(self, directory: Path, key: str) -> None:
+    def _make_parents(self, directory: Path, key: str, deferred: bool) -> None:
         """Create the missing directories between the root and ``directory``, durably.
 
-        Each new directory's parent is fsync'ed so that the path to a stored object survives a
-        crash, not only the object's own name.
+        Each new directory's parent is fsync'ed (``deferred``: at :meth:`sync`) so that the path
+        to a stored object survives a crash, not only the object's own name.
         """
         missing = []
         current = directory
@@ -241,10 +261,10 @@ class FilesystemBackend(StorageBackend):
                 raise StorageError(
                     f"cannot create directory for {key}: {exc}", location=self._where(key)
                 ) from exc
-            if self._pending is None:
-                _fsync_directory(path.parent)
-            else:
+            if deferred:
                 self._pending.add(path)
+            else:
+                _fsync_directory(path.parent)
 
     def open(self, key: str) -> BinaryIO:
         """The object's file, opened for binary reading (use it in a ``with`` block)."""
@@ -346,13 +366,12 @@ class FilesystemBackend(StorageBackend):
         self._prune(path.parent)
 
     def sync(self) -> None:
-        """Make every object put so far durable (``"deferred"`` mode; nothing to do otherwise).
+        """Make every object put without waiting for the disk durable (those of a ``"deferred"``
+        location, and those put with ``durable=False``); nothing to do when there are none.
 
         Raises :class:`StorageError` if the system reports that some write did not reach the
         disk; the objects must then be taken as lost (an ingest fails and cleans up).
         """
-        if self._pending is None:
-            return
         try:
             self._pending.flush()
         except OSError as exc:
@@ -362,9 +381,8 @@ class FilesystemBackend(StorageBackend):
             ) from exc
 
     def close(self) -> None:
-        """Release the handle a deferred location keeps (objects not synced stay unsynced)."""
-        if self._pending is not None:
-            self._pending.release()
+        """Release the handle deferred puts keep (objects not synced stay unsynced)."""
+        self._pending.release()
 
     def _where(self, key: str) -> str:
         return f"{self.url}#{key}"
@@ -385,6 +403,35 @@ def root_from_url(url: str) -> Path:
     if problem:
         raise ConfigError(f"invalid storage URL {url!r}: {problem}", code="CONFIG-STORAGE-URL")
     return Path(unquote(parts.path))
+
+
+def _kernel_copy(source: BinaryIO, out: int, verifier: StreamVerifier, where: str) -> bool:
+    """Copy ``verifier.size`` bytes of a regular-file source to ``out`` with ``sendfile``, from
+    the source's current position; False (nothing copied) where that cannot be done, and the
+    caller streams instead. The verifier is left as if it had read exactly those bytes, so its
+    ``finish`` checks that the source ends there."""
+    try:
+        in_fd = source.fileno()
+        start = source.tell()
+        if not stat.S_ISREG(os.fstat(in_fd).st_mode):
+            return False
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return False
+    copied = 0
+    while copied < verifier.size:
+        try:
+            sent = os.sendfile(out, in_fd, start + copied, min(verifier.size - copied, 1 << 30))
+        except OSError as exc:
+            if copied == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP,
+                                             errno.ENOTSOCK, errno.EXDEV):
+                return False  # not for these files here: stream them
+            raise StorageError(f"cannot copy into {where}: {exc}", location=where) from exc
+        if sent == 0:
+            break  # the source is shorter than announced
+        copied += sent
+    source.seek(start + copied)
+    verifier.count = copied
+    return True
 
 
 def _mtime(stat_result: os.stat_result) -> datetime:

@@ -182,11 +182,17 @@ class S3Backend(StorageBackend):
         size: int,
         sha256: str,
         retention: Retention | None = None,
+        durable: bool = True,
+        verify_later: bool = False,
     ) -> ObjectInfo:
         """Upload ``source`` after checking it; see the module docstring for what is checked.
 
         On any failure nothing is left under ``key``: a single request that fails stores
         nothing, and a multipart upload that fails (or whose bytes do not match) is aborted.
+        ``durable`` changes nothing: an object the server acknowledged is stored, so a write
+        session (``durable=False``) costs no more here and ``sync()`` has nothing to do.
+        ``verify_later`` changes nothing either: the stream is hashed as it is read (the
+        single-request body and each part carry their SHA-256, which the server checks).
         """
         name = self._name(key)
         verifier = StreamVerifier(source, key=key, size=size, sha256=sha256)

@@ -12,6 +12,7 @@ import io
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import urlsplit
 
@@ -264,6 +265,107 @@ def test_put_refuses_an_invalid_size(backend: StorageBackend, size: int) -> None
     with pytest.raises(StorageError) as caught:
         backend.put("k", io.BytesIO(b"x"), size=size, sha256=sha256_hex(b"x"))
     assert caught.value.code == "STORAGE-BAD-SIZE"
+
+
+# -- write sessions: durable=False, then sync(); verify_later ---------------------------------
+
+
+def test_a_write_session_stores_every_object_readable_after_sync(
+    backend: StorageBackend, payload: Payload
+) -> None:
+    """Puts with ``durable=False`` from several threads, one ``sync()``: every object is there
+    with its bytes; ``sync`` again (nothing pending) and a durable put afterwards work too."""
+    objects = {f"session/data/{i:03d}.bin": payload(1000 * i, seed=i) for i in range(24)}
+
+    def put(item: tuple[str, bytes]) -> ObjectInfo:
+        key, data = item
+        return backend.put(key, io.BytesIO(data), size=len(data), sha256=sha256_hex(data),
+                           durable=False)
+
+    with ThreadPoolExecutor(4) as pool:
+        infos = list(pool.map(put, objects.items()))
+    assert [(i.key, i.size, i.sha256) for i in infos] == [
+        (k, len(d), sha256_hex(d)) for k, d in objects.items()]
+    backend.sync()
+    backend.sync()
+    assert {k: read_all(backend, k) for k in keys(backend, "session/")} == objects
+    put_bytes(backend, "session/after", b"durable")
+    assert read_all(backend, "session/after") == b"durable"
+
+
+@pytest.mark.parametrize("fault", ["wrong-sha256", "fewer-bytes", "more-bytes"])
+def test_a_write_session_put_is_checked_and_write_once_all_the_same(
+    backend: StorageBackend, payload: Payload, fault: str
+) -> None:
+    data = payload(5000, seed=8)
+    announced_size, announced_sha256 = {
+        "wrong-sha256": (len(data), sha256_hex(data + b"!")),
+        "fewer-bytes": (len(data) + 1, sha256_hex(data)),
+        "more-bytes": (len(data) - 1, sha256_hex(data)),
+    }[fault]
+    with pytest.raises(ChecksumMismatchError):
+        backend.put("s/bad", io.BytesIO(data), size=announced_size, sha256=announced_sha256,
+                    durable=False)
+    assert backend.head("s/bad") is None
+    backend.put("s/k", io.BytesIO(data), size=len(data), sha256=sha256_hex(data), durable=False)
+    with pytest.raises(ObjectExistsError):
+        backend.put("s/k", io.BytesIO(b"other"), size=5, sha256=sha256_hex(b"other"),
+                    durable=False)
+    backend.sync()
+    assert keys(backend) == {"s/k"} and read_all(backend, "s/k") == data
+
+
+def _sources(data: bytes, folder: Path) -> dict[str, Callable[[], BinaryIO]]:
+    """The same bytes as an in-memory stream and as a regular file (a backend may copy a file
+    without reading it through Python)."""
+    path = folder / "source.bin"
+    path.write_bytes(data)
+    return {"memory": lambda: io.BytesIO(data), "file": lambda: path.open("rb")}
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+@pytest.mark.parametrize("size", [0, 70_000, LARGE], ids=["empty", "small", "12MiB"])
+def test_verify_later_stores_exactly_the_source(
+    backend: StorageBackend, payload: Payload, tmp_path: Path, kind: str, size: int
+) -> None:
+    data = payload(size, seed=9)
+    with _sources(data, tmp_path)[kind]() as source:
+        info = backend.put("v/k", source, size=size, sha256=sha256_hex(data), durable=False,
+                           verify_later=True)
+    backend.sync()
+    assert (info.key, info.size) == ("v/k", size)
+    assert read_all(backend, "v/k") == data
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+@pytest.mark.parametrize("fault", ["fewer-bytes", "more-bytes"])
+def test_verify_later_still_refuses_a_wrong_size_and_leaves_nothing(
+    backend: StorageBackend, payload: Payload, tmp_path: Path, kind: str, fault: str
+) -> None:
+    data = payload(70_000, seed=10)
+    size = len(data) + 1 if fault == "fewer-bytes" else len(data) - 1
+    with _sources(data, tmp_path)[kind]() as source, pytest.raises(ChecksumMismatchError):
+        backend.put("v/bad", source, size=size, sha256=sha256_hex(data), verify_later=True)
+    assert backend.head("v/bad") is None and keys(backend) == set()
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_verify_later_with_other_bytes_is_refused_or_left_for_the_read_back(
+    backend: StorageBackend, payload: Payload, tmp_path: Path, kind: str
+) -> None:
+    """What the caller of ``verify_later`` relies on: the put either refuses (S3: the server
+    checks the SHA-256) and leaves nothing, or stores exactly the source's bytes — which the
+    caller's read-back then finds differ from the SHA-256 announced."""
+    data = payload(70_000, seed=11)
+    announced = sha256_hex(data + b"!")
+    try:
+        with _sources(data, tmp_path)[kind]() as source:
+            backend.put("v/other", source, size=len(data), sha256=announced, verify_later=True)
+    except ChecksumMismatchError:
+        assert backend.head("v/other") is None
+        return
+    stored = read_all(backend, "v/other")
+    assert stored == data and sha256_hex(stored) != announced
 
 
 # -- listing ------------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""Running an ingest's storage work on many threads and locations at once, so that the first
+failure stops all of it.
+
+Every object task goes through :func:`each`, which checks the ingest's shared ``abort`` event
+(:class:`aip.ingest_staging.ResumingBackend`) before it starts and sets it when it fails; the
+waiting side (:func:`all_or_first_failure`) cancels what has not started, waits for what has,
+and raises the first real failure — never the :class:`~aip.ingest_staging.Cancelled` of the
+tasks it stopped. The caller's cleanup therefore never races with a put still running.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from aip.builder import StagedObject
+from aip.ingest_staging import Cancelled, ResumingBackend
+
+
+def all_or_first_failure(futures: Sequence[Future[Any]], abort: threading.Event | None) -> None:
+    """Wait for every future; on the first failure set ``abort``, cancel what has not started,
+    wait for what has (it stops at its next object), and raise that failure.
+
+    Also when this thread is interrupted (KeyboardInterrupt) the work is stopped before the
+    interruption goes on. :class:`Cancelled` is a consequence, never the failure raised.
+    """
+    try:
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in futures if f in done and f.exception() is not None]
+        if not failed:
+            return
+    except BaseException:
+        if abort is not None:
+            abort.set()
+        for future in futures:
+            future.cancel()
+        wait(futures)
+        raise
+    if abort is not None:
+        abort.set()
+    for future in pending:
+        future.cancel()
+    wait(futures)
+    errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+    first = next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+    assert first is not None
+    raise first
+
+
+def each(backend: ResumingBackend, work: Callable[[StagedObject], None],
+         objects: Sequence[StagedObject], workers: int) -> None:
+    """``work`` on every object with ``workers`` threads (in order, in this thread, for 1);
+    the first failure stops the rest, on this location and every other one of the ingest
+    (``backend.abort``), and is raised."""
+    def guarded(obj: StagedObject) -> None:
+        backend.check_running()
+        try:
+            work(obj)
+        except BaseException:
+            backend.abort.set()
+            raise
+
+    if workers == 1 or len(objects) <= 1:
+        for obj in objects:
+            guarded(obj)
+        return
+    with ThreadPoolExecutor(workers, "ingest-object") as pool:
+        all_or_first_failure([pool.submit(guarded, o) for o in objects], backend.abort)
