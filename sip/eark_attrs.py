@@ -3,8 +3,8 @@ and ``mptr`` (LOCTYPE, xlink:type, xlink:href, MIMETYPE, SIZE, CREATED, CHECKSUM
 
 CSIP repeats the same rule for each section under its own requirement id (CSIP22–30 for
 ``dmdSec``, CSIP36–44 for ``digiprovMD``, CSIP49–57 for ``rightsMD``, CSIP68–79 for files,
-CSIP110–112 for ``mptr``); :class:`AttributeRules` names them, so a finding carries the id of the
-section it was found in.
+CSIP110–112 for ``mptr``: href, type, LOCTYPE); :class:`AttributeRules` names them, so a
+finding carries the id of the section it was found in.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ SECTION_RULES: dict[str, AttributeRules] = {
     "file": AttributeRules(mimetype="CSIP68", size="CSIP69", created="CSIP70",
                            checksum="CSIP71", checksumtype="CSIP72"),
     "FLocat": AttributeRules(loctype="CSIP77", xlink_type="CSIP78", href="CSIP79"),
-    "mptr": AttributeRules(loctype="CSIP110", xlink_type="CSIP111", href="CSIP112"),
+    "mptr": AttributeRules(loctype="CSIP112", xlink_type="CSIP111", href="CSIP110"),
 }
 
 #: IANA-registered media types common in archives that Python's built-in table lacks.

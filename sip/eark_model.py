@@ -125,7 +125,9 @@ class Reference:
     href: str
 
 
-#: requirement ids per section for the reference rules: (href, size, checksum)
+#: code prefixes per section for the reference rules (href, size, checksum): the requirement id,
+#: or "EARK" where CSIP has none (techMD, sourceMD), "EARK-MPTR" for an mptr (whose METS schema
+#: allows no SIZE or CHECKSUM: the findings name the element)
 REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
     "dmdSec": ("CSIP24", "CSIP27", "CSIP29"),
     "digiprovMD": ("CSIP38", "CSIP41", "CSIP43"),
@@ -133,7 +135,7 @@ REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
     "techMD": ("EARK", "EARK", "EARK"),
     "sourceMD": ("EARK", "EARK", "EARK"),
     "file": ("CSIP79", "CSIP69", "CSIP71"),
-    "mptr": ("CSIP112", "EARK", "EARK"),
+    "mptr": ("CSIP110", "EARK-MPTR", "EARK-MPTR"),
 }
 
 

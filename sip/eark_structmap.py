@@ -1,10 +1,11 @@
-"""CSIP rules on the structural map (CSIP80–CSIP119).
+"""CSIP rules on the structural map (CSIP80–CSIP104, CSIP116–CSIP119).
 
 The CSIP ``structMap`` (``LABEL="CSIP"``, exactly one) has one main ``div`` labelled with the
 package's OBJID, holding a ``Metadata`` div that points to every metadata section (ADMID, DMDID)
-and ``Documentation``, ``Schemas`` and ``Representations`` divs whose ``fptr/@FILEID`` point to
-the file groups of the same use. A representation may instead have its own div
-``Representations/<name>`` with an ``mptr`` to its METS file (the form commons-ip writes).
+and ``Documentation``, ``Schemas`` and ``Representations`` divs, each with an ID, whose
+``fptr/@FILEID`` point to the file groups of the same use. A representation may instead have its
+own div ``Representations/<name>`` with an ``mptr`` to its METS file (the form commons-ip writes):
+:mod:`sip.eark_repdivs` checks those (CSIP106–CSIP112).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from lxml import etree
 
 from preservation.findings import Severity
-from sip.eark_attrs import SECTION_RULES, check_locator
 from sip.eark_model import MetsDoc, children, m
+from sip.eark_repdivs import check_mptrs, check_representation_divs
 
 _ADMIN_TAGS = frozenset(m(k) for k in ("techMD", "rightsMD", "sourceMD", "digiprovMD"))
 
@@ -24,15 +25,16 @@ _ADMIN_TAGS = frozenset(m(k) for k in ("techMD", "rightsMD", "sourceMD", "digipr
 class _Division:
     label: str
     div: str  # requirement of the div itself
+    ident: str  # requirement: the div has an ID
     fptr: str  # requirement: the div points to the groups
     fileid: str  # requirement: each fptr/@FILEID names a group of this use
     missing: Severity  # severity when the groups exist but the div does not
 
 
 _DIVISIONS = (
-    _Division("Documentation", "CSIP93", "CSIP96", "CSIP116", Severity.ERROR),
-    _Division("Schemas", "CSIP97", "CSIP100", "CSIP118", Severity.WARNING),
-    _Division("Representations", "CSIP101", "CSIP104", "CSIP119", Severity.ERROR),
+    _Division("Documentation", "CSIP93", "CSIP94", "CSIP96", "CSIP116", Severity.ERROR),
+    _Division("Schemas", "CSIP97", "CSIP98", "CSIP100", "CSIP118", Severity.WARNING),
+    _Division("Representations", "CSIP101", "CSIP102", "CSIP104", "CSIP119", Severity.ERROR),
 )
 
 
@@ -54,8 +56,7 @@ def check_struct_map(doc: MetsDoc) -> None:
         doc.add("CSIP81-TYPE-NOT-PHYSICAL", struct_map, value=struct_map.get("TYPE") or "")
     if struct_map.get("ID") is None:
         doc.add("CSIP83-ID-MISSING", struct_map)
-    for mptr in struct_map.iter(m("mptr")):
-        check_locator(doc, mptr, mptr, "mptr", SECTION_RULES["mptr"])
+    check_mptrs(doc, struct_map)
     for fptr in struct_map.iter(m("fptr")):
         target = fptr.get("FILEID")
         if target is not None and target not in doc.ids:
@@ -77,6 +78,7 @@ def check_struct_map(doc: MetsDoc) -> None:
     _check_metadata_div(doc, main)
     for division in _DIVISIONS:
         _check_division(doc, main, division)
+    check_representation_divs(doc, main)
 
 
 def _check_metadata_div(doc: MetsDoc, main: etree._Element) -> None:
@@ -133,6 +135,9 @@ def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> 
                 and (d.get("LABEL") or "").casefold().startswith("representations/")]
     if len(divs) > 1:
         doc.add(f"{division.div}-DIV-REPEATED", divs[1], count=len(divs))
+    for div in divs:
+        if div.get("ID") is None:
+            doc.add(f"{division.ident}-ID-MISSING", div)
     # only an fptr directly in the div must point to a group of its use; nested divs (e.g. a
     # representation's own schemas inside Representations) may point anywhere
     direct = [f for d in divs + own_divs for f in children(d, "fptr")]
