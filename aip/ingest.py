@@ -40,7 +40,13 @@ from aip.builder import Actors, BuiltAip, PreviousVersion, StagedObject, build_a
 from aip.ingest_fonds import chosen_fonds, registered_fonds
 from aip.ingest_parallel import all_or_first_failure, each
 from aip.ingest_records import catalog_records, replication_event
-from aip.ingest_reused import bring_reused, check_reused, registered_copies, stored_key
+from aip.ingest_reused import (
+    bring_reused,
+    has_reused,
+    registered_copies,
+    reused_missing,
+    stored_key,
+)
 from aip.ingest_staging import (
     Claims,
     ResumingBackend,
@@ -261,8 +267,7 @@ def _build(config: Config, submission: Submission, staging: Staging, identity: S
 
 def replicate_all(built: BuiltAip, locations: Sequence[StorageConfig],
                   backends: Sequence[ResumingBackend], progress: Progress,
-                  clock: Callable[[], datetime],
-                  registered: Mapping[str, Collection[str]] | None = None
+                  clock: Callable[[], datetime], registered: Mapping[str, Collection[str]]
                   ) -> tuple[CopyResult, ...]:
     """Write, make durable and verify every location at once; the copies in location order.
 
@@ -275,38 +280,40 @@ def replicate_all(built: BuiltAip, locations: Sequence[StorageConfig],
     failure anywhere stops every lane (the backends share one ``abort`` event) and is raised
     once every lane has stopped, so that the caller's cleanup races with no put.
     """
-    brought = bring_reused(built, locations, backends, registered or {}, WORKERS)
+    brought = bring_reused(built, locations, backends, registered, WORKERS)
+    own = [o for o in built.objects if stored_key(o) is None]  # the objects put, not reused
     with ThreadPoolExecutor(min(len(backends), WORKERS), "ingest-lane") as lanes:
-        futures = [lanes.submit(replicate, built, loc, backend, progress, clock, copied)
+        futures = [lanes.submit(replicate, built, own, loc, backend, progress, clock, copied)
                    for loc, backend, copied in zip(locations, backends, brought, strict=True)]
-        all_or_first_failure(futures, backends[0].abort if backends else None)
+        all_or_first_failure(futures, backends[0].abort)
     return tuple(f.result() for f in futures)
 
 
-def replicate(built: BuiltAip, loc: StorageConfig, backend: ResumingBackend, progress: Progress,
-              clock: Callable[[], datetime], copied_in: Sequence[StagedObject] = ()
-              ) -> CopyResult:
+def replicate(built: BuiltAip, own: Sequence[StagedObject], loc: StorageConfig,
+              backend: ResumingBackend, progress: Progress, clock: Callable[[], datetime],
+              copied_in: Sequence[StagedObject] = ()) -> CopyResult:
     """Write one complete copy, make it durable, then read all of it back and verify it.
 
     The objects are put in a write session (``durable=False``: no flush per object), and
     ``backend.sync()`` comes before the read-back: it makes the whole copy durable at once
     (file://: one ``syncfs``; S3: nothing to do), and a failure to do so fails the ingest like
     any other storage error. ``copied_in``: objects of the previous version that this location
-    lacked, copied in by :func:`bring_reused`; they count as objects written here.
+    lacked, copied in by :func:`bring_reused`; they count as objects written here. ``own``:
+    the AIP's own objects (not reused from an earlier version), in ``built.objects`` order.
     """
-    store_copy(built, backend, loc.name, progress)
+    store_copy(built, backend, loc.name, progress, own)
     backend.sync()
     verify_copy(built, backend, loc.name, progress)
-    written = [o for o in built.objects if stored_key(o) is None] + list(copied_in)
+    written = [*own, *copied_in]
     return CopyResult(location=loc.name, url=backend.describe(), objects=len(written),
                       bytes=sum(o.size for o in written), verified_at=iso(clock()),
                       reused=len(built.objects) - len(written), copied_in=len(copied_in))
 
 
-def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: Progress
-               ) -> None:
-    """Put every object of the AIP's own (not those reused from an earlier version, which
-    :func:`bring_reused` checked) in a write session; the signature goes last, so a copy with
+def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: Progress,
+               own: Sequence[StagedObject]) -> None:
+    """Put ``own``, every object of the AIP's own (not those reused from an earlier version,
+    which :func:`bring_reused` checked), in a write session; the signature goes last, so a copy with
     a signature is complete. The caller syncs the location before it relies on the copy.
 
     The puts are ``verify_later``: a backend may skip hashing the stream (file://: the kernel
@@ -315,7 +322,6 @@ def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: P
     the ingest, whose cleanup deletes everything under the AIP's prefix. So the AIP is
     registered only if every object on every location has exactly the validated bytes, as when
     each put hashed its stream; S3 servers still check each put's SHA-256 themselves."""
-    own = [o for o in built.objects if stored_key(o) is None]
     total = sum(o.size for o in own)
 
     def put(obj: StagedObject) -> None:
@@ -340,7 +346,8 @@ def verify_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: 
     def check(obj: StagedObject) -> None:
         reused = stored_key(obj)
         if reused is not None:
-            check_reused(backend, name, reused, obj, read=True)
+            if not has_reused(backend, name, reused, obj, read=True):
+                raise reused_missing(name, reused, "gone since the ingest began")
             progress(f"verify {name}", obj.size, total)
             return
         key = object_key(built.uuid, obj.bag_path)

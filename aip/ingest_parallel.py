@@ -19,7 +19,7 @@ from aip.builder import StagedObject
 from aip.ingest_staging import Cancelled, ResumingBackend
 
 
-def all_or_first_failure(futures: Sequence[Future[Any]], abort: threading.Event | None) -> None:
+def all_or_first_failure(futures: Sequence[Future[Any]], abort: threading.Event) -> None:
     """Wait for every future; on the first failure set ``abort``, cancel what has not started,
     wait for what has (it stops at its next object), and raise that failure.
 
@@ -32,14 +32,12 @@ def all_or_first_failure(futures: Sequence[Future[Any]], abort: threading.Event 
         if not failed:
             return
     except BaseException:
-        if abort is not None:
-            abort.set()
+        abort.set()
         for future in futures:
             future.cancel()
         wait(futures)
         raise
-    if abort is not None:
-        abort.set()
+    abort.set()
     for future in pending:
         future.cancel()
     wait(futures)

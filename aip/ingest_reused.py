@@ -49,7 +49,9 @@ def bring_reused(built: BuiltAip, locations: Sequence[StorageConfig],
     A copy-in is a verified put of the other location's bytes under the same key: the put
     checks the SHA-256 and size the catalog records while streaming, so a damaged source is
     refused and the next location that has the object is tried. It is logged, journalled and
-    made durable like any object of the ingest, and counted as written for that copy.
+    counted as written for that copy, and durable when the put returns (a default put, not a
+    write session: it lies under the previous AIP's prefix, which no cleanup of this ingest
+    visits, so it must never be left torn).
     ``INGEST-REUSED-OBJECT-MISSING`` when no location has the object intact; an object present
     with another size or SHA-256 (where the location records it) is
     ``INGEST-REUSED-OBJECT-CHANGED`` (write-once: it is not replaced here; audit and repair
@@ -67,15 +69,15 @@ def bring_reused(built: BuiltAip, locations: Sequence[StorageConfig],
     def bring(obj: StagedObject) -> None:
         key = stored_key(obj)
         assert key is not None
-        present = [_has_reused(backend, name, key, obj)
+        present = [has_reused(backend, name, key, obj, read=False)
                    for name, backend in zip(names, backends, strict=True)]
         holder = key.split("/", 1)[0]
         for index, backend in enumerate(backends):
             if present[index]:
                 continue
             if names[index] in registered.get(holder, ()):
-                raise _missing(names[index], key, "it was stored there and is gone; audit "
-                               "and repair the previous version")
+                raise reused_missing(names[index], key, "it was stored there and is gone; "
+                                     "audit and repair the previous version")
             source = _copy_in(backend, names[index], key, obj, [
                 (names[i], backends[i]) for i in range(len(backends)) if present[i]])
             with lock:
@@ -87,17 +89,6 @@ def bring_reused(built: BuiltAip, locations: Sequence[StorageConfig],
     return copied
 
 
-def _has_reused(backend: StorageBackend, name: str, key: str, obj: StagedObject) -> bool:
-    """Whether the location has the reused object (by HEAD; its bytes are read at the
-    verification); present with another size or recorded SHA-256 is an error."""
-    info = backend.head(key)
-    if info is None:
-        return False
-    if info.size != obj.size or (info.sha256 is not None and info.sha256 != obj.sha256):
-        raise _changed(name, key, obj, info.size, info.sha256)
-    return True
-
-
 def _copy_in(target: ResumingBackend, name: str, key: str, obj: StagedObject,
              sources: Sequence[tuple[str, StorageBackend]]) -> str:
     """Put the object into ``target`` from the first of ``sources`` whose bytes have the
@@ -106,16 +97,17 @@ def _copy_in(target: ResumingBackend, name: str, key: str, obj: StagedObject,
     for source_name, source in sources:
         try:
             with source.open(key) as stream:
-                target.put(key, stream, size=obj.size, sha256=obj.sha256, durable=False)
+                target.put(key, stream, size=obj.size, sha256=obj.sha256)
         except (ChecksumMismatchError, ObjectMissingError) as exc:
             problems.append(f"{source_name}: {exc}")
             continue
         return source_name
-    raise _missing(name, key, "no other location has it intact" + "".join(
+    raise reused_missing(name, key, "no other location has it intact" + "".join(
         f"; {p}" for p in problems))
 
 
-def _missing(name: str, key: str, why: str) -> StorageError:
+def reused_missing(name: str, key: str, why: str) -> StorageError:
+    """``INGEST-REUSED-OBJECT-MISSING`` for the reused object ``key`` on location ``name``."""
     return StorageError(f"copy {name}: {key}, reused from the previous version, is missing "
                         f"({why})", code="INGEST-REUSED-OBJECT-MISSING",
                         location=f"{name}:{key}")
@@ -129,20 +121,22 @@ def _changed(name: str, key: str, obj: StagedObject, size: int, sha256: str | No
         code="INGEST-REUSED-OBJECT-CHANGED", location=f"{name}:{key}")
 
 
-def check_reused(backend: StorageBackend, name: str, key: str, obj: StagedObject, *,
-                  read: bool) -> None:
-    """An object of an earlier version must be on this location with the right size and
-    SHA-256: HEAD when the location records the SHA-256, else (``read``) its bytes."""
-    missing = _missing(name, key, "gone since the ingest began")
+def has_reused(backend: StorageBackend, name: str, key: str, obj: StagedObject, *,
+               read: bool) -> bool:
+    """Whether this location has the object of an earlier version (False: absent), checked by
+    HEAD — size, and SHA-256 where the location records it — and, with ``read`` where it does
+    not, by its bytes. Present with another size or SHA-256 raises
+    ``INGEST-REUSED-OBJECT-CHANGED``."""
     info = backend.head(key)
     if info is None:
-        raise missing
+        return False
     found: tuple[str | None, int] = (info.sha256, info.size)
-    if info.sha256 is None and read:
+    if info.sha256 is None and read and info.size == obj.size:
         try:
             with backend.open(key) as stream:
                 found = sha256_stream(stream)
         except ObjectMissingError:
-            raise missing from None
+            return False
     if found[1] != obj.size or (found[0] is not None and found[0] != obj.sha256):
         raise _changed(name, key, obj, found[1], found[0])
+    return True

@@ -386,9 +386,10 @@ class ResumingBackend(StorageBackend):
     """A location as an ingest writes to it: every put is noted in the staging journal.
 
     When the staging folder is a resumed one, an object already under the key with the right
-    size and SHA-256 is kept (not sent again); one with other bytes (metadata an earlier attempt
-    built differently, or a torn write) is deleted and stored anew — it belongs to this very
-    AIP, which no catalog knows yet.
+    size and SHA-256 is kept (not sent again, but made durable as the put would have: named to
+    the location's :meth:`~StorageBackend.pending`, synced at once for a durable put); one
+    with other bytes (metadata an earlier attempt built differently, or a torn write) is
+    deleted and stored anew — it belongs to this very AIP, which no catalog knows yet.
 
     Thread safety: an ingest writes all its locations at once, each with several threads. Each
     location has its own ``ResumingBackend`` (``read_back`` is per location; adding to a set
@@ -425,6 +426,11 @@ class ResumingBackend(StorageBackend):
                 if same_object(self.inner, info, size, sha256):
                     if info.sha256 is None:
                         self.read_back.add(key)
+                    # stored by the interrupted attempt, perhaps never flushed: this run's
+                    # sync (for a durable put, one now) makes it durable like a new object
+                    self.inner.pending(key)
+                    if durable:
+                        self.inner.sync()
                     self.staging.note("kept", self.location, key, size, sha256)
                     return info
                 self.inner.delete(key)
@@ -435,6 +441,9 @@ class ResumingBackend(StorageBackend):
 
     def verified(self, key: str, size: int, sha256: str) -> None:
         self.staging.note("verified", self.location, key, size, sha256)
+
+    def pending(self, key: str) -> None:
+        self.inner.pending(key)
 
     def sync(self) -> None:
         self.check_running()

@@ -117,7 +117,9 @@ class StreamVerifier:
                 f"source of {self.key} has {self.count} bytes, announced {self.size}",
                 location=self.key,
             )
-        digest = self.sha256 if self._hash is None else self._hash.hexdigest()
+        if self._hash is None:
+            return  # the caller checks the SHA-256 (verify_later)
+        digest = self._hash.hexdigest()
         if digest != self.sha256:
             raise ChecksumMismatchError(
                 f"source of {self.key} has SHA-256 {digest}, announced {self.sha256}",
@@ -177,9 +179,12 @@ class StorageBackend(abc.ABC):
         ``durable=False`` opens (or joins) a *write session*: the object is written, checked and
         published exactly as above, but the backend may return before it is on stable storage;
         :meth:`sync` then makes every object so put since the last ``sync`` durable at once, or
-        raises. Until ``sync`` returns, a power cut may lose such an object as if the put had
-        never happened, so a caller relies on it only after ``sync`` (ingest: its AIP's objects,
-        synced before they are read back and registered). This is independent of the location's
+        raises. Until ``sync`` returns, a crash or power cut may lose such an object, or leave
+        its key published with missing or torn contents (the name reached the disk, the bytes
+        did not), so a caller relies on it only after ``sync``, and only puts this way objects
+        it checks again after a crash (ingest: its AIP's objects, synced before they are read
+        back and registered; a resumed ingest reads back every object it keeps, and a new one
+        deletes those of an unfinished attempt). This is independent of the location's
         own configuration; everything written with the default ``durable=True`` (events, fonds
         records, repairs) is durable when ``put`` returns, whatever sessions are open.
 
@@ -211,14 +216,24 @@ class StorageBackend(abc.ABC):
         Deleting an absent key is not an error.
         """
 
+    def pending(self, key: str) -> None:  # noqa: B027 - optional hook
+        """Count the object already under ``key`` in the current write session: the next
+        :meth:`sync` makes it durable too.
+
+        For an object found on the location rather than put now (a resumed ingest keeps what
+        an interrupted attempt stored, possibly with ``durable=False`` and never synced). A
+        backend whose objects are durable once stored (S3) has nothing to do.
+        """
+
     def sync(self) -> None:  # noqa: B027 - optional hook
         """Make every object this backend has put durable before returning.
 
-        Objects put with ``durable=False``, and every object of a filesystem location configured
-        with ``durability="deferred"``, are flushed here; a failure to do so raises
-        :class:`StorageError` (code ``STORAGE-SYNC-FAILED``) and those objects must be taken as
-        lost. A backend whose ``put`` is always durable when it returns (S3: an acknowledged PUT
-        is stored) has nothing to do. Safe to call from several threads and more than once.
+        Objects put with ``durable=False`` or named to :meth:`pending`, and every object of a
+        filesystem location configured with ``durability="deferred"``, are flushed here; a
+        failure to do so raises :class:`StorageError` (code ``STORAGE-SYNC-FAILED``) and those
+        objects must be taken as lost. A backend whose ``put`` is always durable when it
+        returns (S3: an acknowledged PUT is stored) has nothing to do. Safe to call from
+        several threads and more than once.
         """
 
     def describe(self) -> str:

@@ -24,7 +24,10 @@ Durability comes in two modes (``durability`` option):
   (``syncfs`` of the location's filesystem on Linux, reporting any write-back error since the
   first deferred put; elsewhere an ``fsync`` of each file and directory). A caller choosing it
   must call ``sync()`` before it relies on the objects (ingest: before it registers the AIP);
-  until then a power cut may lose them, exactly as if the put had not happened.
+  until then a crash or power cut may lose them, or leave a published name whose contents are
+  missing or torn (the directory entry reached the disk, the data did not). After a crash such
+  objects must be checked before use: a resumed ingest reads back each one it keeps, and names
+  it to :meth:`FilesystemBackend.pending` so that its ``sync()`` flushes it too.
 
 A caller may also ask for the deferred behaviour object by object, whatever the location's
 mode: ``put(..., durable=False)`` (the write session of :meth:`StorageBackend.put`). Such puts
@@ -144,7 +147,8 @@ class FilesystemBackend(StorageBackend):
         published = False
         try:
             with os.fdopen(fd, "wb") as out:
-                # Errors of the source propagate unchanged; only our own I/O is a StorageError.
+                # Errors reading the source propagate as the source's OSError (also from the
+                # kernel copy); only our own I/O is a StorageError.
                 if not (verify_later and _kernel_copy(source, out.fileno(), verifier, where)):
                     while chunk := verifier.read(CHUNK_SIZE):
                         with _os_errors("write", key, where):
@@ -365,9 +369,21 @@ class FilesystemBackend(StorageBackend):
         _fsync_directory(path.parent)
         self._prune(path.parent)
 
+    def pending(self, key: str) -> None:
+        """Have the next :meth:`sync` flush the existing object under ``key``, as if it had
+        just been put with ``durable=False``: its file and every directory from it up to the
+        root (without ``syncfs``, each is fsync'ed; with it, the filesystem is flushed)."""
+        path = self._path(key)
+        self._pending.start(self.root)
+        current = path
+        while current != self.root:
+            self._pending.add(current)  # the file or directory, and the directory naming it
+            current = current.parent
+
     def sync(self) -> None:
         """Make every object put without waiting for the disk durable (those of a ``"deferred"``
-        location, and those put with ``durable=False``); nothing to do when there are none.
+        location, those put with ``durable=False``, those named to :meth:`pending`); nothing to
+        do when there are none.
 
         Raises :class:`StorageError` if the system reports that some write did not reach the
         disk; the objects must then be taken as lost (an ingest fails and cleans up).
@@ -425,6 +441,7 @@ def _kernel_copy(source: BinaryIO, out: int, verifier: StreamVerifier, where: st
             if copied == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP,
                                              errno.ENOTSOCK, errno.EXDEV):
                 return False  # not for these files here: stream them
+            _raise_source_error(in_fd, start + copied)
             raise StorageError(f"cannot copy into {where}: {exc}", location=where) from exc
         if sent == 0:
             break  # the source is shorter than announced
@@ -432,6 +449,12 @@ def _kernel_copy(source: BinaryIO, out: int, verifier: StreamVerifier, where: st
     source.seek(start + copied)
     verifier.count = copied
     return True
+
+
+def _raise_source_error(in_fd: int, offset: int) -> None:
+    """After a failed ``sendfile``: if reading the source where it stopped fails, raise that
+    ``OSError`` of the source (as a streamed put would); else return (the failure was ours)."""
+    os.pread(in_fd, 1, offset)
 
 
 def _mtime(stat_result: os.stat_result) -> datetime:

@@ -5,7 +5,10 @@ previous version gets the objects a new version reuses copied in, verified."""
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import errno
+import hashlib
 import logging
 import os
 import threading
@@ -17,6 +20,7 @@ import pytest
 import aip.ingest as ingest_module
 from aip.builder import BuiltAip
 from aip.ingest import IngestResult, ingest
+from aip.ingest_staging import ResumingBackend
 from preservation.audit import audit
 from preservation.config import Config, StorageConfig
 from preservation.errors import ChecksumMismatchError, StorageError
@@ -46,35 +50,42 @@ def nothing_left(repo: Repository, config: Config, keep: set[str]) -> None:
 
 # --- the write session ----------------------------------------------------------------------
 
+def _identity(path: Path | int) -> tuple[int, int]:
+    """The (device, inode) of a path or an open descriptor."""
+    info = os.fstat(path) if isinstance(path, int) else os.stat(path)
+    return info.st_dev, info.st_ino
+
+
 def test_objects_are_put_without_a_flush_each_and_each_copy_is_synced_before_its_read_back(
         repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On locations of the default ("immediate") durability: no fsync while a copy is stored,
-    one syncfs per location between its puts and its read-back."""
-    events: list[str] = []
+    a syncfs of that location's own filesystem handle between its puts and its read-back."""
+    events: list[tuple[str, object]] = []
     lock = threading.Lock()
     real_fsync, real_store, real_verify = os.fsync, ingest_module.store_copy, \
         ingest_module.verify_copy
 
     def fsync(fd: int) -> None:
         with lock:
-            events.append("fsync")
+            events.append(("fsync", None))
         real_fsync(fd)
 
-    def syncfs(_fd: int) -> int:
+    def syncfs(fd: int) -> int:
         with lock:
-            events.append("syncfs")
+            events.append(("syncfs", _identity(fd)))  # which location's root it flushes
         return 0
 
-    def store(built: BuiltAip, backend: Any, name: str, progress: Any) -> None:
-        before = events.count("fsync")
-        real_store(built, backend, name, progress)
+    def store(built: BuiltAip, backend: Any, name: str, progress: Any, own: Any) -> None:
+        before = sum(kind == "fsync" for kind, _ in events)
+        real_store(built, backend, name, progress, own)
         with lock:
-            events.append(f"stored {name}")
-        assert events.count("fsync") == before, "no fsync per object in the write session"
+            events.append(("stored", name))
+            assert sum(kind == "fsync" for kind, _ in events) == before, \
+                "no fsync per object in the write session"
 
     def verify(built: BuiltAip, backend: Any, name: str, progress: Any) -> None:
         with lock:
-            events.append(f"verify {name}")
+            events.append(("verify", name))
         real_verify(built, backend, name, progress)
 
     monkeypatch.setattr(os, "fsync", fsync)
@@ -83,10 +94,26 @@ def test_objects_are_put_without_a_flush_each_and_each_copy_is_synced_before_its
     monkeypatch.setattr(ingest_module, "verify_copy", verify)
     result = run(repo, transfer)
     assert repo.catalog.aip_ids() == [result.aip_id]
-    for name in ("copy1", "copy2"):
-        stored, verified = events.index(f"stored {name}"), events.index(f"verify {name}")
-        assert "syncfs" in events[stored:verified]
-    assert events.count("syncfs") >= 2
+    for index, name in enumerate(("copy1", "copy2")):
+        stored, verified = events.index(("stored", name)), events.index(("verify", name))
+        root = _identity(location_root(repo.config, index))
+        assert ("syncfs", root) in events[stored:verified], f"{name} synced before its read-back"
+
+
+def test_a_copy_whose_flush_fails_fails_the_ingest_and_leaves_nothing(
+        repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write session's ``sync`` on an "immediate" location: a write-back error reported
+    by the flush is STORAGE-SYNC-FAILED, and the ingest removes all it wrote."""
+    def failing(_fd: int) -> int:
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(durability, "SYNCFS", failing)
+    with pytest.raises(StorageError) as caught:
+        run(repo, transfer)
+    assert caught.value.code == "STORAGE-SYNC-FAILED"
+    assert repo.catalog.aip_ids() == []
+    nothing_left(repo, repo.config, set())
 
 
 def test_an_object_whose_bytes_changed_after_validation_fails_at_the_read_back(
@@ -115,27 +142,65 @@ def test_an_object_whose_bytes_changed_after_validation_fails_at_the_read_back(
 
 def test_a_failure_on_one_location_stops_all_and_leaves_nothing(
         repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_open = open_location
-    puts: list[str] = []
+    """The first location holds every put until the second has failed: then none of them is
+    made (the failure stops every lane), and no put runs while the cleanup does."""
+    first, second = (s.url for s in repo.config.storage[:2])
+    timeline: list[str] = []
+    lock = threading.Lock()
+    failed, abandoning = threading.Event(), threading.Event()
+    running = [0]
+    stored = {first: 0, second: 0}
+    real_open, real_put, real_abandon = open_location, ResumingBackend.put, \
+        ingest_module._abandon
 
     def opened(url: str, **options: Any) -> StorageBackend:
         backend = real_open(url, **options)
-        real_put = backend.put
+        inner_put = backend.put
 
         def put(key: str, source: Any, **kw: Any) -> Any:
-            if url == repo.config.storage[1].url and len(puts) >= 3:
-                raise StorageError("injected: the second location's disk is full")
-            result = real_put(key, source, **kw)
-            puts.append(key)
-            return result
+            with lock:
+                if url == second and stored[second] >= 3:
+                    timeline.append("failed")
+                    failed.set()
+                    raise StorageError("injected: the second location's disk is full")
+                timeline.append(f"put {url}" + (" while abandoning" if abandoning.is_set()
+                                                  else ""))
+                running[0] += 1
+            try:
+                return inner_put(key, source, **kw)
+            finally:
+                with lock:
+                    running[0] -= 1
+                    stored[url] += 1
 
         backend.put = put  # type: ignore[method-assign]
         return backend
 
+    def held(self: ResumingBackend, key: str, source: Any, **kw: Any) -> Any:
+        if self.location == "copy1":
+            assert failed.wait(60), "the second location never failed"
+            self.abort.wait(60)  # its lane records the failure an instant after raising it
+        return real_put(self, key, source, **kw)
+
+    def abandon(*args: Any) -> None:
+        with lock:
+            timeline.append(f"abandon with {running[0]} put(s) running")
+            abandoning.set()
+        try:
+            real_abandon(*args)
+        finally:
+            abandoning.clear()
+
     monkeypatch.setattr(ingest_module, "open_location", opened)
+    monkeypatch.setattr(ResumingBackend, "put", held)
+    monkeypatch.setattr(ingest_module, "_abandon", abandon)
     with pytest.raises(StorageError, match="injected") as caught:
         run(repo, transfer)
     assert type(caught.value) is StorageError  # the failure itself, not a "cancelled"
+    after = timeline[timeline.index("failed"):]
+    assert f"put {first}" not in after and stored[first] == 0, "no put after the failure"
+    assert "abandon with 0 put(s) running" in timeline
+    assert not [e for e in timeline if e.endswith("while abandoning")]
     assert repo.catalog.aip_ids() == []
     nothing_left(repo, repo.config, set())
 
@@ -272,3 +337,68 @@ def test_a_registered_location_that_lost_a_reused_object_is_not_quietly_mended(
     assert "copy2" in str(caught.value) and "audit" in str(caught.value)
     assert not victim.exists()
     nothing_left(repo, config, {v1})
+
+
+def test_a_copy_in_takes_the_next_location_when_the_first_has_other_bytes(
+        repo: Repository, first: IngestResult, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """copy1's PDF has other bytes of the same size: the copy-in to copy3 refuses it and takes
+    copy2's; copy1's damage then fails the ingest at its read-back, and copy3 keeps the
+    intact object, under the key of the version that holds it."""
+    config = with_third_location(repo.config, tmp_path)
+    v1 = first.aip_id
+    pdf = next(f for f in repo.catalog.files(v1) if f.original_name == PDF)
+    victim = location_root(config, 0) / v1 / pdf.path
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 0xFF
+    os.chmod(victim.parent, 0o755)
+    victim.unlink()
+    victim.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="aip.ingest_reused"), \
+            pytest.raises(ChecksumMismatchError) as caught:
+        run(repo, make_bag(tmp_path / "v2", {ANNEX: minimal_pdf("PL")}), config, supplement=v1)
+    assert caught.value.code == "INGEST-REUSED-OBJECT-CHANGED"
+    assert caught.value.location == f"copy1:{v1}/{pdf.path}"
+    held = location_root(config, 2) / v1 / pdf.path
+    assert hashlib.sha256(held.read_bytes()).hexdigest() == pdf.sha256
+    copied = [r.getMessage() for r in caplog.records if f"{v1}/{pdf.path}" in r.getMessage()]
+    assert len(copied) == 1 and "copied in from copy2" in copied[0]
+    assert repo.catalog.aip_ids() == [v1]
+    nothing_left(repo, config, {v1})
+
+
+def test_a_reused_object_of_another_size_fails_before_anything_is_put(
+        repo: Repository, first: IngestResult, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by HEAD when the reused objects are checked, before any upload; write-once: the
+    object is not replaced."""
+    v1 = first.aip_id
+    pdf = next(f for f in repo.catalog.files(v1) if f.original_name == PDF)
+    victim = location_root(repo.config, 1) / v1 / pdf.path
+    data = victim.read_bytes()
+    os.chmod(victim.parent, 0o755)
+    victim.unlink()
+    victim.write_bytes(data[:-1])
+    puts: list[str] = []
+    real_open = open_location
+
+    def opened(url: str, **options: Any) -> StorageBackend:
+        backend = real_open(url, **options)
+        real_put = backend.put
+
+        def put(key: str, source: Any, **kw: Any) -> Any:
+            puts.append(key)
+            return real_put(key, source, **kw)
+
+        backend.put = put  # type: ignore[method-assign]
+        return backend
+
+    monkeypatch.setattr(ingest_module, "open_location", opened)
+    with pytest.raises(ChecksumMismatchError) as caught:
+        run(repo, make_bag(tmp_path / "v2", {ANNEX: minimal_pdf("PL")}), supplement=v1)
+    assert caught.value.code == "INGEST-REUSED-OBJECT-CHANGED"
+    assert caught.value.location == f"copy2:{v1}/{pdf.path}"
+    assert puts == [], "refused before anything was put"
+    assert victim.read_bytes() == data[:-1]
+    assert repo.catalog.aip_ids() == [v1]
+    nothing_left(repo, repo.config, {v1})

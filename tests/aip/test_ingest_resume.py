@@ -20,7 +20,7 @@ from aip.ingest import IngestResult, ingest
 from aip.ingest_staging import OBJECT_LOG
 from preservation.audit import audit
 from preservation.repository import Repository, init_repository
-from preservation.storage import StorageBackend
+from preservation.storage import StorageBackend, durability
 from tests.helpers import add_test_fonds, location_root
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +128,49 @@ def test_a_killed_ingest_resumes_and_sends_only_what_is_missing(
                     if f.role == "content"}
 
         assert content(other, clean.aip_id) == content(repo, killed)
+
+
+def test_objects_kept_on_resume_are_made_durable_before_the_aip_is_registered(
+        repo: Repository, transfer: Path, puts: list[tuple[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The killed attempt put its objects in a write session and never synced them: the
+    resumed ingest keeps them without a put, and still fsyncs each (without ``syncfs``: the
+    file and every directory up to the location's root) before it registers the AIP."""
+    monkeypatch.setattr(durability, "SYNCFS", None)
+    with monkeypatch.context() as m:
+        kill_after(m, puts, 2)
+        with pytest.raises(Killed):
+            run(repo, transfer)
+    [killed] = staged_uuids(repo)
+    root = location_root(repo.config, 0)
+    kept = [root / killed / path for path in contents(repo, 0, killed)]
+    assert len(kept) == 2
+    wanted = {path for file in kept for path in (file, *file.parents) if path.is_relative_to(root)}
+
+    def identity(info: os.stat_result) -> tuple[int, int]:
+        return info.st_dev, info.st_ino
+
+    flushed: set[tuple[int, int]] = set()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        flushed.add(identity(os.fstat(fd)))
+
+    unflushed: list[list[str]] = []
+    real_register = repo.catalog.register_aip
+
+    def register(*args: Any) -> None:
+        unflushed.append(sorted(str(p) for p in wanted if identity(p.stat()) not in flushed))
+        real_register(*args)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(repo.catalog, "register_aip", register)
+    puts.clear()
+    result = run(repo, transfer)
+    assert result.resumed and result.aip_id == killed
+    assert not {(repo.config.storage[0].url, str(f.relative_to(root))) for f in kept} & set(puts)
+    assert unflushed == [[]], "every kept file and its directories fsync'ed before registering"
 
 
 def test_an_object_changed_since_the_kill_is_stored_again(

@@ -56,9 +56,9 @@ def test_failed_ingest_on_locked_location_registers_nothing(
     real_store = ingest_module.store_copy
     calls: list[str] = []
 
-    def store_then_fail(built, backend, name, progress):  # type: ignore[no-untyped-def]
+    def store_then_fail(built, backend, name, progress, own):  # type: ignore[no-untyped-def]
         calls.append(name)
-        real_store(built, backend, name, progress)
+        real_store(built, backend, name, progress, own)
         if name == "copy2":
             raise StorageError("injected failure after writing the locked copy")
 

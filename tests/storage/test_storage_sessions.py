@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from preservation.errors import ChecksumMismatchError
+from preservation.errors import ChecksumMismatchError, StorageError
 from preservation.storage import durability, open_location
 from preservation.storage.durability import Pending
 from preservation.storage.filesystem import FilesystemBackend
@@ -109,19 +109,64 @@ def test_a_session_without_syncfs_fsyncs_each_file_and_directory_once(
 
 
 def test_a_write_that_ends_after_a_concurrent_flush_is_flushed_by_the_next(
-        root: Path, syncfs: list[int]) -> None:
+        root: Path, syncfs: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
     """``start`` (before a write) and ``add`` (after it) around another thread's ``flush``:
-    the handle that flush consumed is reopened, so the next ``flush`` still covers the write."""
+    the next ``flush`` covers the write, through the one handle opened at the first ``start``
+    (before the write, so a write-back error after it is reported): never reopened."""
+    opened: list[object] = []
+    real_open = os.open
+
+    def recording(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        opened.append(path)
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", recording)
     pending = Pending()
     pending.start(root)
-    pending.flush()  # another thread's sync, while this write is under way
+    assert opened == [root]
+    pending.flush()  # another thread's sync, while this write is under way: nothing yet
     (root / "late.bin").write_bytes(b"late")
     pending.add(root / "late.bin")
     pending.flush()
-    assert len(syncfs) == 2
+    assert len(syncfs) == 1
+    pending.flush()  # nothing written since
+    assert len(syncfs) == 1
+    pending.start(root)
+    (root / "later.bin").write_bytes(b"later")
+    pending.add(root / "later.bin")
     pending.flush()
-    assert len(syncfs) == 2
+    assert len(syncfs) == 2 and syncfs[0] == syncfs[1]
+    assert opened == [root], "one handle, opened before the first write, for every flush"
     pending.release()
+
+
+def test_pending_makes_sync_flush_an_object_already_stored(
+        store: FilesystemBackend, root: Path, fsyncs: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An object found on the location (not put in this session) named to ``pending``: the
+    next ``sync`` fsyncs it and every directory up to the root, each once."""
+    monkeypatch.setattr(durability, "SYNCFS", None)
+    put(store, "aip/data/a.bin", b"a", durable=False)
+    store.close()
+    reopened = open_location(root.as_uri())
+    fsyncs.clear()
+    reopened.pending("aip/data/a.bin")
+    assert fsyncs == []
+    reopened.sync()
+    assert len(fsyncs) == 4  # a.bin, aip/data, aip and the root
+    reopened.sync()
+    assert len(fsyncs) == 4
+    reopened.close()
+
+
+def test_pending_with_syncfs_makes_the_next_sync_flush_the_filesystem(
+        store: FilesystemBackend, syncfs: list[int]) -> None:
+    put(store, "aip/a.bin", b"a")  # durable at once: nothing pending
+    store.sync()
+    assert syncfs == []
+    store.pending("aip/a.bin")
+    store.sync()
+    assert len(syncfs) == 1
 
 
 def test_sessions_of_many_threads_then_one_sync(store: FilesystemBackend, root: Path,
@@ -220,3 +265,41 @@ def test_without_verify_later_a_file_is_hashed_as_always(
     with source.open("rb") as stream, pytest.raises(ChecksumMismatchError):
         store.put("aip/k.bin", stream, size=len(data), sha256=sha256_hex(data[::-1]))
     assert sendfiles == [] and store.head("aip/k.bin") is None
+
+
+@pytest.mark.parametrize("source_fails", [True, False])
+def test_a_kernel_copy_failing_mid_way_raises_the_sources_error_or_a_storage_error(
+        store: FilesystemBackend, root: Path, tmp_path: Path, source_fails: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sendfile`` fails after a first chunk: if the source cannot be read there, its own
+    ``OSError`` propagates (as when streaming); otherwise the write was ours: StorageError.
+    Nothing is published either way."""
+    data = os.urandom(100_000)
+    source = tmp_path / "source.bin"
+    source.write_bytes(data)
+    real_sendfile, real_pread = os.sendfile, os.pread
+    calls = [0]
+
+    def sendfile(out: int, in_fd: int, offset: int | None, count: int) -> int:
+        calls[0] += 1
+        if calls[0] == 1:
+            return real_sendfile(out, in_fd, offset, min(count, 4096))
+        raise OSError(errno.EIO, "injected")
+
+    def pread(fd: int, length: int, offset: int) -> bytes:
+        if source_fails:
+            raise OSError(errno.EIO, "injected: the source's disk")
+        return real_pread(fd, length, offset)
+
+    with source.open("rb") as stream, monkeypatch.context() as patch:
+        patch.setattr(os, "sendfile", sendfile)
+        patch.setattr(os, "pread", pread)
+        with pytest.raises((OSError, StorageError)) as caught:
+            store.put("aip/k.bin", stream, size=len(data), sha256=sha256_hex(data),
+                      durable=False, verify_later=True)
+    assert calls[0] == 2
+    if source_fails:
+        assert type(caught.value) is OSError and caught.value.errno == errno.EIO
+    else:
+        assert type(caught.value) is StorageError
+    assert list(root.rglob("*")) == []
