@@ -128,20 +128,24 @@ def identify_all(files: list[Path], processes: int = 1) -> float:
         return time.perf_counter() - start
 
 
+def _never() -> bool:
+    return False
+
+
 def content_checks(tree: Path, rounds: int) -> None:
     """Time check_content over the payload one by one and in forked workers, ``rounds`` times."""
     package = PackageTree(tree)
     items = [content.ContentItem(rel) for rel in sorted(package.files)
              if rel.startswith(("data/", "representations/")) and "/metadata/" not in rel]
     options = content.ContentOptions(policy=load_format_policy(None))
-    parallel_min, workers = content.PARALLEL_MIN, min(content._cpus(), content.MAX_PROCESSES)
+    can_fork, workers = vars(content)["can_fork"], min(content._cpus(), content.MAX_PROCESSES)
     said: dict[str, list[object]] = {}
     best: dict[str, float] = {}
     with FormatIdentifier() as identifier:
         for number in range(1, rounds + 1):
             print(f"round {number}: check_content of {len(items)} payload files")
-            for label, minimum in (("one by one", 10**9), (f"{workers} workers", parallel_min)):
-                content.PARALLEL_MIN = minimum
+            for label, forking in (("one by one", _never), (f"{workers} workers", can_fork)):
+                vars(content)["can_fork"] = forking  # no fork: checked here, one by one
                 report = Report("benchmark")
                 before, start = os.times(), time.perf_counter()
                 formats = content.check_content(package, items, report, options,
@@ -159,7 +163,7 @@ def content_checks(tree: Path, rounds: int) -> None:
                 answer.append(list(formats.items()))
                 print(f"    same findings (in order) and formats as the first run: "
                       f"{said.setdefault('first', answer) == answer}")
-    content.PARALLEL_MIN = parallel_min
+    vars(content)["can_fork"] = can_fork
     one, many = best["one by one"], best[f"{workers} workers"]
     print(f"fastest: one by one {one:.2f} s, {workers} workers {many:.2f} s "
           f"(×{one / many:.2f})")

@@ -212,17 +212,19 @@ class Report:
         return finding
 
     def _append(self, finding: Finding) -> None:
+        """Store the finding, then count it: a finding that cannot be stored (the temporary
+        file fails: :class:`~preservation.findings_spool.ReportSpoolError`) is not counted."""
         with self._lock:
+            if not self._spools and len(self._memory) < self._spool_after:
+                self._memory.append(finding)
+            else:
+                if not self._spools:
+                    self._spools.append(RecordSpool())
+                self._spools[0].append(_encode(finding))
+                if finding.severity is Severity.ERROR:
+                    self._spooled_errors += 1
             self._by_code[finding.code] += 1
             self._by_severity[finding.severity] += 1
-            if not self._spools:
-                if len(self._memory) < self._spool_after:
-                    self._memory.append(finding)
-                    return
-                self._spools.append(RecordSpool())
-            if finding.severity is Severity.ERROR:
-                self._spooled_errors += 1
-            self._spools[0].append(_encode(finding))
 
     def extend(self, findings: Iterable[Finding]) -> None:
         for finding in findings:
@@ -261,13 +263,17 @@ class Report:
 
     def to_dict(self, lang: str = "en") -> dict[str, Any]:
         """The whole report as plain data (every finding in memory at once: to write a large
-        report, use :func:`preservation.report_json.write_report` instead)."""
+        report, use :func:`preservation.report_json.write_json` with
+        :func:`preservation.report_json.report_document` instead)."""
+        return {**self.summary(), "findings": [f.to_dict(lang) for f in self.findings]}
+
+    def summary(self) -> dict[str, Any]:
+        """:meth:`to_dict` without its findings (no file read)."""
         return {
             "subject": self.subject,
             "kind": self.kind,
             "valid": self.valid,
             "counts": self.severity_counts(),
-            "findings": [f.to_dict(lang) for f in self.findings],
         }
 
     def close(self) -> None:

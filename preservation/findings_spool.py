@@ -23,6 +23,8 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar, overload
 
+from preservation.errors import PreservationError
+
 T = TypeVar("T")
 
 INDEX_EVERY = 1024
@@ -32,16 +34,33 @@ _HEADER = struct.Struct("<I")
 _CHUNK = 256 * 1024
 
 
+class ReportSpoolError(PreservationError):
+    """A finding could not be stored in the report's temporary file (disk full, a value that
+    cannot be stored). Not an ``OSError``: it is never mistaken for a problem of the file being
+    checked. The report still counts exactly the findings it holds."""
+
+    code = "REPORT-SPOOL-FAILED"
+
+
 class RecordSpool:
-    """Tuples of plain values (str, int, None, dict, tuple) appended to an anonymous file."""
+    """Tuples of plain values (str, int, None, dict, tuple) appended to an anonymous file.
+
+    A record that cannot be stored raises :class:`ReportSpoolError` and is not counted; after a
+    failed write the spool refuses every further record (the file may end in part of one).
+    """
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="findings-")  # noqa: SIM115 - closed below
+        try:
+            self._file = tempfile.TemporaryFile(prefix="findings-")  # noqa: SIM115 - closed below
+        except OSError as e:
+            raise ReportSpoolError(f"the findings' temporary file cannot be created: {e}",
+                                   location=tempfile.gettempdir()) from e
         self._closer = weakref.finalize(self, self._file.close)
         self._count = 0
         self._end = 0  # bytes written (buffered or not)
         self._marks = array("Q")
         self._lock = threading.Lock()
+        self._failed = False
 
     def __len__(self) -> int:
         return self._count
@@ -51,12 +70,21 @@ class RecordSpool:
         return not self._closer.alive
 
     def append(self, record: tuple[Any, ...]) -> None:
-        data = marshal.dumps(record, 4)
+        try:
+            data = marshal.dumps(record, 4)
+        except ValueError as e:  # a value marshal cannot store
+            raise ReportSpoolError(f"a finding cannot be stored: {e}") from e
         with self._lock:
+            if self._failed:
+                raise ReportSpoolError("the findings' temporary file failed earlier")
+            try:
+                self._file.write(_HEADER.pack(len(data)) + data)
+            except OSError as e:
+                self._failed = True
+                raise ReportSpoolError(f"the findings' temporary file cannot be written: {e}"
+                                       ) from e
             if self._count % INDEX_EVERY == 0:
                 self._marks.append(self._end)
-            self._file.write(_HEADER.pack(len(data)))
-            self._file.write(data)
             self._end += _HEADER.size + len(data)
             self._count += 1
 
@@ -76,12 +104,12 @@ class RecordSpool:
         view = memoryview(buffer)
         while index < stop:
             if len(buffer) - at < _HEADER.size:
-                buffer, offset = _refill(fd, buffer[at:], offset, _HEADER.size)
+                buffer, offset = self._refill(fd, buffer[at:], offset, _HEADER.size)
                 at, view = 0, memoryview(buffer)
             (size,) = _HEADER.unpack_from(buffer, at)
             end = at + _HEADER.size + size
             if len(buffer) < end:
-                buffer, offset = _refill(fd, buffer[at:], offset, end - at)
+                buffer, offset = self._refill(fd, buffer[at:], offset, end - at)
                 at, end, view = 0, end - at, memoryview(buffer)
             if index >= start:
                 yield marshal.loads(view[at + _HEADER.size:end])
@@ -90,7 +118,18 @@ class RecordSpool:
 
     def close(self) -> None:
         """Delete the file now (it is also deleted when the spool is garbage-collected)."""
-        self._closer()
+        with self._lock:  # not while a reader is reading: its descriptor stays this file's
+            self._closer()
+
+    def _refill(self, fd: int, rest: bytes, offset: int, need: int) -> tuple[bytes, int]:
+        """``rest`` followed by what the file holds from ``offset``: at least ``need`` bytes.
+
+        A reader paused across :meth:`close` stops here: its descriptor number may by now be
+        another file's."""
+        with self._lock:
+            if self.closed:
+                raise ValueError("the finding spool is closed")
+            return _refill(fd, rest, offset, need)
 
 
 def _refill(fd: int, rest: bytes, offset: int, need: int) -> tuple[bytes, int]:

@@ -26,14 +26,16 @@ import multiprocessing
 import resource
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
-__all__ = ["DEFAULT_CPU_LIMIT", "CpuTimeExceeded", "Crashed", "can_fork", "fork_map"]
+__all__ = ["DEFAULT_CPU_LIMIT", "WINDOW_PER_PROCESS", "CpuTimeExceeded", "Crashed", "can_fork",
+           "fork_map"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ def can_fork() -> bool:
 # What forked workers run: (function, items, cpu limit). Set just before a pool forks.
 _JOB: tuple[Callable[[Any], Any], Sequence[Any], float | None] | None = None
 _FORK_LOCK = threading.Lock()
+#: Chunks handed out ahead of the answers asked for, per worker process.
+WINDOW_PER_PROCESS = 4
 
 
 def fork_map(function: Callable[[T], R], items: Sequence[T], *, processes: int,
@@ -82,6 +86,10 @@ def fork_map(function: Callable[[T], R], items: Sequence[T], *, processes: int,
     exception ``function`` raises (other than :class:`CpuTimeExceeded`) ends the run and is
     raised here, as if it had been called in this process. ``cpu_limit``: processor seconds per
     item (None: no limit). See the module notes for workers that die.
+
+    At most :data:`WINDOW_PER_PROCESS` chunks per process are handed out ahead of the answers
+    asked for, so a slow consumer does not pile answers up here. Stopping early (``close()``,
+    an exception, Ctrl-C) ends the workers at once, even in the middle of an item.
     """
     global _JOB
     count = len(items)
@@ -94,27 +102,56 @@ def fork_map(function: Callable[[T], R], items: Sequence[T], *, processes: int,
             while start < count:
                 single = start < isolate_until
                 end = isolate_until if single else count
-                pool = ProcessPoolExecutor(1 if single else max(1, processes),
-                                           mp_context=context, initializer=_start_worker)
+                workers = 1 if single else max(1, processes)
+                size = 1 if single else max(1, chunksize)
+                pool = ProcessPoolExecutor(workers, mp_context=context,
+                                           initializer=_start_worker)
+                outstanding: deque[tuple[int, Future[list[Any]]]] = deque()
+                submitted = start
+                finished = False
                 try:
-                    answers = pool.map(_run, range(start, end),
-                                       chunksize=1 if single else max(1, chunksize))
-                    for answer in answers:
-                        yield answer
-                        start += 1
-                except BrokenProcessPool:
-                    if single:  # one worker, items in turn: the first unanswered one ended it
-                        logger.warning("a worker process ended while working on item %d", start)
-                        yield Crashed(items[start], "its worker process ended abruptly")
-                        start += 1
-                    else:  # the culprit is among the items the workers had been given
-                        isolate_until = min(count, start + (processes + 1) * chunksize)
-                        logger.warning("a worker process ended; items %d to %d are re-run one "
-                                       "by one", start, isolate_until - 1)
+                    try:
+                        while start < end:
+                            while submitted < end and \
+                                    len(outstanding) < WINDOW_PER_PROCESS * workers:
+                                stop = min(end, submitted + size)
+                                outstanding.append(
+                                    (stop, pool.submit(_run_chunk, submitted, stop)))
+                                submitted = stop
+                            answers = outstanding[0][1].result()
+                            outstanding.popleft()
+                            for answer in answers:
+                                yield answer
+                                start += 1
+                    except BrokenProcessPool:
+                        if single:  # one worker, items in turn: the first unanswered one ended it
+                            logger.warning("a worker process ended while working on item %d",
+                                           start)
+                            yield Crashed(items[start], "its worker process ended abruptly")
+                            start += 1
+                        else:  # the culprit is among the chunks not answered yet
+                            isolate_until = max(last for last, future in outstanding
+                                                if not _answered(future))
+                            logger.warning("a worker process ended; items %d to %d are re-run "
+                                           "one by one", start, isolate_until - 1)
+                    finished = True
                 finally:
+                    if not finished:  # stopped early: end the items under way too
+                        _terminate(pool)
                     pool.shutdown(wait=True, cancel_futures=True)
         finally:
             _JOB = None
+
+
+def _answered(future: Future[Any]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers now (the pool sees them gone and breaks; shutdown reaps them)."""
+    for process in list((pool._processes or {}).values()):  # no public way before 3.14
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
 
 
 def _start_worker() -> None:
@@ -126,6 +163,11 @@ def _start_worker() -> None:
 
 def _out_of_time(_signum: int, _frame: FrameType | None) -> None:
     raise CpuTimeExceeded
+
+
+def _run_chunk(start: int, stop: int) -> list[Any]:
+    """In a worker: items ``start`` to ``stop`` (exclusive), each within its limits."""
+    return [_run(index) for index in range(start, stop)]
 
 
 def _run(index: int) -> Any:

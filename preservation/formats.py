@@ -31,21 +31,21 @@ Nothing is ever written to stdout or stderr (our CLI prints JSON on stdout).
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import logging
-import multiprocessing
 import os
 import re
 import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, overload
 
 from preservation.errors import PreservationError
+from preservation.forking import Crashed, fork_map
 from preservation.forking import can_fork as can_fork  # where it was before; used here too
 from preservation.format_patterns import BrokenPatternError, Finds, Test, compile_pattern
 
@@ -411,8 +411,10 @@ class FormatIdentifier:
         Workers are forked from this process, so they share the signatures already loaded
         (nothing is loaded again); each answer is the one :meth:`identify` gives, and equal
         answers come back as one shared object. A file that cannot be read gives its
-        ``OSError`` in place of an answer. Without ``fork``, with ``processes`` < 2, or while
-        other threads run (see :func:`can_fork`), the files are identified here, one by one.
+        ``OSError`` in place of an answer (``EIO`` if it ended its worker process: see
+        :func:`preservation.forking.fork_map`, which runs the workers). Without ``fork``,
+        with ``processes`` < 2, or while other threads run (see :func:`can_fork`), the files
+        are identified here, one by one.
 
         ``check(path)``, when given, is called (in the worker) just before a file is opened by
         name, e.g. to make sure it is still the regular file that was listed; an ``OSError`` it
@@ -422,24 +424,31 @@ class FormatIdentifier:
         names = [os.fspath(p) for p in paths]
         if processes < 2 or not can_fork():
             for name in names:
-                try:
-                    if check is not None:
-                        check(name)
-                    yield name, self.identify(name)
-                except OSError as e:
-                    yield name, e
+                yield name, _identify_checked(sigs, name, check)
             return
-        global _FORKED
-        with _FORK_LOCK:  # one pool at a time: the global is what the workers inherit
-            _FORKED = (sigs, check)
-            try:
-                with ProcessPoolExecutor(
-                        processes, mp_context=multiprocessing.get_context("fork")) as pool:
-                    answers = pool.map(_identify_forked, names, chunksize=chunksize)
-                    for name, answer in zip(names, answers, strict=True):
-                        yield name, _shared(sigs, answer)
-            finally:
-                _FORKED = None
+
+        def one(name: str) -> FormatId | OSError:
+            # a worker runs one file at a time: no lock needed, and none inherited can be held
+            return _identify_checked(sigs, name, check)
+
+        answers = fork_map(one, names, processes=processes, chunksize=chunksize,
+                           cpu_limit=None)
+        for name, answer in zip(names, answers, strict=True):
+            if isinstance(answer, Crashed):
+                yield name, OSError(errno.EIO, f"identification stopped: {answer.reason}", name)
+            else:
+                yield name, _shared(sigs, answer)
+
+
+def _identify_checked(sigs: _Signatures, name: str,
+                      check: Callable[[str], None] | None) -> FormatId | OSError:
+    """``check(name)`` then the file's identification; the ``OSError`` of either instead."""
+    try:
+        if check is not None:
+            check(name)
+        return _identify_file(sigs, name)
+    except OSError as e:
+        return e
 
 
 def _identify_file(sigs: _Signatures, filename: str) -> FormatId:
@@ -497,25 +506,6 @@ def _shared(sigs: _Signatures, answer: FormatId | OSError) -> FormatId | OSError
         return answer
     puids = (answer.puid, *answer.alternatives) if answer.puid else ()
     return sigs.answers.setdefault((puids, answer.basis), answer)
-
-
-#: The signatures (and the caller's check) forked workers use (set by identify_parallel just
-#: before the pool forks).
-_FORKED: tuple[_Signatures, Callable[[str], None] | None] | None = None
-_FORK_LOCK = threading.Lock()
-
-
-def _identify_forked(filename: str) -> FormatId | OSError:
-    """In a forked worker: identify with the inherited signatures (a worker runs one at a time,
-    so no lock is needed, and none inherited from the parent can be held)."""
-    assert _FORKED is not None
-    sigs, check = _FORKED
-    try:
-        if check is not None:
-            check(filename)
-        return _identify_file(sigs, filename)
-    except OSError as e:
-        return e
 
 
 def _load_signatures(conf_dir: str | os.PathLike[str] | None) -> _Signatures:

@@ -11,6 +11,7 @@ list. :func:`report_document` is a report's ``to_dict`` with its findings as suc
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from json.encoder import encode_basestring
 from pathlib import Path
@@ -62,21 +63,14 @@ def report_document(report: Report, lang: str = "en", *, head: Mapping[str, Any]
     """``{**head, **report.to_dict(lang), **tail}`` with ``findings`` as a :class:`JsonArray`
     (each finding with its ``fix`` when ``with_fix``). Keys of ``head`` that the report also has
     keep their place and take the report's value, as with ``{**head, **report.to_dict()}``."""
-    return {
-        **(head or {}),
-        "subject": report.subject,
-        "kind": report.kind,
-        "valid": report.valid,
-        "counts": report.severity_counts(),
-        "findings": JsonArray(lambda: (finding_dict(f, lang, with_fix=with_fix)
-                                       for f in report.findings)),
-        **(tail or {}),
-    }
+    return {**(head or {}), **report.summary(),
+            "findings": findings_array(report, lang, with_fix=with_fix), **(tail or {})}
 
 
-def findings_array(report: Report, lang: str = "en") -> JsonArray:
-    """The report's findings (``Finding.to_dict(lang)`` each) as a :class:`JsonArray`."""
-    return JsonArray(lambda: (f.to_dict(lang) for f in report.findings))
+def findings_array(report: Report, lang: str = "en", *, with_fix: bool = False) -> JsonArray:
+    """The report's findings (``Finding.to_dict(lang)`` each, with its ``fix`` when
+    ``with_fix``) as a :class:`JsonArray`."""
+    return JsonArray(lambda: (finding_dict(f, lang, with_fix=with_fix) for f in report.findings))
 
 
 def messages_array(report: Report, lang: str) -> JsonArray:
@@ -204,9 +198,17 @@ def write_report_file(path: Path, report: Report, *, source: str | Path,
                       checked_at: str) -> None:
     """Write the validation report ingest keeps: ``source``, ``checked_at``, the keys of
     ``report.to_dict("en")`` and ``findings_vi`` (each message in Vietnamese), UTF-8 JSON
-    indented by 2 — the text ``json.dumps`` of that dict gives, written finding by finding."""
+    indented by 2 — the text ``json.dumps`` of that dict gives, written finding by finding,
+    into ``<name>.part`` first and renamed when complete (an interrupted write leaves no
+    truncated report)."""
     document = report_document(report, "en", head={"source": str(source),
                                                    "checked_at": checked_at},
                                tail={"findings_vi": messages_array(report, "vi")})
-    with path.open("w", encoding="utf-8") as out:
-        write_json(out, document)
+    part = path.with_name(path.name + ".part")
+    try:
+        with part.open("w", encoding="utf-8") as out:
+            write_json(out, document)
+        os.replace(part, path)  # never a truncated report under the final name
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise

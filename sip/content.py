@@ -13,12 +13,17 @@ with the package's content files (the documents, not its METS/EAD/schemas). For 
 * it is streamed to clamd when one is configured (:mod:`sip.content_virus`); otherwise the
   package gets one VIRUS-NOT-CHECKED.
 
-From :data:`PARALLEL_MIN` files on, everything but the virus scan runs in forked worker
-processes (:func:`preservation.forking.fork_map`), one pass per file; the workers' findings
-(:mod:`sip.content_findings`) are added to the report in the same order and with the same
-content as when the files are checked one by one here. A file whose checks crash their worker
-or run past :data:`CPU_LIMIT` seconds of processor time gets
-CONTENT-UNREADABLE (one by one here there is no time limit; a crash would end the process).
+Everything but the virus scan runs in forked worker processes
+(:func:`preservation.forking.fork_map`), one pass per file, whenever forking is safe
+(:func:`~preservation.forking.can_fork`: no other thread) and either there are
+:data:`PARALLEL_MIN` files or more to check with more than one CPU, or some file may be a PDF
+(its name ends in ``.pdf`` or its first bytes hold ``%PDF``: pyHanko never parses a hostile PDF
+in the validating process, even in a small package or on one CPU, where one worker is used).
+The workers' findings (:mod:`sip.content_findings`) are added to the report in the same order
+and with the same content as when the files are checked one by one here. A file whose checks
+crash their worker or run past :data:`CPU_LIMIT` seconds of processor time gets
+CONTENT-UNREADABLE. Checked here (a small package with no PDF, or another thread running)
+there is no time limit and a crash would end the process.
 
 The identification of every file is returned so that ingest records it instead of identifying
 each file again.
@@ -49,6 +54,9 @@ __all__ = ["ContentItem", "ContentOptions", "check_content"]
 logger = logging.getLogger(__name__)
 
 _PDF_MIME = "application/pdf"
+_PDF_MAGIC = b"%PDF"
+#: bytes of a file looked at for a PDF header before it is examined here
+_SNIFF = 256 * 1024
 #: check in worker processes from this many content files on (below, forking costs more)
 PARALLEL_MIN = 200
 #: at most this many worker processes
@@ -101,11 +109,11 @@ def check_content(
     identifier and reported FMT-IDENTIFIER-UNAVAILABLE itself; formats are not identified (no
     second attempt, no second finding).
 
-    From :data:`PARALLEL_MIN` files to check on, with more than one CPU and no other thread
-    running (:func:`~preservation.forking.can_fork`), each file's checks (identification,
-    format policy, PDF) run in forked worker processes; their findings are added here, file by
-    file, in the order and with the content the checks give one by one in this process. The
-    virus scan always runs here, after each file's other checks.
+    Each file's checks (identification, format policy, PDF) run in forked worker processes
+    when forking is safe and there are many files or some may be PDFs (see the module notes);
+    their findings are added here, file by file, in the order and with the content the checks
+    give one by one in this process. The virus scan always runs here, after each file's other
+    checks.
     """
     owned = identifier is None and identify
     if owned:
@@ -146,8 +154,10 @@ def check_content(
 
 @dataclass(frozen=True, slots=True)
 class _Examined:
-    """A worker's answer for one file: what :func:`_examine` returned, and its findings."""
+    """A worker's answer for one file: its path, what :func:`_examine` returned, and its
+    findings."""
 
+    path: str
     fmt: FormatId | None
     readable: bool
     findings: tuple[RecordedFinding, ...]
@@ -165,26 +175,45 @@ def _examine_in_workers(tree: PackageTree, items: Sequence[ContentItem],
                         options: ContentOptions, identifier: FormatIdentifier | None
                         ) -> _Answers | None:
     """The answers of :func:`_examine` for every item :func:`_check_item` will examine (each
-    path once, in order), from forked worker processes, when there are at least
-    :data:`PARALLEL_MIN` of them, more than one CPU and no other thread (see
-    :func:`~preservation.forking.can_fork`); else None (each is examined here in turn).
+    path once, in order), from forked worker processes; or None (each is examined here in
+    turn). Workers are used when forking is safe (:func:`~preservation.forking.can_fork`) and
+    either there are at least :data:`PARALLEL_MIN` such items and more than one CPU, or one of
+    them may be a PDF (then with one worker if need be: a PDF is never parsed here).
 
     Forking shares everything loaded here: fido's signatures, the listing, policy and trust
     roots. The workers are forked when the answers are first asked for.
     """
-    firsts = {item.path: item for item in reversed(items)}  # the first item of each path
-    work = [firsts[rel] for rel in dict.fromkeys(item.path for item in items)
-            if _checked(tree, firsts[rel])]
-    processes = min(_cpus(), MAX_PROCESSES)
-    if len(work) < PARALLEL_MIN or processes < 2 or not can_fork():
+    firsts: dict[str, ContentItem] = {}
+    for item in items:
+        firsts.setdefault(item.path, item)  # the first item of each path
+    work = [item for item in firsts.values() if _checked(tree, item)]
+    if not work or not can_fork():
         return None
+    processes = min(_cpus(), MAX_PROCESSES)
+    if len(work) < PARALLEL_MIN or processes < 2:
+        if not any(_may_be_pdf(tree, item.path) for item in work):
+            return None
+        processes = max(1, min(processes, -(-len(work) // CHUNK)))
 
     def examine(item: ContentItem) -> _Examined:
         recorder = FindingRecorder()
         fmt, readable = _examine(tree, item, recorder, options, identifier)
-        return _Examined(fmt, readable, tuple(recorder.findings))
+        return _Examined(item.path, fmt, readable, tuple(recorder.findings))
 
     return fork_map(examine, work, processes=processes, chunksize=CHUNK, cpu_limit=CPU_LIMIT)
+
+
+def _may_be_pdf(tree: PackageTree, rel: str) -> bool:
+    """True unless the file surely is no PDF: :func:`_is_pdf` can only say yes for a ``.pdf``
+    name (no identification) or for fido's PDF signatures, which need ``%PDF`` at the start of
+    the bytes fido reads (:data:`_SNIFF` of them are looked at: more than fido's buffer)."""
+    if rel.lower().endswith(".pdf"):
+        return True
+    try:
+        with tree.opened(rel) as stream:
+            return _PDF_MAGIC in stream.read(_SNIFF)
+    except (OSError, ChangedError):
+        return True  # let the worker find out and say so
 
 
 def _cpus() -> int:
@@ -211,6 +240,10 @@ def _check_item(tree: PackageTree, item: ContentItem, report: Report, options: C
     if answers is None:
         return _examine(tree, item, report, options, identifier)
     answer = next(answers)
+    answered = answer.item.path if isinstance(answer, Crashed) else answer.path
+    if answered != rel:
+        raise RuntimeError(f"content checks out of step: the answer for {answered!r} came "
+                           f"for {rel!r}")
     if isinstance(answer, Crashed):
         report.add("CONTENT-UNREADABLE", rel, error=answer.reason)
         return None, False

@@ -154,7 +154,7 @@ def _rejected_title(ctx: click.Context, e: RejectedError, report: Report) -> str
     if app(ctx).lang != "vi":
         return e.message
     where = f" {e.location}" if e.location else ""
-    return (f"{report.subject}: bị từ chối, {len(report.errors)} lỗi{where}. "
+    return (f"{report.subject}: bị từ chối, {report.severity_counts()['error']} lỗi{where}. "
             "Báo cáo đầy đủ đã được lưu trong thư mục reports/.")
 
 
@@ -178,14 +178,14 @@ def _error(ctx: click.Context, e: PreservationError) -> None:
         click.echo(f"  {copy} {r.subject}: {', '.join(sorted(r.codes()))}", err=True)
 
 
-_ORDER = {"error": 0, "warning": 1, "not-checked": 2, "info": 3}
+_ORDER = ("error", "warning", "not-checked", "info")  # display order
 
 
 def _in_order(report: Report) -> Iterator[Finding]:
     """Errors first, then warnings, not-checked, info; in order within each (one pass over the
     findings per severity present, so a spooled report is never held in memory)."""
     counts = report.severity_counts()
-    for severity in sorted(_ORDER, key=_ORDER.__getitem__):
+    for severity in _ORDER:
         if counts.get(severity):
             yield from (f for f in report.findings if f.severity.value == severity)
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
+import errno
 import io
 import json
 import os
 import pickle
 import tempfile
+import threading
 import tracemalloc
 import weakref
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,9 +24,10 @@ import pytest
 from click.testing import CliRunner
 
 import preservation.findings as findings_module
+from preservation import report_json
 from preservation.cli import main
-from preservation.findings import Finding, Report, Severity
-from preservation.findings_spool import INDEX_EVERY, RecordSpool
+from preservation.findings import Finding, Location, Report, Severity
+from preservation.findings_spool import INDEX_EVERY, RecordSpool, ReportSpoolError
 from preservation.report_json import (
     JsonArray,
     report_document,
@@ -200,7 +205,112 @@ def test_record_spool_reads_any_range() -> None:
         list(spool.read())
 
 
+def _in_step(report: Report) -> None:
+    """The counts are exactly those of the findings the report holds."""
+    held = list(report.findings)
+    assert sum(report.severity_counts().values()) == len(held)
+    assert report.code_counts() == dict(Counter(f.code for f in held))
+    assert report.severity_counts()["error"] == len(report.errors)
+
+
+def test_a_failing_spool_keeps_counts_and_findings_in_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    report = Report("pkg", spool_after=3)
+    _fill(report, 10)
+    spool = report._spool
+    assert spool is not None
+
+    def full(data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool._file, "write", full)
+    for _ in range(2):  # the spool refuses every record after a failed write
+        with pytest.raises(ReportSpoolError) as raised:
+            report.add("ZIP-PREPENDED-DATA", None, severity=Severity.ERROR, bytes=1)
+        assert raised.value.code == "REPORT-SPOOL-FAILED"
+        assert not isinstance(raised.value, OSError)  # never taken for the checked file's
+    assert len(report.findings) == 10
+    _in_step(report)
+
+
+def test_a_finding_the_spool_cannot_store_is_not_counted() -> None:
+    report = Report("pkg", spool_after=2)
+    _fill(report, 5)
+    odd = Finding(code="XML-MALFORMED", severity=Severity.ERROR, location=Location(path="x"),
+                  params={"error": object()})  # type: ignore[dict-item]
+    with pytest.raises(ReportSpoolError) as raised:
+        report.extend([odd])
+    assert raised.value.code == "REPORT-SPOOL-FAILED"
+    _in_step(report)
+    report.add("XML-MALFORMED", "METS.xml", line=1, error="x")  # the spool still works
+    assert len(report.findings) == 6
+    _in_step(report)
+
+
+def test_a_spool_that_cannot_be_created_loses_no_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    report = Report("pkg", spool_after=2)
+    _fill(report, 2)
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)
+    with pytest.raises(ReportSpoolError) as raised:
+        report.add("VIRUS-NOT-CHECKED", None, reason="none")
+    assert raised.value.code == "REPORT-SPOOL-FAILED"
+    assert not report.spooled and len(report.findings) == 2
+    _in_step(report)
+
+
+def test_findings_added_by_another_thread_while_a_spooled_report_is_read() -> None:
+    report = Report("pkg", spool_after=50)
+    _fill(report, 3000)
+    reference = Report("pkg", spool_after=10**9)
+    _fill(reference, 3000)
+    _fill(reference, 3000)
+    started = threading.Event()
+
+    def adding() -> None:
+        started.set()
+        _fill(report, 3000)
+
+    seen = []
+    other = threading.Thread(target=adding)
+    for n, finding in enumerate(report.findings):
+        if n == 10:
+            other.start()
+            started.wait()
+        seen.append(finding)
+    other.join()
+    assert len(seen) >= 3000  # at least what was there when the reading began
+    assert seen == list(reference.findings)[:len(seen)]
+    assert list(report.findings) == list(reference.findings)
+    _in_step(report)
+
+
+def test_a_read_paused_across_close_stops() -> None:
+    spool = RecordSpool()
+    records = [(i, "x" * 300) for i in range(5000)]  # more than one read's worth of bytes
+    for record in records:
+        spool.append(record)
+    reading = spool.read()
+    assert next(reading) == records[0]
+    spool.close()
+    with pytest.raises(ValueError):
+        list(reading)
+
+
 # -- JSON ----------------------------------------------------------------------------------------
+
+class _Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class _Colour(enum.Enum):
+    RED = "red"
+
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
@@ -217,9 +327,21 @@ def _streamed(data: Any) -> str:
     {"ok": True, "path": Path("/tmp/x"), "n": 1.5, "nested": {"list": [1, "hai", None],
                                                               "empty": [], "t": (1, 2)},
      1: "int key", None: "none key", False: "bool key", "vi": "Hồ sơ \u2028 \"quoted\"\n"},
+    float("nan"), float("inf"), Severity.ERROR, _Level.HIGH, _Colour.RED,
+    {"odd": [float("nan"), -float("inf"), {"deep": [Severity.INFO, _Level.LOW, _Colour.RED,
+                                                    {"x": float("inf")}]}],
+     Severity.WARNING: "enum key", _Level.HIGH: "int enum key", 2.5: "float key",
+     "severity": Severity.NOT_CHECKED},
 ])
 def test_write_json_gives_json_dumps_text(data: Any) -> None:
     assert _streamed(data) == _dumps(data)
+
+
+def test_odd_values_inside_a_json_array_are_written_as_json_dumps_does() -> None:
+    items = [float("nan"), {"x": [float("inf"), Severity.INFO, _Level.LOW]}, _Colour.RED,
+             {Severity.ERROR: -float("inf")}, [_Level.HIGH, {"n": float("nan")}]]
+    data = {"a": JsonArray(lambda: iter(items)), "b": [JsonArray(lambda: iter(items))]}
+    assert _streamed(data) == _dumps({"a": items, "b": [items]})
 
 
 def test_json_arrays_are_written_item_by_item() -> None:
@@ -259,6 +381,28 @@ def test_the_ingest_report_file_is_what_save_report_wrote(tmp_path: Path) -> Non
             **reference.to_dict("en"),
             "findings_vi": [f.message("vi") for f in reference.findings]}
     assert path.read_text(encoding="utf-8") == json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def test_an_interrupted_report_file_leaves_no_truncated_json(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spooled, _reference = _pair(300)
+    path = tmp_path / "report.json"
+    path.write_text("{}", encoding="utf-8")  # an earlier report of the same name
+    real = report_json.write_json
+
+    def interrupted(out: Any, data: Any, **kwargs: Any) -> None:
+        out.write("{\n  \"source\": ")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_json, "write_json", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_report_file(path, spooled, source="bag", checked_at="2026-11-22T10:00:00Z")
+    assert path.read_text(encoding="utf-8") == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+    monkeypatch.setattr(report_json, "write_json", real)
+    write_report_file(path, spooled, source="bag", checked_at="2026-11-22T10:00:00Z")
+    assert json.loads(path.read_text(encoding="utf-8"))["subject"] == "pkg"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
 
 def test_cli_validate_json_is_the_same_with_a_spooled_report(

@@ -6,6 +6,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -95,3 +98,51 @@ def test_a_run_stopped_early_leaves_no_worker() -> None:
     answers.close()
     assert multiprocessing.active_children() == []
     assert forking._JOB is None
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_stopping_a_run_ends_the_item_under_way() -> None:
+    """close() does not wait for items the workers are working on: the workers are ended."""
+    def work(n: int) -> int:
+        if n == 1:
+            time.sleep(600)  # a slow item (no processor time: its limit never comes)
+        return n
+
+    answers = fork_map(work, list(range(8)), processes=2, chunksize=1)
+    assert next(answers) == 0
+    pids = [p.pid for p in multiprocessing.active_children() if p.pid is not None]
+    assert pids
+    answers.close()
+    assert all(_gone(pid) for pid in pids)
+    assert multiprocessing.active_children() == []
+
+
+def test_at_most_a_window_of_chunks_is_handed_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paused consumer: chunks are handed to the workers a window at a time, not all at once;
+    the answers still come in input order."""
+    submitted: list[int] = []
+
+    class Counting(ProcessPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(args[0])
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(forking, "ProcessPoolExecutor", Counting)
+    processes, chunksize = 2, 3
+    window = forking.WINDOW_PER_PROCESS * processes
+    answers = fork_map(abs, [-n for n in range(200)], processes=processes, chunksize=chunksize)
+    got = []
+    for answer in answers:
+        got.append(answer)
+        answered_chunks = len(got) // chunksize
+        assert len(submitted) - answered_chunks <= window
+    assert got == list(range(200))
+    assert len(submitted) == -(-200 // chunksize)
+    assert submitted == sorted(submitted)

@@ -127,6 +127,7 @@ def test_pdf_checks_run_only_on_pdfs(tmp_path: Path, monkeypatch: pytest.MonkeyP
         return original(tree, rel, *args, **kwargs)
 
     monkeypatch.setattr(sip.content, "check_pdf", spy)
+    monkeypatch.setattr(sip.content, "can_fork", lambda: False)  # checked here: the spy sees it
     files = {"a.pdf": minimal_pdf(), "b.gif": GIF89, "c.txt": b"%PDF-1.4 in a text file\n"}
     run(tmp_path, files)
     assert opened == ["a.pdf"]

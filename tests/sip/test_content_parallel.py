@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 import preservation.forking
 import sip.content
+import sip.content_pdf
 from policies.formats import load_format_policy
 from preservation.findings import Report
 from preservation.formats import FormatId
@@ -93,10 +95,9 @@ def test_many_files_are_identified_in_workers_with_the_same_answers(
     (tmp_path / "pkg" / swapped).unlink()
     (tmp_path / "pkg" / swapped).symlink_to(tmp_path / "pkg" / f"{DATA}/0000.pdf")
 
-    monkeypatch.setattr(sip.content, "PARALLEL_MIN", 10**9)
+    monkeypatch.setattr(sip.content, "can_fork", lambda: False)  # checked here, in turn
     serial_report, serial = _check(tree, items)
     assert spy.callers == []
-    monkeypatch.setattr(sip.content, "PARALLEL_MIN", 200)
     monkeypatch.setattr(sip.content, "_cpus", lambda: 2)
     # the test process may hold idle threads of other tests; forking past them is safe here
     monkeypatch.setattr(sip.content, "can_fork", lambda: True)
@@ -137,15 +138,81 @@ def test_no_fork_while_another_thread_runs(tmp_path: Path, monkeypatch: pytest.M
 def test_few_files_or_one_cpu_are_identified_in_turn(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch,
                                                      spy: Spy) -> None:
-    files = {rel: body for rel, body in _files(2 * sip.content.PARALLEL_MIN).items() if body}
-    files = dict(list(files.items())[:sip.content.PARALLEL_MIN - 1])
+    """Without a PDF, forking pays off only from PARALLEL_MIN files on, with two CPUs."""
+    without_pdf = {rel: body for rel, body in _files(2 * sip.content.PARALLEL_MIN).items()
+                   if body and not rel.endswith(".pdf")}
+    files = dict(list(without_pdf.items())[:sip.content.PARALLEL_MIN - 1])
     tree = make_package(tmp_path / "pkg", files)
     monkeypatch.setattr(sip.content, "_cpus", lambda: 2)
     monkeypatch.setattr(sip.content, "can_fork", lambda: True)
     _check(tree, [ContentItem(rel) for rel in files])
     assert spy.callers == []
-    files = _files(2 * sip.content.PARALLEL_MIN)
-    tree = make_package(tmp_path / "pkg2", files)
+    tree = make_package(tmp_path / "pkg2", without_pdf)
+    assert len(without_pdf) >= sip.content.PARALLEL_MIN
     monkeypatch.setattr(sip.content, "_cpus", lambda: 1)
+    _check(tree, [ContentItem(rel) for rel in without_pdf])
+    assert spy.callers == []
+
+
+@needs_fork
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_a_pdf_is_checked_in_a_worker_even_in_a_small_package(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: Spy, cpus: int) -> None:
+    """A hostile PDF never runs in the validating process: a few files, one CPU, a PDF under
+    another name; its crash is CONTENT-UNREADABLE and the rest is checked."""
+    files = {f"{DATA}/a.txt": b"plain text\n", f"{DATA}/b.pdf": minimal_pdf("b"),
+             f"{DATA}/c.bin": minimal_pdf("c"), f"{DATA}/d.png": PNG}
+    tree = make_package(tmp_path / "pkg", files)
+    items = [ContentItem(rel) for rel in files]
+    monkeypatch.setattr(sip.content, "_cpus", lambda: cpus)
+    monkeypatch.setattr(sip.content, "can_fork", lambda: False)
+    serial_report, serial = _check(tree, items)
+    assert spy.callers == []
+    monkeypatch.setattr(sip.content, "can_fork", lambda: True)
+    report, formats = _check(tree, items)
+    assert spy.callers == [os.getpid()]
+    assert spy.workers() and os.getpid() not in spy.workers()
+    assert _located(report) == _located(serial_report) and formats == serial
+
+    parent = os.getpid()
+    real_check_pdf = sip.content_pdf.check_pdf
+
+    def crashing(tree: PackageTree, rel: str, *args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != parent and rel == f"{DATA}/c.bin":
+            os.kill(os.getpid(), signal.SIGKILL)  # as a parser's segfault would end it
+        return real_check_pdf(tree, rel, *args, **kwargs)
+
+    monkeypatch.setattr(sip.content, "check_pdf", crashing)
+    report, formats = _check(tree, items)
+    assert [f.location.path for f in report.findings if f.code == "CONTENT-UNREADABLE"] == \
+        [f"{DATA}/c.bin"]
+    assert set(formats) == set(files) - {f"{DATA}/c.bin"}
+
+
+@needs_fork
+def test_a_small_package_without_pdf_names_is_sniffed_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spy: Spy) -> None:
+    """Text that merely mentions %PDF deep inside is no reason to fork; at its start it is."""
+    files = {f"{DATA}/a.txt": b"x" * (300 * 1024) + b"%PDF-1.4", f"{DATA}/d.png": PNG}
+    tree = make_package(tmp_path / "pkg", files)
+    monkeypatch.setattr(sip.content, "can_fork", lambda: True)
     _check(tree, [ContentItem(rel) for rel in files])
     assert spy.callers == []
+    (tmp_path / "pkg" / DATA / "a.txt").write_bytes(b"%PDF-1.4\n" + b"x" * 100)
+    tree = PackageTree(tree.root)
+    _check(tree, [ContentItem(rel) for rel in files])
+    assert spy.callers == [os.getpid()]
+
+
+@needs_fork
+def test_an_answer_for_another_file_is_refused(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers carry their file: if the workers' list and the checks ever disagree (here the
+    workers are also given the empty file), the run stops instead of mixing files up."""
+    files = {f"{DATA}/a.pdf": minimal_pdf("a"), f"{DATA}/b.txt": b"",
+             f"{DATA}/c.pdf": minimal_pdf("c")}
+    tree = make_package(tmp_path / "pkg", files)
+    monkeypatch.setattr(sip.content, "can_fork", lambda: True)
+    monkeypatch.setattr(sip.content, "_checked", lambda tree, item: True)
+    with pytest.raises(RuntimeError):
+        _check(tree, [ContentItem(rel) for rel in files])

@@ -36,12 +36,13 @@ sip.content.PARALLEL_MIN = 4
 sip.content._cpus = lambda: 2
 
 def spying(function, items, **kwargs):
-    with open(log, "a") as out:
-        out.write(json.dumps({"threads": threading.active_count(), "items": len(items)}) + "\\n")
     def marking(item):
         open(os.path.join(marks, str(os.getpid())), "w").close()
         return function(item)
-    return real(marking, items, **kwargs)
+    # the workers fork on the first next(), when this generator starts: count threads then
+    with open(log, "a") as out:
+        out.write(json.dumps({"threads": threading.active_count(), "items": len(items)}) + "\\n")
+    yield from real(marking, items, **kwargs)
 
 sip.content.fork_map = spying
 from preservation.cli import main

@@ -155,15 +155,25 @@ def check(tree: PackageTree, items: list[ContentItem], *, parallel: bool, signer
     report = Report("workers")
     options = ContentOptions(policy=load_format_policy(None),
                              trust_roots=(signer.ca.certificate,), clamd=clamd)
-    sip.content.PARALLEL_MIN = 2 if parallel else 10**9
+    sip.content.PARALLEL_MIN = 2
+    vars(sip.content)["can_fork"] = _yes if parallel else _no
     formats = check_content(tree, items, report, options, identifier=identifier(),
                             progress=lambda n: None, scan_also=())
     return report, formats
 
 
+def _yes() -> bool:
+    return True
+
+
+def _no() -> bool:
+    return False
+
+
 @pytest.fixture(autouse=True)
 def _restore_parallel_min(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sip.content, "PARALLEL_MIN", sip.content.PARALLEL_MIN)
+    monkeypatch.setattr(sip.content, "can_fork", vars(sip.content)["can_fork"])
 
 
 @pytest.fixture
@@ -205,8 +215,9 @@ def test_without_fido_the_pdf_checks_still_run_in_workers(
     tree, items = package(tmp_path / "pkg", kinds, copies=1)
     options = ContentOptions(policy=load_format_policy(None))
     reports = []
-    for minimum in (10**9, 2):
-        sip.content.PARALLEL_MIN = minimum
+    sip.content.PARALLEL_MIN = 2
+    for forking in (_no, _yes):
+        vars(sip.content)["can_fork"] = forking
         report = Report("no fido")
         assert check_content(tree, items, report, options, identify=False) == {}
         reports.append(said(report))
