@@ -41,7 +41,7 @@ from preservation.audit import open_all_locations
 from preservation.catalog import AipRecord, Catalog
 from preservation.config import Config
 from preservation.errors import PreservationError, RejectedError, UsageError
-from preservation.events import new_event, publish_event, standard_agents
+from preservation.events import new_event, record_event, standard_agents
 from preservation.findings import Report
 from preservation.hashing import CHUNK, sha256_file
 from preservation.manifest import parse_bag_info
@@ -250,13 +250,19 @@ def _handover_row(number: int, package: ExportedPackage) -> HandoverPackage:
 
 
 def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
-    """Move every finished file into ``out_dir`` without overwriting anything; all or nothing."""
+    """Move every finished file into ``out_dir`` without overwriting anything; all or nothing.
+
+    The files and ``out_dir`` are synced before this returns: the dissemination events
+    recorded next never describe a handover a crash could still lose."""
     placed: list[Path] = []
     try:
         for name in names:
             target = out_dir / name
             os.link(staging / name, target)  # fails if ``target`` exists: never overwrites
             placed.append(target)
+        for path in placed:
+            _fsync(path, os.O_RDONLY)
+        _fsync(out_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except FileExistsError as e:
         for path in placed:
             path.unlink()
@@ -268,6 +274,15 @@ def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
         raise
 
 
+def _fsync(path: Path, flags: int) -> None:
+    """Make ``path`` (a file, or a folder's entries) durable."""
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _moved(package: ExportedPackage, out_dir: Path) -> ExportedPackage:
     return dataclasses.replace(package, zip_path=out_dir / package.zip_path.name)
 
@@ -275,7 +290,8 @@ def _moved(package: ExportedPackage, out_dir: Path) -> ExportedPackage:
 def _disseminated(config: Config, catalog: Catalog, packages: Sequence[ExportedPackage],
                   when: datetime, archivist: str | None) -> tuple[ExportedPackage, ...]:
     """A ``dissemination`` event per handed-over AIP: beside the AIP on every reachable
-    location (a location that fails is logged and named in the package) and in the catalog."""
+    location (a location that fails is logged and named in the package) and in the catalog
+    (:func:`preservation.events.record_event`, as an access copy records its own)."""
     agents = standard_agents(config.name, archivist)
     backends: dict[str, StorageBackend] = {}
     unreachable: dict[str, str] = {}
@@ -290,12 +306,7 @@ def _disseminated(config: Config, catalog: Catalog, packages: Sequence[ExportedP
                        f"{package.source_copy}",
                 outcome_detail=str(package.zip_path), location=package.source_copy,
                 agents=agents)
-            failed = [*publish_event(reachable, event, agents),
-                      *(f"{name} (unreachable)" for name in unreachable)]
-            if failed:
-                log.warning("dissemination event %s of AIP %s not written beside the AIP on %s",
-                            event.id, package.aip_id, ", ".join(failed))
-            catalog.add_events([event])
+            failed = record_event(catalog, reachable, unreachable, event, agents)
             out.append(dataclasses.replace(package, event_id=event.id,
                                            event_not_written=tuple(failed)))
     finally:

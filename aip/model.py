@@ -140,6 +140,9 @@ class PreviousVersion:
     objid: str
     mode: str  # "supplement" | "replace"
     files: tuple[ReusableFile, ...]
+    #: the catalog's Source-Kind of that version ("tt05-hoso", "bagit+eark", …); "" when it is
+    #: not recorded (an AIP rebuilt from a bag written before the field existed)
+    source_kind: str = ""
 
 
 @dataclass(frozen=True)

@@ -68,11 +68,6 @@ def renamed_names_text(objects: Iterable[NamedObject]) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
-def renamed_names_bytes(objects: Iterable[NamedObject]) -> bytes:
-    """:func:`renamed_names_text` as the UTF-8 bytes of the tag file (b"" when none)."""
-    return renamed_names_text(objects).encode("utf-8")
-
-
 def parse_renamed_names(data: bytes) -> dict[str, str]:
     """bag path → original name, read back from the tag file's bytes.
 
@@ -101,4 +96,4 @@ def parse_renamed_names(data: bytes) -> dict[str, str]:
 
 
 __all__ = ["RENAMED_NAMES", "RENAMED_PREFIX", "NamedObject", "is_renamed",
-           "parse_renamed_names", "renamed_names", "renamed_names_bytes", "renamed_names_text"]
+           "parse_renamed_names", "renamed_names", "renamed_names_text"]

@@ -30,6 +30,7 @@ from preservation.manifest import (
     TAGMANIFEST,
     bag_info_text,
     encode_path,
+    manifest_lines,
     manifest_text,
 )
 from preservation.signing import SigningIdentity, sign_detached
@@ -122,23 +123,12 @@ def staged(payload: Sequence[PayloadFile], previous: PreviousVersion | None
     return out
 
 
-def fetch_lines(objects: Sequence[StagedObject]) -> Iterator[str]:
-    """fetch.txt lines ``../<stored key> <size> <bag path>``, sorted by bag path."""
-    for o in sorted(objects, key=_bag_path):
+def fetch_lines(objects: Iterable[StagedObject]) -> Iterator[str]:
+    """fetch.txt lines ``../<stored key> <size> <bag path>`` of the reused ``objects``, in the
+    order given (:func:`write_bag` gives them sorted by bag path)."""
+    for o in objects:
         if o.stored_key:
             yield f"../{encode_path(o.stored_key)} {o.size} {encode_path(o.bag_path)}\n"
-
-
-def fetch_text(objects: Sequence[StagedObject]) -> str:
-    """The whole fetch.txt (:func:`fetch_lines`) as one text, for small bags and tests."""
-    return "".join(fetch_lines(objects))
-
-
-def manifest_lines(objects: Sequence[StagedObject]) -> Iterator[str]:
-    """manifest-sha256.txt lines ``<sha256>  <bag path>``, sorted by bag path (the lines
-    :func:`preservation.manifest.manifest_text` makes)."""
-    for o in sorted(objects, key=_bag_path):
-        yield f"{o.sha256}  {encode_path(o.bag_path)}\n"
 
 
 def _bag_path(o: StagedObject) -> str:
@@ -176,11 +166,13 @@ def write_bag(
 ) -> tuple[list[StagedObject], StagedObject, StagedObject]:
     """Write the tag files and the signature; return (tag files, tagmanifest, signature)."""
     oxum = f"{sum(p.size for p in payload)}.{len(payload)}"
+    ordered = sorted(payload, key=_bag_path)  # once, for the manifest and fetch.txt
     tags = [_write_tag(staging, "bagit.txt", BAGIT_TXT),
             _write_tag(staging, "bag-info.txt", bag_info_text(bag_info(ident, oxum))),
-            _write_lines(staging, MANIFEST, manifest_lines(payload))]
+            _write_lines(staging, MANIFEST,
+                         manifest_lines((o.bag_path, o.sha256) for o in ordered))]
     if any(p.stored_key for p in payload):
-        tags.append(_write_lines(staging, FETCH, fetch_lines(payload)))
+        tags.append(_write_lines(staging, FETCH, fetch_lines(ordered)))
     names = renamed_names_text(payload)
     if names:  # original names of renamed producer files: in the bag, signed (rebuild reads it)
         tags.append(_write_tag(staging, RENAMED_NAMES, names))

@@ -227,8 +227,7 @@ def _rep_body(head: AipHeader, ids: IdMaker, files: _RepFiles, premis: WrittenFi
         with sink.open(mets_tag("fileGrp"), {"ID": ids(f"rep1:fileGrp:{role}"), "USE": use}
                        ) as grp:
             for item in items:
-                add_file(grp, ids, item, created, f"{REP_DIR}/{item.rel}")
-                el = grp[-1]
+                el = add_file(grp, ids, item, created, f"{REP_DIR}/{item.rel}")
                 el.set("ADMID", md_id)
                 original = original_names(item.rel)
                 if original:

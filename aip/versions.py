@@ -32,11 +32,12 @@ from aip.builder import PreviousVersion, ReusableFile
 from aip.tt05_aip import PreviousTt05
 from preservation.catalog import AipRecord, Catalog, FileRecord
 from preservation.config import Config
-from preservation.errors import RejectedError, StorageError, UsageError
+from preservation.errors import RejectedError, StorageError, UsageError, XmlError
 from preservation.findings import Report
 from preservation.manifest import object_key
 from preservation.storage import StorageBackend
 from preservation.storage.locations import open_locations
+from preservation.xmlsafe import CountingReader, iterparse
 from sip.submission import Submission
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def previous_version(catalog: Catalog, request: VersionRequest, config: Config |
     previous = PreviousVersion(
         uuid=record.id, package_uuid=package_id(record), version=record.version,
         objid=record.objid or f"urn:uuid:{record.id}", mode=request.mode,
-        files=reusable_files(record, catalog.files(record.id)))
+        files=reusable_files(record, catalog.files(record.id)), source_kind=record.source_kind)
     if config is None or request.mode != SUPPLEMENT or aip_kind(record.source_kind) not in (
             "tt05-hoso", "tt05-tailieu"):
         return previous, record.fonds_code
@@ -136,7 +137,9 @@ def previous_version(catalog: Catalog, request: VersionRequest, config: Config |
 def previous_documents(backends: Sequence[StorageBackend], previous: PreviousVersion
                        ) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(record bag path, data bag paths) of every ``MetadataLink/File`` div of the previous
-    version's rep1 METS, read from the first location where it can be read and parsed."""
+    version's rep1 METS, read from the first location where it can be read, parsed within
+    :data:`~preservation.xmlsafe.DEFAULT_MAX_BYTES` and has the SHA-256 and size the catalog
+    records (a damaged copy that still parses would tie data files to the wrong records)."""
     mets = next((f for f in previous.files if f.bag_path == REP_METS), None)
     errors: list[str] = []
     for backend in backends:
@@ -144,8 +147,14 @@ def previous_documents(backends: Sequence[StorageBackend], previous: PreviousVer
             break
         try:
             with backend.open(mets.stored_key) as stream:
-                return _documents(stream)
-        except (StorageError, OSError, etree.XMLSyntaxError, ValueError) as e:
+                reader = CountingReader(stream, source=f"{backend.describe()}:{REP_METS}")
+                documents = _documents(reader)
+                reader.drain()
+            if reader.sha256 != mets.sha256.lower() or reader.size != mets.size:
+                raise ValueError(f"the bytes read ({reader.size}, SHA-256 {reader.sha256}) "
+                                 f"are not the recorded ones ({mets.size}, {mets.sha256})")
+            return documents
+        except (StorageError, OSError, XmlError, ValueError) as e:
             log.warning("rep1 METS of %s unreadable on %s: %s", previous.uuid,
                         backend.describe(), e)
             errors.append(f"{backend.describe()}: {e}")
@@ -155,14 +164,16 @@ def previous_documents(backends: Sequence[StorageBackend], previous: PreviousVer
                   aip=previous.uuid, error="; ".join(errors) or "not in the catalog")
 
 
-def _documents(stream: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Stream-parse a rep1 METS (hardened: no entities, no network, no DTD) into documents."""
+def _documents(reader: CountingReader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Stream-parse a rep1 METS (:func:`preservation.xmlsafe.iterparse`) into documents,
+    keeping in memory only the ID maps, not the tree (each section read is cleared and
+    dropped from its parent). ``huge_tree``: the ``Metadata`` div's DMDID lists every dmdSec
+    (41 bytes per document) and passes libxml2's 10 MB value limit at ~240,000 documents; the
+    reader's byte cap still bounds the document."""
     records: dict[str, str] = {}  # dmdSec ID -> record href
     files: dict[str, str] = {}  # file ID -> data href
     links: list[tuple[str, list[str]]] = []
-    events = etree.iterparse(stream, events=("end",), resolve_entities=False, no_network=True,
-                             load_dtd=False, huge_tree=True)
-    for _, element in events:
+    for _, element in iterparse(reader, huge_tree=True):
         tag = element.tag
         if tag == f"{_METS}mdRef":
             parent = element.getparent()
@@ -175,9 +186,9 @@ def _documents(stream: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
         elif tag == f"{_METS}div" and element.get("LABEL") == _LINK:
             links.append((element.get("DMDID", ""),
                           [p.get("FILEID", "") for p in element.iterfind(f"{_METS}fptr")]))
-            element.clear()
+            _drop(element)
         elif tag in (f"{_METS}file", f"{_METS}dmdSec"):
-            element.clear()  # read: keep memory to the ID maps, not the tree
+            _drop(element)
     out = []
     for dmd, fptrs in links:
         href = records.get(dmd.split()[0] if dmd else "")
@@ -185,6 +196,14 @@ def _documents(stream: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
             out.append((_REP_BASE + href, tuple(_REP_BASE + files[f] for f in fptrs
                                                 if files.get(f))))
     return tuple(out)
+
+
+def _drop(element: etree._Element) -> None:
+    """Clear a section that has been read and delete it and its earlier siblings (an emptied
+    element still takes memory in its parent)."""
+    element.clear()
+    while element.getprevious() is not None:
+        del element.getparent()[0]  # type: ignore[union-attr]
 
 
 def aip_kind(kind_label: str) -> str:
@@ -198,17 +217,28 @@ def aip_kind(kind_label: str) -> str:
 def refuse_mixed_kinds(catalog: Catalog, previous: PreviousVersion | None,
                        submission: Submission) -> None:
     """INGEST-VERSION-KIND-MISMATCH when ``submission`` would make a version of another kind
-    of AIP than ``previous`` (call after validation, before building: nothing is written)."""
+    of AIP than ``previous`` (call after validation, before building: nothing is written).
+
+    The kind is the ``source_kind`` :func:`previous_version` carried (``catalog`` is not read
+    again). A previous version whose kind is not recorded (an AIP rebuilt from a bag without
+    ``Source-Kind``) is refused too, with INGEST-VERSION-KIND-UNKNOWN: whether the new version
+    would keep the package's kind cannot be told, and a version is never built on a guess.
+    """
+    del catalog  # kept for the callers' signature: the kind travels on ``previous``
     if previous is None:
         return
-    record = catalog.aip(previous.uuid)
-    if record is None:
-        return  # checked by previous_record already; nothing to compare
-    before, now = aip_kind(record.source_kind), aip_kind(submission.kind_label)
+    verb = "supplement" if previous.mode == SUPPLEMENT else "replace"
+    if not previous.source_kind.strip():
+        raise refusal(
+            "INGEST-VERSION-KIND-UNKNOWN",
+            f"the kind of AIP {previous.uuid} is not recorded (no Source-Kind); a "
+            f"{submission.kind_label} submission cannot {verb} it",
+            aip=previous.uuid, kind=submission.kind_label)
+    before, now = aip_kind(previous.source_kind), aip_kind(submission.kind_label)
     if before != now:
-        verb = "supplement" if previous.mode == SUPPLEMENT else "replace"
         raise refusal(
             "INGEST-VERSION-KIND-MISMATCH",
-            f"AIP {record.id} is a {record.source_kind} package; a {submission.kind_label} "
-            f"submission cannot {verb} it (the versions of a package keep one kind of AIP)",
-            aip=record.id, previous=record.source_kind, kind=submission.kind_label)
+            f"AIP {previous.uuid} is a {previous.source_kind} package; a "
+            f"{submission.kind_label} submission cannot {verb} it (the versions of a package "
+            "keep one kind of AIP)",
+            aip=previous.uuid, previous=previous.source_kind, kind=submission.kind_label)

@@ -34,7 +34,7 @@ from preservation.audit import (
 from preservation.catalog import AipRecord, Catalog, FileRecord
 from preservation.config import Config
 from preservation.errors import NotFoundError, PreservationError, UsageError
-from preservation.events import new_event, publish_event, standard_agents
+from preservation.events import new_event, record_event, standard_agents
 from preservation.findings import Report
 from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST
 from preservation.paths import path_problems
@@ -195,9 +195,4 @@ def _record(config: Config, catalog: Catalog, result: DipResult, when: datetime,
                f"{result.size} bytes, read from copy {result.location}",
         outcome_detail=str(result.out_dir), location=result.location, agents=agents)
     reachable = open_all_locations(config, backends, unreachable)
-    failed = publish_event(reachable, event, agents)
-    if failed or not reachable:
-        log.warning("dissemination event %s of AIP %s not written beside the AIP on %s",
-                    event.id, result.aip_id, ", ".join(failed) or "any location")
-    catalog.add_events([event])
-    return failed if reachable else ["(no reachable location)"]
+    return record_event(catalog, reachable, unreachable, event, agents)

@@ -21,14 +21,14 @@ import getpass
 import io
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
 
 from preservation import SOFTWARE_NAME, __version__
-from preservation.catalog import EventRecord
+from preservation.catalog import Catalog, EventRecord
 from preservation.errors import ObjectExistsError, PreservationError, StorageError, XmlError
 from preservation.hashing import sha256_bytes
 from preservation.storage import StorageBackend
@@ -322,6 +322,25 @@ def publish_event(backends: Sequence[StorageBackend], event: EventRecord,
     return failed
 
 
+def record_event(catalog: Catalog, reachable: Sequence[StorageBackend],
+                 unreachable: Iterable[str], event: EventRecord,
+                 agents: Sequence[AgentRecord] = ()) -> list[str]:
+    """An event beside its AIP on every ``reachable`` location, then in the catalog (as a
+    dissemination is recorded by ``export`` and by an access copy); return where it was not
+    written: the locations that failed, each ``unreachable`` one (``NAME (unreachable)``), or
+    ``(no reachable location)`` when there was none at all. A location that fails is logged,
+    never an error: the catalog row is added either way."""
+    failed = [*publish_event(reachable, event, agents),
+              *(f"{name} (unreachable)" for name in unreachable)]
+    if not failed and not reachable:
+        failed = ["(no reachable location)"]
+    if failed:
+        log.warning("%s event %s of AIP %s not written beside the AIP on %s", event.type,
+                    event.id, event.aip_id, ", ".join(failed))
+    catalog.add_events([event])
+    return failed
+
+
 def _same_object(backend: StorageBackend, key: str, digest: str) -> bool:
     try:
         with backend.open(key) as stream:
@@ -399,6 +418,7 @@ __all__ = [
     "publish_event",
     "read_event_documents",
     "read_events",
+    "record_event",
     "software_agent",
     "standard_agents",
 ]

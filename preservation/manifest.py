@@ -6,7 +6,7 @@ own AIP bags (BagIt 1.0, UTF-8, SHA-256), so it is strict: anything unexpected i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 MANIFEST = "manifest-sha256.txt"
@@ -24,9 +24,16 @@ def decode_path(path: str) -> str:
         .replace("%0d", "\r").replace("%25", "%")
 
 
+def manifest_lines(entries: Iterable[tuple[str, str]]) -> Iterator[str]:
+    """One ``<sha256>  <path>`` line per (path, digest) pair, in the order given (a manifest
+    lists its paths sorted: give them sorted, as :func:`manifest_text` does)."""
+    for path, digest in entries:
+        yield f"{digest}  {encode_path(path)}\n"
+
+
 def manifest_text(entries: Iterable[tuple[str, str]]) -> str:
     """``<sha256>  <path>`` lines, sorted by path, for (path, digest) pairs."""
-    return "".join(f"{digest}  {encode_path(path)}\n" for path, digest in sorted(entries))
+    return "".join(manifest_lines(sorted(entries)))
 
 
 def parse_manifest(text: str) -> dict[str, str]:

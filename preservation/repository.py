@@ -7,7 +7,9 @@ so that the first ingest needs no ``--fonds``. ``Repository`` is what every comm
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +30,8 @@ from preservation.fonds import (
     register_fonds,
 )
 from preservation.signing import (
+    CERT_FILE_NAME,
+    KEY_FILE_NAME,
     SigningIdentity,
     create_test_identity,
     load_pem_identity,
@@ -75,8 +79,9 @@ def init_repository(
     every location, as ``preservation fonds add CODE --name NAME`` does), so the repository is
     ready for its first ingest; without it only the configuration names the code, which suits
     a home made over storage that already holds the fonds (then ``catalog rebuild``). The
-    configuration file is written last: an init that fails (a bad fonds code or name, a
-    location that refuses the fonds record) can simply be run again.
+    configuration file is written last, and an init that fails (a bad fonds code or name, a
+    location that refuses the fonds record) removes what it created (keys, catalog, storage
+    folders; never what was there before), so it can simply be run again.
     """
     home = home.absolute()
     config_path = home / CONFIG_NAME
@@ -86,9 +91,22 @@ def init_repository(
     if not name.strip():
         raise UsageError("the archive name must not be empty", code="REPO-NAME-EMPTY")
     fonds = _default_fonds(default_fonds.strip(), fonds_name)
-    home.mkdir(parents=True, exist_ok=True)
+    created = _Created()
+    try:
+        return _init(home, config_path, created, name=name, locations=locations,
+                     signing_p12=signing_p12, passphrase=passphrase, archive_code=archive_code,
+                     default_fonds=default_fonds.strip(), fonds=fonds)
+    except BaseException:
+        created.undo()
+        raise
+
+
+def _init(home: Path, config_path: Path, created: _Created, *, name: str,
+          locations: Sequence[str], signing_p12: Path | None, passphrase: bytes | None,
+          archive_code: str, default_fonds: str, fonds: FondsRecord | None) -> Config:
+    created.mkdir(home)
     keys = home / "keys"
-    keys.mkdir(exist_ok=True)
+    created.mkdir(keys)
     if not locations:
         locations = tuple((home / "storage" / n).as_uri() for n in ("copy1", "copy2"))
     storage = [{"name": f"copy{i}", "url": url} for i, url in enumerate(locations, 1)]
@@ -96,7 +114,7 @@ def init_repository(
     signing: dict[str, object]
     if signing_p12 is not None:
         identity = load_pkcs12(signing_p12, passphrase)
-        anchors = keys / "trust-anchors.pem"
+        anchors = created.file(keys / "trust-anchors.pem")
         anchors.write_bytes(b"".join(
             c.public_bytes(serialization.Encoding.PEM)
             for c in (identity.certificate, *identity.chain)))
@@ -104,6 +122,8 @@ def init_repository(
                    "passphrase_env": "PRESERVATION_P12_PASSPHRASE",
                    "trust_anchors": ["keys/trust-anchors.pem"], "test_identity": False}
     else:
+        for path in (keys / KEY_FILE_NAME, keys / CERT_FILE_NAME):  # before: it may fail half way
+            created.file(path)
         key_path, cert_path = create_test_identity(keys, name)
         signing = {"certificate": str(cert_path.relative_to(home)),
                    "key": str(key_path.relative_to(home)),
@@ -111,7 +131,7 @@ def init_repository(
                    "test_identity": True}
     data: dict[str, object] = {
         "repository": {"name": name, "archive_code": archive_code,
-                       "default_fonds": default_fonds.strip(), "min_copies": 2},
+                       "default_fonds": default_fonds, "min_copies": 2},
         "catalog": {"url": "sqlite:///catalog.sqlite"},
         "signing": signing,
         "storage": storage,
@@ -123,16 +143,49 @@ def init_repository(
         if loc.url.startswith("file://"):
             # the URL is percent-encoded ("lưu trữ" → "l%C6%B0u%20tr%E1%BB%AF"): decode it
             # exactly as the filesystem backend will when it opens the location
-            root_from_url(loc.url).mkdir(parents=True, exist_ok=True)
+            created.mkdir(root_from_url(loc.url))
+    catalog_path = config.catalog_target.path
+    if catalog_path is not None:  # the SQLite file and its journals: this call makes them
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            created.file(catalog_path.with_name(catalog_path.name + suffix))
     with Catalog(config.catalog_target) as catalog:
         if fonds is not None and catalog.fonds(fonds.code) is None:
             with open_locations(config) as backends:
                 register_fonds(catalog, backends, fonds)
-    tmp = config_path.with_suffix(".toml.tmp")
+    tmp = created.file(config_path.with_suffix(".toml.tmp"))
     tmp.write_text("# Preservation repository configuration (written by `preservation init`).\n"
                    + text, encoding="utf-8")
     os.replace(tmp, config_path)
     return config
+
+
+class _Created:
+    """What one ``init`` call creates (folders that did not exist, files it writes), so that
+    a failed init removes exactly that and can be run again (never anything that was there)."""
+
+    def __init__(self) -> None:
+        self._dirs: list[Path] = []
+        self._files: list[Path] = []
+
+    def mkdir(self, path: Path) -> None:
+        """``path`` and its missing parents; the topmost missing one is remembered."""
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        path.mkdir(parents=True, exist_ok=True)
+        if missing:
+            self._dirs.append(missing[-1])
+
+    def file(self, path: Path) -> Path:
+        """``path``, about to be written by this call (it must not exist yet)."""
+        if not path.exists():
+            self._files.append(path)
+        return path
+
+    def undo(self) -> None:
+        for path in reversed(self._files):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        for path in reversed(self._dirs):  # a folder this call made holds only what it wrote
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _default_fonds(code: str, name: str) -> FondsRecord | None:

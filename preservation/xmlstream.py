@@ -53,6 +53,8 @@ class XmlSink(Protocol):
         """Open the element ``tag``; a context manager yielding the parent for its children.
 
         Its attributes are final when it is opened (a stream cannot go back to them).
+        ``nsmap`` is accepted on the root only (ValueError below it); the children must
+        not have text after them (tails, ValueError when streamed).
         """
 
     def flush(self) -> None:
@@ -69,6 +71,8 @@ class TreeSink:
     @contextmanager
     def open(self, tag: str, attrib: Mapping[str, str] | None = None,
              nsmap: NamespaceMap | None = None) -> Iterator[etree._Element]:
+        if nsmap:
+            _root_only(nsmap, len(self._stack))
         if self._stack:
             el = etree.SubElement(self._stack[-1], tag, dict(attrib or {}),
                                   nsmap=cast(Any, nsmap))
@@ -113,7 +117,8 @@ class StreamSink:
             self._open[-1][1][0] = True
             self._target.write(b"\n" + _INDENT_BYTES * depth)
         if nsmap:
-            self._nsmap.update(nsmap)
+            _root_only(nsmap, depth)
+            self._nsmap = dict(nsmap)
         # the scratch parent holds children until they are written; it declares every
         # namespace in scope, so its children need no declarations of their own
         scratch = etree.Element(tag, nsmap=cast(Any, self._nsmap or None))
@@ -147,8 +152,14 @@ class StreamSink:
     def _serialised(self, scratch: etree._Element, child: etree._Element, depth: int,
                     starts: dict[str, bytes]) -> bytes:
         """``child`` as UTF-8, NFC, pretty printed at ``depth``, without repeated namespace
-        declarations."""
+        declarations. Text after a child (its tail) has no place in a stream that indents
+        each child on its own line: ValueError rather than silently dropping it."""
+        if child.tail is not None and child.tail.strip():
+            raise ValueError(f"text after a child of {scratch.tag} cannot be streamed: "
+                             f"{child.tail[:200]!r}")
         if not isinstance(child.tag, str):  # a comment or processing instruction
+            if child.text and not child.text.isascii():
+                child.text = _nfc(child.text)  # as nfc_in_place does on the tree path
             return etree.tostring(child, encoding="UTF-8", with_tail=False)
         etree.indent(child, _INDENT, level=depth)
         data = etree.tostring(child, encoding="UTF-8", with_tail=False)
@@ -167,6 +178,15 @@ class StreamSink:
         if not data.startswith(start) or data[len(start):len(start) + 1] not in b" />":
             raise ValueError(f"unexpected serialisation of {child.tag}: {data[:200]!r}")
         return start[:name_end] + data[len(start):]
+
+
+def _root_only(nsmap: NamespaceMap, depth: int) -> None:
+    """Namespaces are declared on the root only: a stream declares each once there and
+    writes its subtrees without declarations (one declared on an inner container would be
+    dropped from the children of a later sibling that still used it)."""
+    if depth:
+        raise ValueError(f"namespaces {dict(nsmap)!r} declared below the root: declare every "
+                         "namespace of the document on its root element")
 
 
 def _nfc(value: str) -> str:

@@ -364,11 +364,14 @@ def parse_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
 
     The RFC wants ``url`` to be an absolute URI. A relative reference (no scheme, e.g. the
     ``../<object key>`` lines of this repository's own AIP versions, resolved against the bag's
-    folder on storage) is a documented extension: BAGIT-FETCH-URL-RELATIVE (a warning), and the
-    line is checked like any other. The validator never fetches, so a file it names that is not
-    in the bag is BAGIT-FETCH-INCOMPLETE whatever its URL.
+    folder on storage) is a documented extension: BAGIT-FETCH-URL-RELATIVE (a warning, once
+    per fetch file at its first such line, with their count), and the line is checked like any
+    other. The validator never fetches, so a file it names that is not in the bag is
+    BAGIT-FETCH-INCOMPLETE whatever its URL.
     """
     out: list[FetchLine] = []
+    relative: tuple[int, str] | None = None  # the first relative line: (number, url)
+    relative_count = 0
     for number, text in lines:
         if text.strip() == "":
             continue
@@ -379,12 +382,15 @@ def parse_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
                        text=printable(text))
             continue
         if not _URL_SCHEME.match(match[1]):
-            report.add("BAGIT-FETCH-URL-RELATIVE", "fetch.txt", line=number,
-                       url=printable(match[1]))
+            relative_count += 1
+            relative = relative or (number, match[1])
         path = decode_path(match[3], name="fetch.txt", line=number, declaration=declaration,
                            report=report)
         length = None if match[2] == "-" else int(match[2])
         out.append(FetchLine(url=match[1], length=length, path=path, line=number))
+    if relative is not None:
+        report.add("BAGIT-FETCH-URL-RELATIVE", "fetch.txt", line=relative[0],
+                   url=printable(relative[1]), count=relative_count)
     return out
 
 

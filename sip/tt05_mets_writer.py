@@ -175,15 +175,14 @@ def add_dmd_sec(root: etree._Element, sec_id: str, item: WrittenFile, created: s
 
 
 def add_file(grp: etree._Element, ids: IdMaker, item: WrittenFile, created: str,
-             id_key: str) -> str:
+             id_key: str) -> etree._Element:
     """Append a ``file`` (ID from ``id_key``, checksums, one FLocat to ``item.rel``) to the
-    file group ``grp``; return its ID."""
-    file_id = ids.file(id_key)
-    el = etree.SubElement(grp, mets_tag("file"), ID=file_id)
+    file group ``grp``; return it (its ``ID`` attribute is the file ID)."""
+    el = etree.SubElement(grp, mets_tag("file"), ID=ids.file(id_key))
     for key, value in checksums(item, created).items():
         el.set(key, value)
     set_link(etree.SubElement(el, mets_tag("FLocat"), LOCTYPE="URL"), item.rel)
-    return file_id
+    return el
 
 
 def add_div(parent: etree._Element, ids: IdMaker, role: str, label: str) -> etree._Element:
@@ -239,7 +238,8 @@ def rep_mets(head: MetsHeader, ids: IdMaker, documents: Sequence[DocumentEntry])
     sec = etree.SubElement(root, mets_tag("fileSec"), ID=ids("rep1:fileSec"))
     data_grp_id = ids("rep1:fileGrp:Data")
     grp = etree.SubElement(sec, mets_tag("fileGrp"), ID=data_grp_id, USE="Data")
-    file_ids = [add_file(grp, ids, doc.data, head.created, f"{REP_DIR}/{doc.data.rel}")
+    file_ids = [add_file(grp, ids, doc.data, head.created, f"{REP_DIR}/{doc.data.rel}"
+                         ).get("ID", "")
                 for doc in documents]
 
     smap = etree.SubElement(root, mets_tag("structMap"), ID=ids("rep1:structMap"), TYPE="PHYSICAL",

@@ -3,14 +3,18 @@ and beside the AIP on every location, with our software, the organisation and th
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from aip.export import export_aips
-from preservation.events import read_event_documents
+from preservation.events import read_event_documents, record_event
 from preservation.repository import Repository
 from preservation.storage import open_location
-from tests.aip.test_export import ingest_tt05
+from tests.aip.stored_aips import ingest_tt05
 from tests.helpers import location_root
 
 ARCHIVIST = "Nguyễn Thị Lưu Trữ"
@@ -73,3 +77,31 @@ def test_a_failed_export_records_no_event(repo: Repository, tmp_path: Path) -> N
     else:
         raise AssertionError("the export should have been refused")
     assert [e for e in repo.catalog.events(aip_id) if e.type == "dissemination"] == []
+
+
+def test_the_exported_files_are_durable_before_the_event_is_recorded(
+        repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file placed in the folder, then the folder itself, is synced before the
+    dissemination event is written anywhere."""
+    aip_id = ingest_tt05(repo, tmp_path / "one", "batch")
+    out = tmp_path / "handover"
+    steps: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        steps.append(f"fsync {os.readlink(f'/proc/self/fd/{fd}')}")
+        real_fsync(fd)
+
+    def record(*args: Any, **kwargs: Any) -> list[str]:
+        steps.append("event")
+        return record_event(*args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr("aip.export.record_event", record)
+    result = export_aips(repo.config, repo.catalog, [aip_id], out, repo.trust_anchors(),
+                         archivist=ARCHIVIST)
+    first_event = steps.index("event")
+    synced = {step.removeprefix("fsync ") for step in steps[:first_event]
+              if step.startswith("fsync ")}
+    placed = {str(result.packages[0].zip_path), str(result.csv_path), str(result.pdf_path)}
+    assert placed | {str(out)} <= synced

@@ -79,10 +79,10 @@ def version_one_sip(tmp_path: Path) -> Path:
     return pkg
 
 
-def supplement_sip(tmp_path: Path) -> Path:
+def supplement_sip(tmp_path: Path, number: int = 7) -> Path:
     (tmp_path / "sources").mkdir(parents=True)
     base = fx.dossier(tmp_path / "sources")
-    new = fx._document(tmp_path / "sources", 7, PackageKind.HOSO, "01")
+    new = fx._document(tmp_path / "sources", number, PackageKind.HOSO, "01")
     package = Tt05Package(PackageKind.HOSO, {**base.fields, "totalDoc": "1"}, (new,),
                           fonds_code=fx.FONDS, agency=base.agency)
     return write_tt05_sip(package, tmp_path / "out", created=fx.CREATED)
@@ -206,3 +206,55 @@ def test_a_document_with_two_stubs_gets_two_sequence_names() -> None:
                       "representations/rep1/data/c d.pdf.fetch.txt"], "EAD_DOC_x.xml")
     assert record.endswith("EAD_DOC_000004.xml")
     assert [p.rsplit("/", 1)[1] for p in data] == ["000004.fetch.txt", "000004_1.fetch.txt"]
+
+
+def test_a_tampered_first_copy_that_still_parses_is_not_believed(repo: Repository,
+                                                                 v1: str) -> None:
+    """The first copy's METS ties document 3's record to document 2's file and still parses:
+    its bytes are not the recorded ones, so the second copy's ties are used."""
+    mets = location_root(repo.config, 0) / v1 / "data" / REP / "METS.xml"
+    mets.parent.chmod(0o755)
+    text = mets.read_bytes()
+    assert b'"data/000003.pdf"' in text
+    mets.write_bytes(text.replace(b'"data/000003.pdf"', b'"data/000002.pdf"'))
+    parse_file(mets)  # still well-formed XML
+    previous, _ = previous_version(repo.catalog, VersionRequest(SUPPLEMENT, v1))
+    with open_locations(repo.config) as backends:
+        documents = dict(previous_documents(backends, previous))
+        assert previous_documents(backends[1:], previous) == tuple(documents.items())
+    assert documents[f"data/{REP}/metadata/descriptive/EAD_DOC_000003.xml"] == (
+        f"data/{REP}/data/000003.pdf",)
+
+
+def test_a_previous_mets_over_the_size_cap_is_refused(repo: Repository, v1: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The METS is read through the hardened XML reader and its byte cap (XML-TOO-LARGE on
+    every copy: the supplement is refused, never parsed without a limit)."""
+    import preservation.xmlsafe as xmlsafe
+
+    monkeypatch.setattr(xmlsafe, "DEFAULT_MAX_BYTES", 1000)
+    with pytest.raises(RejectedError) as caught:
+        previous_version(repo.catalog, VersionRequest(SUPPLEMENT, v1), repo.config)
+    assert caught.value.code == "INGEST-PREVIOUS-METS-UNREADABLE"
+
+
+def test_a_supplement_of_a_supplement_keeps_every_document_with_all_its_files(
+        repo: Repository, v1: str, tmp_path: Path) -> None:
+    """Version 3 (a supplement of the supplement) carries every version 2 document, each with
+    all its data files, and leaves no data file unlinked."""
+    v2 = ingest(repo.config, supplement_sip(tmp_path / "s2"), identity=repo.identity(),
+                catalog=repo.catalog, supplement=v1).aip_id
+    v2_rep = parse_file(location_root(repo.config, 0) / v2 / "data" / REP / "METS.xml"
+                        ).getroot()
+    v2_ties = _ties(v2_rep)
+    assert len(v2_ties) == 4 and _data_hrefs(v2_rep) == set().union(*v2_ties.values())
+    previous, _ = previous_version(repo.catalog, VersionRequest(SUPPLEMENT, v2), repo.config)
+    assert isinstance(previous, PreviousTt05) and previous.version == 2
+    built = _build(repo, supplement_sip(tmp_path / "s3", 8), tmp_path, lambda: previous)
+    rep = parse_file(built.staging / "data" / REP / "METS.xml").getroot()
+    assert validate(rep, "mets") == []
+    ties = _ties(rep)
+    for record, files in v2_ties.items():
+        assert ties[record] == files
+    assert len(ties) == 5
+    assert _data_hrefs(rep) == set().union(*ties.values())  # no unlinked data file

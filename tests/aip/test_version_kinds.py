@@ -4,6 +4,7 @@ a BagIt SIP) only by an E-ARK or BagIt SIP (INGEST-VERSION-KIND-MISMATCH, before
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,29 @@ def test_a_replacement_of_another_kind_is_refused_too(repo: Repository, tmp_path
 def test_a_new_package_is_never_refused(repo: Repository, tmp_path: Path) -> None:
     with open_sip(_sip(tmp_path, "bagit"), tmp_path / "work") as submission:
         refuse_mixed_kinds(repo.catalog, None, submission)
+
+
+def test_the_kind_travels_on_the_previous_version(repo: Repository, tmp_path: Path) -> None:
+    """The kind is the one previous_version read: refuse_mixed_kinds does not ask the catalog
+    again (a record gone since then no longer lets the version through)."""
+    previous = _first(repo, tmp_path, "hoso")
+    assert aip_kind(previous.source_kind) == "tt05-hoso"
+    with (open_sip(_sip(tmp_path / "v2", "bagit"), tmp_path / "work") as submission,
+          pytest.raises(RejectedError) as caught):
+        refuse_mixed_kinds(None, previous, submission)  # type: ignore[arg-type]
+    assert caught.value.code == "INGEST-VERSION-KIND-MISMATCH"
+
+
+@pytest.mark.parametrize("after", ["hoso", "bagit"])
+def test_a_previous_version_of_unknown_kind_is_refused(repo: Repository, tmp_path: Path,
+                                                       after: str) -> None:
+    """An AIP rebuilt from a bag without Source-Kind: its kind is unknown, never "" compared
+    with the submission's (INGEST-VERSION-KIND-UNKNOWN, whatever the submission)."""
+    previous = dataclasses.replace(_first(repo, tmp_path, "hoso"), source_kind="")
+    with (open_sip(_sip(tmp_path / "v2", after), tmp_path / "work") as submission,
+          pytest.raises(RejectedError) as caught):
+        refuse_mixed_kinds(repo.catalog, previous, submission)
+    assert caught.value.code == "INGEST-VERSION-KIND-UNKNOWN"
+    report = caught.value.report
+    assert isinstance(report, Report)
+    assert [f.code for f in report.findings] == ["INGEST-VERSION-KIND-UNKNOWN"]

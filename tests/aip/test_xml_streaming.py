@@ -45,6 +45,7 @@ from aip.tt05_aip_mets import (
 from preservation.manifest import MANIFEST, manifest_text, parse_manifest
 from preservation.repository import Repository
 from preservation.xmlsafe import parse_file, validate, xml_bytes
+from preservation.xmlstream import XmlSink, document_bytes, document_tree
 from sip.tt05_mets_writer import MetsHeader, WrittenFile
 from sip.tt05_xml import IdMaker
 
@@ -324,3 +325,40 @@ def test_manifest_and_fetch_are_written_line_by_line_as_before(tmp_path: Path,
     for tag in (*tags, tagmanifest):
         data = (tmp_path / tag.bag_path).read_bytes()
         assert (tag.size, tag.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+_NS = "urn:x-test:stream"
+
+
+def _with_comment(sink: XmlSink) -> None:
+    with sink.open(f"{{{_NS}}}root", {}, {None: _NS}) as root:
+        root.append(etree.Comment(unicodedata.normalize("NFD", " Hồ sơ lưu trữ ")))
+        etree.SubElement(root, f"{{{_NS}}}item").text = "một"
+        sink.flush()
+
+
+def test_a_streamed_comment_is_nfc_as_in_the_tree() -> None:
+    streamed = document_bytes(_with_comment)
+    assert streamed == xml_bytes(document_tree(_with_comment))
+    assert unicodedata.normalize("NFC", " Hồ sơ lưu trữ ").encode() in streamed
+
+
+def test_text_after_a_streamed_child_is_refused_not_dropped() -> None:
+    def body(sink: XmlSink) -> None:
+        with sink.open(f"{{{_NS}}}root", {}, {None: _NS}) as root:
+            etree.SubElement(root, f"{{{_NS}}}item").tail = "lost?"
+            sink.flush()
+
+    with pytest.raises(ValueError):
+        document_bytes(body)
+
+
+def test_namespaces_below_the_root_are_refused_by_both_sinks() -> None:
+    def body(sink: XmlSink) -> None:
+        with sink.open(f"{{{_NS}}}root", {}, {None: _NS}), \
+                sink.open(f"{{{_NS}}}inner", {}, {"x": "urn:x-test:other"}):
+            pass
+
+    for run in (document_bytes, document_tree):
+        with pytest.raises(ValueError):
+            run(body)

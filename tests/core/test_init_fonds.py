@@ -106,3 +106,31 @@ def test_cli_init_default_fonds(tmp_path: Path) -> None:
     assert (other["default_fonds"], other["fonds_registered"]) == ("H41", False)
     refused = _cli(tmp_path / "third", "init", "--fonds-name", NAME, code=2)
     assert refused["error"]["code"] == "REPO-FONDS-NAME-WITHOUT-CODE"
+
+
+def test_an_init_whose_fonds_record_fails_can_be_run_again(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A location refusing the fonds record (FONDS-PUBLISH-FAILED) leaves no keys, catalog or
+    storage folders behind (SIGN-EXISTS would refuse the next init), and nothing that was
+    there before is removed."""
+    import preservation.fonds as fonds_module
+    from preservation.fonds_record import FondsPublishError
+
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise FondsPublishError("FONDS-PUBLISH-FAILED", location="copy1", fonds="H41",
+                                store="copy1", error="disk full")
+
+    home = tmp_path / "archive"
+    home.mkdir()
+    (home / "notes.txt").write_text("already here", encoding="utf-8")
+    monkeypatch.setattr(fonds_module, "publish_fonds", refuse)
+    with pytest.raises(FondsPublishError) as caught:
+        init_repository(home, name="Archive", default_fonds="H41", fonds_name=NAME)
+    assert caught.value.code == "FONDS-PUBLISH-FAILED"
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]
+    monkeypatch.undo()
+    config = init_repository(home, name="Archive", default_fonds="H41", fonds_name=NAME)
+    assert config.default_fonds == "H41"
+    with Repository.open(home) as repo:
+        assert repo.catalog.fonds("H41") is not None

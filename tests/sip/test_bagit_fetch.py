@@ -1,6 +1,7 @@
 """fetch.txt URLs: RFC 8493 §2.2.3 wants an absolute URI; a relative reference (what this
 repository's own AIP versions write, ``../<object key>``) is a documented extension reported as
-BAGIT-FETCH-URL-RELATIVE (a warning), and the rest of the line is checked as usual."""
+BAGIT-FETCH-URL-RELATIVE (a warning, once per fetch file: at the first such line, with their
+count), and the rest of the line is checked as usual."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def test_our_own_aip_version_validates_once_its_fetched_files_are_in_place(
     assert set(_codes(as_stored, Severity.ERROR)) == {"BAGIT-FETCH-INCOMPLETE",
                                                        "BAGIT-INFO-OXUM-MISMATCH"}
     assert _codes(as_stored, Severity.ERROR).count("BAGIT-FETCH-INCOMPLETE") == len(lines)
-    assert _codes(as_stored, Severity.WARNING).count("BAGIT-FETCH-URL-RELATIVE") == len(lines)
+    [relative] = [f for f in as_stored.report.findings if f.code == "BAGIT-FETCH-URL-RELATIVE"]
+    assert relative.location.line == 1 and int(relative.params["count"]) == len(lines)
 
     for line in lines:  # fetch: each relative URL resolved against the bag's folder on storage
         url, _, path = line.split(" ")
@@ -94,3 +96,14 @@ def test_our_own_aip_version_validates_once_its_fetched_files_are_in_place(
     complete = validate_bag(bag)
     assert complete.report.valid, _codes(complete, Severity.ERROR)
     assert "BAGIT-FETCH-SATISFIED" in _codes(complete, Severity.INFO)
+
+
+def test_relative_urls_are_reported_once_per_fetch_file(tmp_path: Path) -> None:
+    """Many relative lines (a big supplement): one warning at the first, with the count."""
+    bag = make_test_bag(tmp_path)
+    write_tag(bag, "fetch.txt", "https://example.org/a.txt 6 data/a.txt\n"
+              + "".join(f"../other-aip/data/b{n}.txt 1 data/b{n}.txt\n" for n in range(50)))
+    check = validate_bag(bag)
+    [finding] = [f for f in check.report.findings if f.code == "BAGIT-FETCH-URL-RELATIVE"]
+    assert (finding.location.path, finding.location.line) == ("fetch.txt", 2)
+    assert int(finding.params["count"]) == 50
