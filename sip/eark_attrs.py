@@ -3,14 +3,13 @@ and ``mptr`` (LOCTYPE, xlink:type, xlink:href, MIMETYPE, SIZE, CREATED, CHECKSUM
 
 CSIP repeats the same rule for each section under its own requirement id (CSIP22–30 for
 ``dmdSec``, CSIP36–44 for ``digiprovMD``, CSIP49–57 for ``rightsMD``, CSIP68–79 for files,
-CSIP110–112 for ``mptr``: href, type, LOCTYPE); :class:`AttributeRules` names them, so a
-finding carries the id of the section it was found in.
+CSIP110–112 for ``mptr``: href, type, LOCTYPE); :class:`sip.eark_model.AttributeRules` names
+them, so a finding carries the id of the section it was found in.
 """
 
 from __future__ import annotations
 
 import mimetypes
-from dataclasses import dataclass
 from functools import cache
 
 from lxml import etree
@@ -21,41 +20,12 @@ from sip.eark_model import (
     MIMETYPE_MAX,
     XLINK_HREF,
     XLINK_TYPE,
+    AttributeRules,
     MetsDoc,
     Reference,
     SectionKind,
 )
-
-
-@dataclass(frozen=True)
-class AttributeRules:
-    """Requirement ids of one section's attribute rules ("" = not checked for this section)."""
-
-    loctype: str = ""
-    xlink_type: str = ""
-    href: str = ""
-    mdtype: str = ""
-    mimetype: str = ""
-    size: str = ""
-    created: str = ""
-    checksum: str = ""
-    checksumtype: str = ""
-
-
-SECTION_RULES: dict[str, AttributeRules] = {
-    "dmdSec": AttributeRules("CSIP22", "CSIP23", "CSIP24", "CSIP25", "CSIP26", "CSIP27",
-                             "CSIP28", "CSIP29", "CSIP30"),
-    "digiprovMD": AttributeRules("CSIP36", "CSIP37", "CSIP38", "CSIP39", "CSIP40", "CSIP41",
-                                 "CSIP42", "CSIP43", "CSIP44"),
-    "rightsMD": AttributeRules("CSIP49", "CSIP50", "CSIP51", "CSIP52", "CSIP53", "CSIP54",
-                               "CSIP55", "CSIP56", "CSIP57"),
-    "techMD": AttributeRules(),
-    "sourceMD": AttributeRules(),
-    "file": AttributeRules(mimetype="CSIP68", size="CSIP69", created="CSIP70",
-                           checksum="CSIP71", checksumtype="CSIP72"),
-    "FLocat": AttributeRules(loctype="CSIP77", xlink_type="CSIP78", href="CSIP79"),
-    "mptr": AttributeRules(loctype="CSIP112", xlink_type="CSIP111", href="CSIP110"),
-}
+from sip.eark_model import SECTION_RULES as SECTION_RULES  # the section checkers' table
 
 #: IANA-registered media types common in archives that Python's built-in table lacks.
 _EXTRA_MEDIA_TYPES = frozenset({

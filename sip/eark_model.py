@@ -125,18 +125,49 @@ class Reference:
     href: str
 
 
-#: code prefixes per section for the reference rules (href, size, checksum): the requirement id,
-#: or "EARK" where CSIP has none (techMD, sourceMD), "EARK-MPTR" for an mptr (whose METS schema
-#: allows no SIZE or CHECKSUM: the findings name the element)
-REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
-    "dmdSec": ("CSIP24", "CSIP27", "CSIP29"),
-    "digiprovMD": ("CSIP38", "CSIP41", "CSIP43"),
-    "rightsMD": ("CSIP51", "CSIP54", "CSIP56"),
-    "techMD": ("EARK", "EARK", "EARK"),
-    "sourceMD": ("EARK", "EARK", "EARK"),
-    "file": ("CSIP79", "CSIP69", "CSIP71"),
-    "mptr": ("CSIP110", "EARK-MPTR", "EARK-MPTR"),
+@dataclass(frozen=True)
+class AttributeRules:
+    """Requirement ids of one section's attribute rules ("" = not checked for this section)."""
+
+    loctype: str = ""
+    xlink_type: str = ""
+    href: str = ""
+    mdtype: str = ""
+    mimetype: str = ""
+    size: str = ""
+    created: str = ""
+    checksum: str = ""
+    checksumtype: str = ""
+
+
+SECTION_RULES: dict[str, AttributeRules] = {
+    "dmdSec": AttributeRules("CSIP22", "CSIP23", "CSIP24", "CSIP25", "CSIP26", "CSIP27",
+                             "CSIP28", "CSIP29", "CSIP30"),
+    "digiprovMD": AttributeRules("CSIP36", "CSIP37", "CSIP38", "CSIP39", "CSIP40", "CSIP41",
+                                 "CSIP42", "CSIP43", "CSIP44"),
+    "rightsMD": AttributeRules("CSIP49", "CSIP50", "CSIP51", "CSIP52", "CSIP53", "CSIP54",
+                               "CSIP55", "CSIP56", "CSIP57"),
+    "techMD": AttributeRules(),
+    "sourceMD": AttributeRules(),
+    "file": AttributeRules(mimetype="CSIP68", size="CSIP69", created="CSIP70",
+                           checksum="CSIP71", checksumtype="CSIP72"),
+    "FLocat": AttributeRules(loctype="CSIP77", xlink_type="CSIP78", href="CSIP79"),
+    "mptr": AttributeRules(loctype="CSIP112", xlink_type="CSIP111", href="CSIP110"),
 }
+
+def _reference_rules(section: str) -> tuple[str, str, str]:
+    """Code prefixes of ``section``'s reference rules (href, size, checksum) from
+    :data:`SECTION_RULES` (a file's href is its FLocat's): "EARK" where CSIP has no requirement
+    (techMD, sourceMD), "EARK-MPTR" for an mptr (whose METS schema allows no SIZE or CHECKSUM:
+    the findings name the element)."""
+    rules = SECTION_RULES[section]
+    fallback = "EARK-MPTR" if section == "mptr" else "EARK"
+    href = SECTION_RULES["FLocat" if section == "file" else section].href
+    return href or "EARK", rules.size or fallback, rules.checksum or fallback
+
+
+REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
+    section: _reference_rules(section) for section in SECTION_RULES if section != "FLocat"}
 
 
 @dataclass

@@ -16,16 +16,21 @@ file references the representation's METS file. Every other child div of the mai
 
 from __future__ import annotations
 
-import posixpath
-from urllib.parse import unquote, urlsplit
-
 from lxml import etree
 
 from preservation.paths import printable
-from sip.eark_attrs import SECTION_RULES, check_locator
-from sip.eark_model import XLINK_HREF, XLINK_TITLE, MetsDoc, children, m
+from sip.eark_attrs import check_locator
+from sip.eark_model import (
+    SECTION_RULES,
+    XLINK_HREF,
+    XLINK_TITLE,
+    MetsDoc,
+    Reference,
+    children,
+    m,
+)
+from sip.package import resolve_href
 
-#: CSIP 2.0.4 numbers the mptr rules href, type, LOCTYPE (unlike FLocat's CSIP77–79)
 MPTR_RULES = SECTION_RULES["mptr"]
 #: the child divs of the main div that have requirements of their own (CSIP89, 94, 98, 102)
 NAMED_DIVISIONS = frozenset({"Metadata", "Documentation", "Schemas", "Representations"})
@@ -55,8 +60,9 @@ def check_representation_divs(doc: MetsDoc, main: etree._Element) -> None:
             doc.add("CSIP106-ID-MISSING", div, label=div.get("LABEL") or "")
     if not doc.is_root:
         return
-    known = _described_representations(doc)
-    rep_mets = _referenced_representation_mets(doc)
+    targets = [(ref, resolve_href(doc.base, ref.href).path) for ref in doc.references]
+    known = _described_representations(doc, targets)
+    rep_mets = _referenced_representation_mets(targets)
     for div in divs:
         name = representation_name(div.get("LABEL"))
         if name is None:
@@ -76,28 +82,30 @@ def check_representation_divs(doc: MetsDoc, main: etree._Element) -> None:
         for mptr in mptrs:
             _check_target(doc, mptr, expected if name in known else None)
     for div in children(main, "div"):
+        # commons-ip checks CSIP108 in the Representations divs only
         name = representation_name(div.get("LABEL"))
+        if name is None and div.get("LABEL") != "Representations":
+            continue
         for mptr in children(div, "mptr"):
             # a LABEL naming no described representation is CSIP107's alone
             _check_title(doc, mptr, name if name in known else None)
 
 
-def _described_representations(doc: MetsDoc) -> set[str]:
+def _described_representations(doc: MetsDoc,
+                               targets: list[tuple[Reference, str | None]]) -> set[str]:
     """The representations the METS file describes: named by a file group's USE or holding a
     file it references (an mptr's target included: CSIP110 reports one that is missing)."""
     names = {representation_name(g.get("USE")) for g in doc.root.iter(m("fileGrp"))}
-    for ref in doc.references:
-        names.add(representation_name(lexical_target(doc.base, ref.href)))
+    names.update(representation_name(target) for _, target in targets)
     names.discard(None)
     return {name for name in names if name is not None}
 
 
-def _referenced_representation_mets(doc: MetsDoc) -> set[str]:
+def _referenced_representation_mets(targets: list[tuple[Reference, str | None]]) -> set[str]:
     """Case-folded package paths of the representation METS files referenced other than by an
     mptr (a fileSec FLocat, as commons-ip writes)."""
     found: set[str] = set()
-    for ref in doc.references:
-        target = lexical_target(doc.base, ref.href)
+    for ref, target in targets:
         if ref.section == "mptr" or target is None:
             continue
         parts = target.split("/")
@@ -111,7 +119,7 @@ def _check_target(doc: MetsDoc, mptr: etree._Element, expected: str | None) -> N
     """CSIP109: the mptr points to the representation's METS file (any representation's when the
     div's LABEL names none the METS describes: CSIP107 reports that)."""
     href = mptr.get(XLINK_HREF)
-    target = lexical_target(doc.base, href) if href else None
+    target = resolve_href(doc.base, href).path if href else None
     if href is None or target is None:
         return  # missing or unusable href: CSIP110 reports it
     parts = target.casefold().split("/")
@@ -143,21 +151,3 @@ def _check_title(doc: MetsDoc, mptr: etree._Element, name: str | None) -> None:
         return
     expected = "Representations" if name is None else f"Representations/{name}"
     doc.add("CSIP108-TITLE-WRONG-GROUP", mptr, value=title, use=use, expected=expected)
-
-
-def lexical_target(base: str, href: str | None) -> str | None:
-    """The package path a relative ``href`` written in ``base`` names, worked out on the string
-    alone (to compare references, never to open a file); None when it is not a safe relative
-    reference (the reference checks report those)."""
-    if not href:
-        return None
-    parts = urlsplit(href)
-    if (parts.scheme and parts.scheme.lower() != "file") or parts.netloc:
-        return None
-    raw = unquote(parts.path)
-    if not raw or raw.startswith("/") or "\\" in raw:
-        return None
-    joined = posixpath.normpath(posixpath.join(base, raw))
-    if joined == ".." or joined.startswith(("../", "/")):
-        return None
-    return joined

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from lxml import etree
 
 from preservation.findings import Severity
-from sip.eark_model import MetsDoc, children, m
-from sip.eark_repdivs import check_mptrs, check_representation_divs
+from sip.eark_model import XLINK_TITLE, MetsDoc, children, m
+from sip.eark_repdivs import check_mptrs, check_representation_divs, representation_name
 
 _ADMIN_TAGS = frozenset(m(k) for k in ("techMD", "rightsMD", "sourceMD", "digiprovMD"))
 
@@ -88,9 +88,10 @@ def _check_metadata_div(doc: MetsDoc, main: etree._Element) -> None:
         return
     if len(divs) > 1:
         doc.add("CSIP88-METADATA-DIV-REPEATED", divs[1], count=len(divs))
+    for div in divs:
+        if div.get("ID") is None:
+            doc.add("CSIP89-ID-MISSING", div)
     div = divs[0]
-    if div.get("ID") is None:
-        doc.add("CSIP89-ID-MISSING", div)
     admin = {el.get("ID") or "" for el in doc.root.iter() if el.tag in _ADMIN_TAGS}
     descriptive = {el.get("ID") or "" for el in children(doc.root, "dmdSec")}
     for attribute, requirement, wanted in (("ADMID", "CSIP91", admin),
@@ -123,7 +124,7 @@ def _matches(use: str | None, label: str) -> bool:
         return False
     folded = use.casefold()
     return folded == label.casefold() or (
-        label == "Representations" and folded.startswith("representations/"))
+        label == "Representations" and representation_name(use) is not None)
 
 
 def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> None:
@@ -131,8 +132,7 @@ def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> 
     groups = [g for g in doc.root.iter(m("fileGrp")) if _matches(g.get("USE"), label)]
     divs = [d for d in children(main, "div") if d.get("LABEL") == label]
     own_divs = [d for d in children(main, "div")
-                if label == "Representations"
-                and (d.get("LABEL") or "").casefold().startswith("representations/")]
+                if label == "Representations" and representation_name(d.get("LABEL")) is not None]
     if len(divs) > 1:
         doc.add(f"{division.div}-DIV-REPEATED", divs[1], count=len(divs))
     for div in divs:
@@ -151,11 +151,10 @@ def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> 
                     use=_use_of(doc, target) or "")
         else:
             pointed.add(target)
+    # an mptr's xlink:title is the ID of the representation's file group (CSIP108)
     anywhere = {f.get("FILEID") or "" for f in main.iter(m("fptr"))}
-    by_mptr = {(d.get("LABEL") or "").casefold() for d in own_divs if children(d, "mptr")}
-    uncovered = [g for g in groups if g.get("ID") not in anywhere
-                 and not _covered(g, anywhere)
-                 and (g.get("USE") or "").casefold() not in by_mptr]
+    anywhere |= {p.get(XLINK_TITLE) or "" for p in main.iter(m("mptr"))}
+    uncovered = [g for g in groups if g.get("ID") not in anywhere and not _covered(g, anywhere)]
     if not groups:
         return
     if not divs and not own_divs:

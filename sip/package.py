@@ -168,34 +168,38 @@ class PackageTree:
 
     # --- references ---------------------------------------------------------------------------
     def resolve(self, base_dir: str, href: str) -> Resolved:
-        """Resolve an ``xlink:href`` (or schemaLocation) written in a file inside ``base_dir``.
+        """:func:`resolve_href` (kept as a method for the validators that hold a tree)."""
+        return resolve_href(base_dir, href)
 
-        Relative references are percent-decoded and joined to ``base_dir`` lexically; ``file:``
-        URLs with no host are accepted as relative paths only when they are relative. Absolute
-        paths, ``..`` escaping the root, other schemes and every path_problems() case give
-        ``path=None`` with the reasons.
-        """
-        parts = urlsplit(href)
-        if parts.scheme and parts.scheme.lower() != "file" and len(parts.scheme) > 1:
+
+def resolve_href(base_dir: str, href: str) -> Resolved:
+    """Resolve an ``xlink:href`` (or schemaLocation) written in a file inside ``base_dir``.
+
+    Relative references are percent-decoded and joined to ``base_dir`` lexically; ``file:``
+    URLs with no host are accepted as relative paths only when they are relative. Absolute
+    paths, ``..`` escaping the root, other schemes and every path_problems() case give
+    ``path=None`` with the reasons.
+    """
+    parts = urlsplit(href)
+    if parts.scheme and parts.scheme.lower() != "file" and len(parts.scheme) > 1:
+        return Resolved(href, None, ("not-local",))
+    if parts.scheme.lower() == "file":
+        if parts.netloc:
             return Resolved(href, None, ("not-local",))
-        if parts.scheme.lower() == "file":
-            if parts.netloc:
-                return Resolved(href, None, ("not-local",))
-            raw = unquote(parts.path)
-        else:
-            raw = unquote(href.split("#", 1)[0].split("?", 1)[0])
-        problems = [p for p in path_problems(raw)
-                    if p not in ("dot-dot", "dot-segment", "windows-character",
-                                 "windows-reserved")]
-        if problems:
-            return Resolved(href, None, tuple(problems))
-        joined = posixpath.normpath(posixpath.join(base_dir, raw)) if base_dir else \
-            posixpath.normpath(raw)
-        if joined == ".." or joined.startswith("../") or joined.startswith("/"):
-            return Resolved(href, None, ("escapes-root",))
-        if joined == ".":
-            joined = ""
-        return Resolved(href, joined)
-
+        raw = unquote(parts.path)
+    else:
+        raw = unquote(href.split("#", 1)[0].split("?", 1)[0])
+    problems = [p for p in path_problems(raw)
+                if p not in ("dot-dot", "dot-segment", "windows-character",
+                             "windows-reserved")]
+    if problems:
+        return Resolved(href, None, tuple(problems))
+    joined = posixpath.normpath(posixpath.join(base_dir, raw)) if base_dir else \
+        posixpath.normpath(raw)
+    if joined == ".." or joined.startswith("../") or joined.startswith("/"):
+        return Resolved(href, None, ("escapes-root",))
+    if joined == ".":
+        joined = ""
+    return Resolved(href, joined)
 
 _EMPTY = Hashed(Listed("", 0, 0, 0, 0))

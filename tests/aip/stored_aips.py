@@ -1,8 +1,10 @@
-"""Changing what an archive holds on storage, for the tests of rebuild, audit and export.
+"""Storing AIPs and changing what an archive holds on storage, for the tests of rebuild, audit
+and export.
 
-Every helper works on a ``file://`` location of a test repository: it rewrites stored objects in
-place (they are read-only files), as bit rot, a careless operator or someone holding the archive's
-signing key would. Nothing here is imported by the library.
+:func:`ingest_tt05` stores a TT05 AIP. The other helpers work on a ``file://`` location of a test
+repository: they rewrite stored objects in place (they are read-only files), as bit rot, a
+careless operator or someone holding the archive's signing key would. Nothing here is imported by
+the library.
 """
 
 from __future__ import annotations
@@ -23,14 +25,46 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, SimpleSigner
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from aip.ingest import ingest
+from preservation.findings import Report
 from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST, parse_bag_info
 from preservation.repository import Repository
 from preservation.signing import sign_detached
-from tests.helpers import location_root
+from sip.create import create_sip
+from sip.samples import make_sample_sip_source
+from sip.tt05_model import PackageKind
+from sip.tt05_writer import write_tt05_sip
+from tests.helpers import add_test_fonds, location_root
 from tests.signing.signing_pki import ThrowawayCA
+from tests.sip import tt05_fixtures as fixtures
 
 BAG_INFO = "bag-info.txt"
 Signer = Callable[[bytes], bytes]
+FONDS = "H41"  # the fonds of the sample SIP
+
+
+def tt05_sip(tmp_path: Path, source: str = "sample") -> Path:
+    """A TT05 SIP: ``sample`` (``sip create`` from a folder and its catalogue, as a ZIP),
+    ``dossier`` (a mixed SIP_hoso) or ``batch`` (a SIP_tailieu), the last two as folders."""
+    if source == "sample":
+        src, catalogue = make_sample_sip_source(tmp_path / "producer")
+        report = Report("create")
+        out = create_sip(src, catalogue, PackageKind.HOSO, tmp_path / "sip.zip",
+                         fonds_code=FONDS, agency="Văn phòng UBND tỉnh Nghệ An", report=report)
+        assert out is not None, [(f.code, str(f.location)) for f in report.findings]
+        return out
+    (tmp_path / "sources").mkdir(parents=True)
+    package = (fixtures.dossier if source == "dossier" else fixtures.batch)(tmp_path / "sources")
+    return write_tt05_sip(package, tmp_path / "sip", created=fixtures.CREATED)
+
+
+def ingest_tt05(repo: Repository, tmp_path: Path, source: str = "sample") -> str:
+    """Ingest :func:`tt05_sip` ``source`` into ``repo`` (its fonds registered); the AIP's id."""
+    add_test_fonds(repo.catalog, FONDS)
+    add_test_fonds(repo.catalog, fixtures.FONDS)
+    result = ingest(repo.config, tt05_sip(tmp_path, source), identity=repo.identity(),
+                    catalog=repo.catalog)
+    return result.aip_id
 
 
 def write_object(path: Path, data: bytes) -> None:

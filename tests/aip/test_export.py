@@ -32,38 +32,11 @@ from preservation.findings import Report
 from preservation.repository import Repository, init_repository
 from preservation.storage import open_location
 from preservation.timeutil import now_local
-from sip.create import create_sip
-from sip.samples import make_sample_sip_source
 from sip.tt05_model import PackageKind
-from sip.tt05_writer import write_tt05_sip
 from sip.validate import open_sip
+from tests.aip.stored_aips import FONDS, ingest_tt05
 from tests.helpers import TEST_FONDS, add_test_fonds, location_root
 from tests.sip import tt05_fixtures as fixtures
-
-FONDS = "H41"
-
-
-def tt05_sip(tmp_path: Path, source: str = "sample") -> Path:
-    """A TT05 SIP: ``sample`` (``sip create`` from a folder and its catalogue, as a ZIP),
-    ``dossier`` (a mixed SIP_hoso) or ``batch`` (a SIP_tailieu), the last two as folders."""
-    if source == "sample":
-        src, catalogue = make_sample_sip_source(tmp_path / "producer")
-        report = Report("create")
-        out = create_sip(src, catalogue, PackageKind.HOSO, tmp_path / "sip.zip",
-                         fonds_code=FONDS, agency="Văn phòng UBND tỉnh Nghệ An", report=report)
-        assert out is not None, [(f.code, str(f.location)) for f in report.findings]
-        return out
-    (tmp_path / "sources").mkdir(parents=True)
-    package = (fixtures.dossier if source == "dossier" else fixtures.batch)(tmp_path / "sources")
-    return write_tt05_sip(package, tmp_path / "sip", created=fixtures.CREATED)
-
-
-def ingest_tt05(repo: Repository, tmp_path: Path, source: str = "sample") -> str:
-    add_test_fonds(repo.catalog, FONDS)
-    add_test_fonds(repo.catalog, fixtures.FONDS)
-    result = ingest(repo.config, tt05_sip(tmp_path, source), identity=repo.identity(),
-                    catalog=repo.catalog)
-    return result.aip_id
 
 
 def export(repo: Repository, ids: list[str], out: Path) -> ExportResult:

@@ -22,7 +22,7 @@ from preservation.errors import UsageError
 from preservation.repository import Repository
 from preservation.timeutil import now_local
 from sip.tt05_model import PackageKind
-from tests.aip.test_export import ingest_tt05
+from tests.aip.stored_aips import ingest_tt05
 from tests.helpers import location_root
 from tests.sip import tt05_fixtures as fixtures
 

@@ -35,6 +35,7 @@ from sip.create import create_sip
 from sip.samples import make_sample_sip_source, make_sample_transfer
 from sip.tt05_model import PackageKind
 from tests.aip.stored_aips import forge_copy as _forge
+from tests.aip.stored_aips import write_object
 
 # the PostgreSQL fixtures live in tests/core/conftest.py; registered here too for this module
 from tests.core.postgres_server import postgres_db, postgres_server  # noqa: F401
@@ -131,8 +132,7 @@ def test_verify_reads_every_byte_and_finds_a_changed_file(archive: Archive,
     repo = archive.repo
     record = next(f for f in repo.catalog.files(archive.eark.aip_id) if f.role == "content")
     damaged = location_root(repo.config, 1) / archive.eark.aip_id / record.path
-    damaged.chmod(0o644)
-    damaged.write_bytes(b"x" * record.size)  # same size: only reading the bytes shows it
+    write_object(damaged, b"x" * record.size)  # same size: only reading the bytes shows it
     with Catalog(tmp_path / "quick.sqlite") as quick:
         rebuild_catalog(repo.config, quick, repo.trust_anchors())
         assert {c.status for c in quick.copies(archive.eark.aip_id)} == {"ok"}
@@ -173,9 +173,8 @@ def test_a_tampered_bag_info_is_refused(repo: Repository, tmp_path: Path) -> Non
                     catalog=repo.catalog, fonds=TEST_FONDS)
     for index in (0, 1):
         bag_info = location_root(repo.config, index) / result.aip_id / "bag-info.txt"
-        bag_info.chmod(0o644)
-        bag_info.write_text(bag_info.read_text(encoding="utf-8").replace(
-            "External-Description: ", "External-Description: FORGED "), encoding="utf-8")
+        write_object(bag_info, bag_info.read_bytes().replace(
+            b"External-Description: ", b"External-Description: FORGED "))
     with Catalog(tmp_path / "rebuilt.sqlite") as rebuilt:
         outcome = rebuild_catalog(repo.config, rebuilt, repo.trust_anchors())
         assert rebuilt.aip_ids() == []
@@ -189,14 +188,12 @@ def test_a_forged_tagmanifest_is_refused_by_its_signature(repo: Repository,
                     catalog=repo.catalog, fonds=TEST_FONDS)
     for index in (0, 1):
         folder = location_root(repo.config, index) / result.aip_id
-        (folder / "bag-info.txt").chmod(0o644)
-        (folder / "tagmanifest-sha256.txt").chmod(0o644)
         forged = (folder / "bag-info.txt").read_bytes() + b"Extra: forged\n"
-        (folder / "bag-info.txt").write_bytes(forged)
+        write_object(folder / "bag-info.txt", forged)
         lines = [f"{hashlib.sha256(forged).hexdigest()}  bag-info.txt" if
                  line.endswith("  bag-info.txt") else line
                  for line in (folder / "tagmanifest-sha256.txt").read_text().splitlines()]
-        (folder / "tagmanifest-sha256.txt").write_text("\n".join(lines) + "\n")
+        write_object(folder / "tagmanifest-sha256.txt", ("\n".join(lines) + "\n").encode())
     with Catalog(tmp_path / "rebuilt.sqlite") as rebuilt:
         outcome = rebuild_catalog(repo.config, rebuilt, repo.trust_anchors())
     assert outcome.skipped[0].reasons == ("REBUILD-SIGNATURE-INVALID",)

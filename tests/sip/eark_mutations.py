@@ -13,6 +13,7 @@ says so, that no unrelated finding appears.
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from preservation.findings import Finding, Report
+from preservation.findings import Finding, Report, Severity, catalogue
 from sip.validate import ValidationOptions, open_sip
 from tests.sip.eark_fixtures import (
     FILES,
@@ -199,6 +200,35 @@ def remove(path: str) -> Mutation:
     return mutate
 
 
+def rename(old: str, new: str) -> DiskMutation:
+    """Rename the package's ``old`` (file or folder) to ``new``."""
+    def mutate(package: Path) -> None:
+        (package / old).rename(package / new)
+    return mutate
+
+
+def write(rel: str, data: bytes) -> DiskMutation:
+    """Write ``data`` to the package's ``rel``."""
+    def mutate(package: Path) -> None:
+        (package / rel).write_bytes(data)
+    return mutate
+
+
+def delete(*rels: str) -> DiskMutation:
+    """Delete the package's files ``rels``."""
+    def mutate(package: Path) -> None:
+        for rel in rels:
+            (package / rel).unlink()
+    return mutate
+
+
+def delete_tree(rel: str) -> DiskMutation:
+    """Delete the package's folder ``rel`` and everything under it."""
+    def mutate(package: Path) -> None:
+        shutil.rmtree(package / rel)
+    return mutate
+
+
 def both(*mutations: Mutation) -> Mutation:
     def mutate(mets: etree._Element) -> None:
         for mutation in mutations:
@@ -227,7 +257,9 @@ class Case:
 
     ``path``/``xpath``: where the finding must be (``xpath=None``: not compared). ``alone``:
     the report holds ``code`` and the codes of ``also`` and nothing else; otherwise ``also`` are
-    codes that must be present too.
+    codes that must be present too. ``severity``: the finding's, when the validator overrides
+    the one the message catalogue gives the code. An empty ``code`` is a variant of the
+    baseline that must still give no finding at all (:func:`check_clean`).
     """
 
     code: str
@@ -241,10 +273,12 @@ class Case:
     also: frozenset[str] = field(default_factory=frozenset)
     name: str = ""
     xfail: str = ""  # a validator bug: the reason (the case shows what should happen)
+    severity: Severity | None = None
 
     def param(self) -> object:
         marks = [pytest.mark.xfail(strict=True, reason=self.xfail)] if self.xfail else []
-        return pytest.param(self, id=f"{self.code}{'-' + self.name if self.name else ''}",
+        code = self.code or "clean"
+        return pytest.param(self, id=f"{code}{'-' + self.name if self.name else ''}",
                             marks=marks)
 
 
@@ -259,14 +293,24 @@ def run_case(case: Case, tmp_path: Path) -> Report:
     return validate(package, tmp_path / "work")
 
 
+def check_clean(case: Case, tmp_path: Path) -> None:
+    """Run a case without a code: the variant of the baseline gives no finding at all."""
+    assert not case.code, case.code
+    report = run_case(case, tmp_path)
+    assert report.codes() == set(), describe(report)
+
+
 def check_case(case: Case, tmp_path: Path) -> Finding:
     """Run ``case`` and assert its expectations; returns the finding at the expected place."""
+    assert case.code, "a case without a code goes to check_clean"
     report = run_case(case, tmp_path)
     found = [f for f in report.findings if f.code == case.code]
     assert found, (case.code, describe(report))
     at = [f for f in found if f.location.path == case.path
           and (case.xpath is None or f.location.xpath == case.xpath)]
     assert at, (case.code, case.path, case.xpath, [str(f.location) for f in found])
+    severity = case.severity or catalogue()[case.code].severity
+    assert all(f.severity is severity for f in at), (severity, [f.severity for f in at])
     if case.alone:
         assert report.codes() == {case.code} | case.also, describe(report)
     else:

@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from preservation.findings import Severity
-from tests.sip.eark_fixtures import CSIP
+from tests.sip.eark_fixtures import CSIP, find
 from tests.sip.eark_mutations import (
     DOC_FILE,
     DOC_GROUP,
@@ -22,6 +22,7 @@ from tests.sip.eark_mutations import (
     cases,
     check_case,
     drop,
+    duplicate,
     put,
     remove,
     sip_attr,
@@ -77,11 +78,7 @@ FILE_ATTRIBUTES = cases(
 
 def second_file(mets: etree._Element) -> None:
     """A second FLocat in the first file (CSIP76: exactly one)."""
-    file = mets.find("{*}fileSec/{*}fileGrp/{*}file")
-    assert file is not None
-    locator = file.find("{*}FLocat")
-    assert locator is not None
-    file.append(etree.fromstring(etree.tostring(locator)))
+    duplicate(find(mets, FLOCAT), "")
 
 
 SECTION = cases(

@@ -20,12 +20,12 @@ from tests.sip.eark_mutations import (
     RIGHTS_REF,
     XTYPE,
     Case,
-    DiskMutation,
     Mutation,
     add_admin_section,
     both,
     cases,
     check_case,
+    delete,
     drop,
     metadata_div,
     put,
@@ -105,13 +105,6 @@ def without_admin(*ids: str) -> Mutation:
     def mutate(mets: etree._Element) -> None:
         div = metadata_div(mets)
         div.set("ADMID", " ".join(t for t in (div.get("ADMID") or "").split() if t not in ids))
-    return mutate
-
-
-def delete(*rels: str) -> DiskMutation:
-    def mutate(package: Path) -> None:
-        for rel in rels:
-            (package / rel).unlink()
     return mutate
 
 

@@ -5,7 +5,6 @@ per case (see tests/sip/eark_mutations.py)."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,36 +18,20 @@ from tests.sip.eark_mutations import (
     REP1,
     REP1_METS,
     Case,
-    DiskMutation,
     both,
     build_valid,
     cases,
     check_case,
+    delete_tree,
     describe,
     remove,
+    rename,
     validate,
+    write,
 )
 
 ORPHAN = frozenset({"EARK-FILE-ORPHAN"})
 CASE_MISMATCH = frozenset({"EARK-HREF-CASE-MISMATCH"})
-
-
-def rename(old: str, new: str) -> DiskMutation:
-    def mutate(package: Path) -> None:
-        (package / old).rename(package / new)
-    return mutate
-
-
-def write(rel: str, data: bytes) -> DiskMutation:
-    def mutate(package: Path) -> None:
-        (package / rel).write_bytes(data)
-    return mutate
-
-
-def delete_tree(rel: str) -> DiskMutation:
-    def mutate(package: Path) -> None:
-        shutil.rmtree(package / rel)
-    return mutate
 
 
 STRUCTURE = cases(
