@@ -81,10 +81,16 @@ def emit(ctx: click.Context, data: dict[str, Any], text: Callable[[Console], Non
 def echo_json(data: Any) -> None:
     """``data`` as indented JSON on stdout, written piece by piece: a report's findings
     (:class:`~preservation.report_json.JsonArray`) are never held as one string."""
-    out = click.get_text_stream("stdout")
-    write_json(out, data)
-    out.write("\n")
-    out.flush()
+    sys.stdout.flush()
+    binary = getattr(sys.stdout, "buffer", None)  # JSON is UTF-8 (RFC 8259), whatever the locale
+    if binary is not None:
+        write_json(binary, data)
+        binary.write(b"\n")
+        binary.flush()
+    else:
+        write_json(sys.stdout, data)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
 
 
 def handle_errors(fn: F) -> F:
