@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,3 +48,17 @@ def config(repo: Repository) -> Config:
 def transfer(tmp_path: Path) -> Path:
     """A producer's BagIt bag with Vietnamese names (NFC and NFD) and a PDF."""
     return make_sample_transfer(tmp_path / "transfer")
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every os.fsync call (the calls still happen)."""
+    calls: list[int] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return calls

@@ -12,7 +12,6 @@ import ctypes
 import errno
 import hashlib
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,20 +29,6 @@ from preservation.storage.filesystem import FilesystemBackend
 
 def put(backend: StorageBackend, key: str, data: bytes) -> None:
     backend.put(key, io.BytesIO(data), size=len(data), sha256=hashlib.sha256(data).hexdigest())
-
-
-@pytest.fixture
-def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every os.fsync call (the calls still happen)."""
-    calls: list[int] = []
-    real = os.fsync
-
-    def recording(fd: int) -> None:
-        calls.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", recording)
-    return calls
 
 
 @pytest.fixture

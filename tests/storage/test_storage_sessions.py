@@ -49,20 +49,6 @@ def store(root: Path) -> Iterator[FilesystemBackend]:
 
 
 @pytest.fixture
-def fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Every os.fsync call (the calls still happen)."""
-    calls: list[int] = []
-    real = os.fsync
-
-    def recording(fd: int) -> None:
-        calls.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", recording)
-    return calls
-
-
-@pytest.fixture
 def syncfs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every syncfs call (recorded, successful)."""
     calls: list[int] = []
