@@ -43,6 +43,7 @@ from preservation.config import Config
 from preservation.errors import PreservationError, RejectedError, UsageError
 from preservation.events import new_event, record_event, standard_agents
 from preservation.findings import Report
+from preservation.fsync import fsync_directory, fsync_file
 from preservation.hashing import CHUNK, sha256_file
 from preservation.manifest import parse_bag_info
 from preservation.progress import Progress, no_progress
@@ -261,8 +262,8 @@ def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
             os.link(staging / name, target)  # fails if ``target`` exists: never overwrites
             placed.append(target)
         for path in placed:
-            _fsync(path, os.O_RDONLY)
-        _fsync(out_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            fsync_file(path)
+        fsync_directory(out_dir)
     except FileExistsError as e:
         for path in placed:
             path.unlink()
@@ -272,15 +273,6 @@ def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
         for path in placed:
             path.unlink()
         raise
-
-
-def _fsync(path: Path, flags: int) -> None:
-    """Make ``path`` (a file, or a folder's entries) durable."""
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _moved(package: ExportedPackage, out_dir: Path) -> ExportedPackage:

@@ -36,6 +36,7 @@ from preservation.config import Config
 from preservation.errors import NotFoundError, PreservationError, UsageError
 from preservation.events import new_event, record_event, standard_agents
 from preservation.findings import Report
+from preservation.fsync import fsync_tree
 from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST
 from preservation.paths import path_problems
 from preservation.progress import Progress, no_progress
@@ -77,8 +78,12 @@ class DipResult:
 
 def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
                trust_anchors: Sequence[x509.Certificate], *, progress: Progress = no_progress,
-               clock: Callable[[], datetime] = now_local) -> DipResult:
-    """Write the AIP's content files under their original names, with METS and PREMIS."""
+               clock: Callable[[], datetime] = now_local,
+               archivist: str | None = None) -> DipResult:
+    """Write the AIP's content files under their original names, with METS and PREMIS.
+
+    The copy is flushed to disk before its ``dissemination`` event is recorded; ``archivist``
+    names the person responsible in that event (None: the operating-system user)."""
     aip = catalog.aip(aip_id)
     if aip is None:
         raise NotFoundError(f"no AIP {aip_id} in the catalog", code="DIP-UNKNOWN-AIP")
@@ -118,12 +123,14 @@ def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
                 if out_dir.exists():
                     out_dir.rmdir()
                 staging.rename(out_dir)
+                fsync_tree(out_dir)  # before the event that says it was handed out
             finally:
                 if staging.exists():
                     shutil.rmtree(staging)
             result = DipResult(aip_id, dip_id, out_dir, copy.location, dip_files,
                                tuple(rejected))
-            failed = _record(config, catalog, result, clock(), backends, unreachable)
+            failed = _record(config, catalog, result, clock(), backends, unreachable,
+                             archivist)
             return replace(result, event_not_written=tuple(failed))
     finally:
         for b in backends.values():
@@ -185,10 +192,11 @@ def _finish(aip: AipRecord, wanted: Sequence[FileRecord], staging: Path, when: d
 
 
 def _record(config: Config, catalog: Catalog, result: DipResult, when: datetime,
-            backends: dict[str, StorageBackend], unreachable: dict[str, str]) -> list[str]:
+            backends: dict[str, StorageBackend], unreachable: dict[str, str],
+            archivist: str | None) -> list[str]:
     """The dissemination event beside the AIP (every reachable location) and in the catalog;
     returns the locations it could not be written to."""
-    agents = standard_agents(config.name)
+    agents = standard_agents(config.name, archivist)
     event = new_event(
         result.aip_id, "dissemination", when, "success",
         detail=f"access copy (DIP {result.dip_id}) of {len(result.files)} files, "

@@ -27,15 +27,18 @@ def dip_group() -> None:
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(path_type=Path, file_okay=False),
               help="Folder to create (must not exist or be empty).")
+@click.option("--archivist", metavar="NAME",
+              help="The person responsible for this access copy, named in its dissemination "
+                   "event (default: the operating-system user).")
 @json_option
 @click.pass_context
 @handle_errors
-def dip_create(ctx: click.Context, aip_id: str, out_dir: Path) -> None:
+def dip_create(ctx: click.Context, aip_id: str, out_dir: Path, archivist: str | None) -> None:
     """Write the files of an AIP, read from a copy that verifies, with a METS describing them."""
     lang = app(ctx).lang
     with Repository.open(app(ctx).home) as repo, progress_bar(ctx) as progress:
         result = create_dip(repo.config, repo.catalog, aip_id, out_dir, repo.trust_anchors(),
-                            progress=progress)
+                            progress=progress, archivist=archivist)
     data = {"ok": True, "aip_id": result.aip_id, "dip_id": result.dip_id,
             "output": str(result.out_dir), "source_copy": result.location,
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256}

@@ -62,6 +62,7 @@ from preservation.errors import (
     ObjectMissingError,
     StorageError,
 )
+from preservation.fsync import fsync_directory
 from preservation.storage.base import (
     ObjectInfo,
     Retention,
@@ -462,18 +463,9 @@ def _mtime(stat_result: os.stat_result) -> datetime:
 
 
 def _fsync_directory(directory: Path) -> None:
-    """Flush a directory's entries to disk so a new or removed name survives a crash.
-
-    A directory that a concurrent delete has just pruned has nothing left to flush.
-    """
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except FileNotFoundError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Flush a directory's entries to disk so a new or removed name survives a crash (a
+    directory that a concurrent delete has just pruned has nothing left to flush)."""
+    fsync_directory(directory, missing_ok=True)
 
 
 @contextmanager

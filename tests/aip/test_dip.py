@@ -6,6 +6,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -14,7 +15,7 @@ from aip.ingest import IngestResult, ingest
 from dip.access import NoIntactCopyError, create_dip
 from dip.mets import DipFile, dip_mets_bytes
 from preservation.errors import UsageError
-from preservation.events import read_events
+from preservation.events import read_event_documents, read_events, record_event
 from preservation.repository import Repository
 from preservation.storage import open_location
 from sip.samples import sample_files
@@ -144,6 +145,41 @@ def test_each_dip_is_a_dissemination_event_beside_the_aip(
                 if e.type == "dissemination"] == [in_catalog]
         backend.close()
     assert in_catalog.location == "copy1" and result.dip_id in in_catalog.detail
+
+
+def test_the_copy_is_on_disk_before_its_event_names_the_archivist(
+        repo: Repository, stored: IngestResult, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file and folder of the access copy is fsynced before the dissemination event is
+    recorded, and the event's agents include the archivist given."""
+    steps: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        steps.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def record(*args: Any, **kwargs: Any) -> list[str]:
+        steps.append("event")
+        return record_event(*args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr("dip.access.record_event", record)
+    out = tmp_path / "dip"
+    result = create_dip(repo.config, repo.catalog, stored.aip_id, out, repo.trust_anchors(),
+                        archivist="Trần Văn Tra Cứu")
+    synced = set(steps[:steps.index("event")])
+    written = {str(p) for p in out.rglob("*")} | {str(out), str(out.parent)}
+    assert written <= synced
+    spec = repo.config.storage[0]
+    backend = open_location(spec.url, **spec.options)
+    try:
+        [agents] = [agents for _, e, agents in read_event_documents(backend, stored.aip_id)
+                    if e.type == "dissemination"]
+    finally:
+        backend.close()
+    assert ("person", "Trần Văn Tra Cứu") in {(a.type, a.name) for a in agents}
+    assert result.event_not_written == ()
 
 
 def test_a_file_shared_with_an_earlier_version_is_read_from_there(

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from preservation.cli import main
 from preservation.findings import catalogue
+from preservation.repository import Repository
 from sip.samples import make_sample_transfer, sample_files
 from tests.helpers import tree_digest
 from tests.s3server import SeaweedFS
@@ -64,8 +65,12 @@ def test_whole_path_on_the_embedded_default(tmp_path: Path) -> None:
     assert finding["location"]["path"] == f"copy2:{record['path']}"
 
     out = tmp_path / "bản sao"
-    dip = cli(home, "dip", "create", aip_id, "-o", str(out), "--json")
+    dip = cli(home, "dip", "create", aip_id, "-o", str(out), "--archivist", "Lê Thị Đọc",
+              "--json")
     assert dip["source_copy"] == "copy1"
+    with Repository.open(home) as repo:
+        [event] = [e for e in repo.catalog.events(aip_id) if e.type == "dissemination"]
+        assert event.outcome == "success" and dip["dip_id"] in event.detail
     for name, content in sample_files().items():
         assert (out / "representations/rep1/data" / name).read_bytes() == content
 
