@@ -40,6 +40,7 @@ from aip.builder import Actors, BuiltAip, PreviousVersion, StagedObject, build_a
 from aip.ingest_fonds import chosen_fonds, registered_fonds
 from aip.ingest_parallel import all_or_first_failure, each
 from aip.ingest_records import catalog_records, replication_event
+from aip.ingest_resuming import ResumingBackend
 from aip.ingest_reused import (
     bring_reused,
     has_reused,
@@ -49,7 +50,6 @@ from aip.ingest_reused import (
 )
 from aip.ingest_staging import (
     Claims,
-    ResumingBackend,
     Staging,
     discard,
     fingerprint,

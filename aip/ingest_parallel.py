@@ -2,9 +2,9 @@
 failure stops all of it.
 
 Every object task goes through :func:`each`, which checks the ingest's shared ``abort`` event
-(:class:`aip.ingest_staging.ResumingBackend`) before it starts and sets it when it fails; the
+(:class:`aip.ingest_resuming.ResumingBackend`) before it starts and sets it when it fails; the
 waiting side (:func:`all_or_first_failure`) cancels what has not started, waits for what has,
-and raises the first real failure — never the :class:`~aip.ingest_staging.Cancelled` of the
+and raises the first real failure — never the :class:`~aip.ingest_resuming.Cancelled` of the
 tasks it stopped. The caller's cleanup therefore never races with a put still running.
 """
 
@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from aip.builder import StagedObject
-from aip.ingest_staging import Cancelled, ResumingBackend
+from aip.ingest_resuming import Cancelled, ResumingBackend
 
 
 def all_or_first_failure(futures: Sequence[Future[Any]], abort: threading.Event) -> None:

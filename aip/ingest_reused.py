@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from aip.builder import BuiltAip, StagedObject
 from aip.ingest_parallel import each
-from aip.ingest_staging import ResumingBackend
+from aip.ingest_resuming import ResumingBackend
 from preservation.catalog import Catalog
 from preservation.config import StorageConfig
 from preservation.errors import ChecksumMismatchError, ObjectMissingError, StorageError

@@ -12,8 +12,9 @@ however it dies). The folder keeps a small journal:
 
 The next ingest of the *same* source (same path and, once validated, same fingerprint) takes the
 folder over: it keeps the AIP's UUID, and objects already on a location with the right size and
-SHA-256 are not sent again (see :class:`ResumingBackend`). Every other abandoned folder is swept as
-before: its unregistered objects are removed from every location, then the folder.
+SHA-256 are not sent again (see :class:`aip.ingest_resuming.ResumingBackend`). Every other
+abandoned folder is swept as before: its unregistered objects are removed from every location,
+then the folder.
 """
 
 from __future__ import annotations
@@ -29,18 +30,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any, TextIO
 
 from preservation.catalog import Catalog
 from preservation.config import Config
 from preservation.errors import DeleteRefusedError, StorageError
 from preservation.events import EVENTS_PREFIX
-from preservation.hashing import sha256_stream
 from preservation.manifest import SIGNATURE, object_key
-from preservation.storage import ObjectInfo, Retention, StorageBackend, open_location
+from preservation.storage import StorageBackend, open_location
 from sip.submission import Submission
 
 log = logging.getLogger(__name__)
@@ -363,107 +362,3 @@ def discard(aip_id: str, backends: Sequence[StorageBackend]) -> None:
     if refused:
         log.error("objects of the failed ingest %s are locked and stay (unregistered): %s",
                   aip_id, ", ".join(refused[:10]))
-
-
-# --- a location that skips what an interrupted attempt already stored -------------------------
-
-def same_object(backend: StorageBackend, info: ObjectInfo, size: int, sha256: str) -> bool:
-    """True when the stored object has this size and SHA-256 (read when HEAD gives none)."""
-    if info.size != size:
-        return False
-    if info.sha256 is not None:
-        return info.sha256 == sha256
-    with backend.open(info.key) as stream:
-        return sha256_stream(stream) == (sha256, size)
-
-
-class Cancelled(Exception):
-    """Work refused because the ingest already failed elsewhere (another object or location);
-    the ingest raises that first failure, never this."""
-
-
-class ResumingBackend(StorageBackend):
-    """A location as an ingest writes to it: every put is noted in the staging journal.
-
-    When the staging folder is a resumed one, an object already under the key with the right
-    size and SHA-256 is kept (not sent again, but made durable as the put would have: named to
-    the location's :meth:`~StorageBackend.pending`, synced at once for a durable put); one
-    with other bytes (metadata an earlier attempt built differently, or a torn write) is
-    deleted and stored anew — it belongs to this very AIP, which no catalog knows yet.
-
-    Thread safety: an ingest writes all its locations at once, each with several threads. Each
-    location has its own ``ResumingBackend`` (``read_back`` is per location; adding to a set
-    is atomic); what they share is the staging folder, whose journal lines are written under
-    its lock (:meth:`Staging.note`), one whole line at a time, and the ``abort`` event: once
-    set (the first failure anywhere), every later ``put`` and ``open`` of every location of the
-    ingest raises :class:`Cancelled` instead of working, so a failed ingest stops at once and
-    its cleanup never races with a put still running.
-    """
-
-    def __init__(self, inner: StorageBackend, staging: Staging, location: str,
-                 abort: threading.Event | None = None) -> None:
-        super().__init__(inner.url)
-        self.scheme = inner.scheme
-        self.inner = inner
-        self.staging = staging
-        self.location = location
-        self.abort = abort if abort is not None else threading.Event()
-        #: keys kept in this run after their bytes were read and checked
-        self.read_back: set[str] = set()
-
-    def check_running(self) -> None:
-        """Raise :class:`Cancelled` once the ingest has failed somewhere."""
-        if self.abort.is_set():
-            raise Cancelled(f"{self.location}: the ingest failed elsewhere")
-
-    def put(self, key: str, source: BinaryIO, *, size: int, sha256: str,
-            retention: Retention | None = None, durable: bool = True,
-            verify_later: bool = False) -> ObjectInfo:
-        self.check_running()
-        if self.staging.resumed:
-            info = self.inner.head(key)
-            if info is not None:
-                if same_object(self.inner, info, size, sha256):
-                    if info.sha256 is None:
-                        self.read_back.add(key)
-                    # stored by the interrupted attempt, perhaps never flushed: this run's
-                    # sync (for a durable put, one now) makes it durable like a new object
-                    self.inner.pending(key)
-                    if durable:
-                        self.inner.sync()
-                    self.staging.note("kept", self.location, key, size, sha256)
-                    return info
-                self.inner.delete(key)
-        stored = self.inner.put(key, source, size=size, sha256=sha256, retention=retention,
-                                durable=durable, verify_later=verify_later)
-        self.staging.note("stored", self.location, key, size, sha256)
-        return stored
-
-    def verified(self, key: str, size: int, sha256: str) -> None:
-        self.staging.note("verified", self.location, key, size, sha256)
-
-    def pending(self, key: str) -> None:
-        self.inner.pending(key)
-
-    def sync(self) -> None:
-        self.check_running()
-        self.inner.sync()
-
-    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
-        self.check_running()
-        return self.inner.open(key)
-
-    def head(self, key: str) -> ObjectInfo | None:
-        return self.inner.head(key)
-
-    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        return self.inner.list(prefix)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
-
-    def describe(self) -> str:
-        return self.inner.describe()
-
-    def close(self) -> None:
-        self.inner.close()

@@ -20,7 +20,7 @@ import pytest
 import aip.ingest as ingest_module
 from aip.builder import BuiltAip
 from aip.ingest import IngestResult, ingest
-from aip.ingest_staging import ResumingBackend
+from aip.ingest_resuming import ResumingBackend
 from preservation.audit import audit
 from preservation.config import Config, StorageConfig
 from preservation.errors import ChecksumMismatchError, StorageError
