@@ -14,7 +14,7 @@ from pathlib import Path
 from preservation.formats import FormatId as FormatId
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContentFile:
     """One content file of the AIP's representation."""
 
@@ -27,7 +27,7 @@ class ContentFile:
     mime: str = "application/octet-stream"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetadataFile:
     """A file the builder wrote itself (PREMIS.xml, schemas, submission records)."""
 
@@ -145,7 +145,7 @@ class PreviousVersion:
     source_kind: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PayloadFile:
     """One file of an AIP's ``data/`` as a builder plans it, before it becomes a bag object.
 

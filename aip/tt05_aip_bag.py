@@ -42,7 +42,7 @@ FETCH = "fetch.txt"
 _LINES_PER_WRITE = 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StagedObject:
     """One file of the AIP bag: where its bytes are now, and what they must be.
 

@@ -72,7 +72,7 @@ class AipRecord:
             object.__setattr__(self, "package_id", self.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     """One object of an AIP. ``path`` is the path inside the AIP bag (e.g. ``data/METS.xml``)."""
 

@@ -30,7 +30,7 @@ from sip.bagit_tree import walk as _walk
 __all__ = ["SUPPORTED_ALGORITHMS", "BagCheck", "PayloadFile", "validate_bag"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PayloadFile:
     """One payload file: its path in the bag, where to read it, its size and digests."""
 

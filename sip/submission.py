@@ -34,7 +34,7 @@ class FileRole(enum.StrEnum):
     METADATA = "metadata"  # everything else the producer sent (METS, EAD, schemas, docs, tags)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SubmittedFile:
     """One file of the submission, as the producer named it, with its verified SHA-256."""
 
