@@ -9,6 +9,7 @@ used whole or not at all.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import uuid
@@ -20,12 +21,8 @@ from cryptography import x509
 
 from preservation.audit import (
     add_location_problem,
-    check_manifests,
-    check_reads,
-    check_signature,
+    fetch_verified,
     location_backend,
-    read_object,
-    stored_object_key,
 )
 from preservation.catalog import Catalog, FileRecord
 from preservation.config import Config
@@ -77,8 +74,10 @@ def read_verified(config: Config, catalog: Catalog, aip_id: str, staging: Path,
                 continue
             root = staging / f"aip-{uuid.uuid4().hex[:8]}"
             root.mkdir(parents=True)
-            report = _fetch(aip_id, copy.location, backend, files, root, trust_anchors,
-                            progress)
+            report = fetch_verified(
+                aip_id, copy.location, backend, files, files, kind="export-source",
+                target=functools.partial(_bag_file, root),
+                trust_anchors=trust_anchors, progress=progress)
             if report.valid:
                 return VerifiedAip(aip_id, copy.location, root, files, tuple(rejected)), rejected
             log.warning("copy %s of AIP %s failed verification: %s", copy.location, aip_id,
@@ -91,18 +90,6 @@ def read_verified(config: Config, catalog: Catalog, aip_id: str, staging: Path,
     return None, rejected
 
 
-def _fetch(aip_id: str, location: str, backend: StorageBackend, files: Sequence[FileRecord],
-           root: Path, trust_anchors: Sequence[x509.Certificate], progress: Progress) -> Report:
-    report = Report(subject=f"{aip_id}@{location}", kind="export-source")
-    total = sum(f.size for f in files)
-    reads = []
-    for record in files:
-        target = root.joinpath(*PurePosixPath(record.path).parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("xb") as sink:
-            reads.append(read_object(backend, stored_object_key(aip_id, record), record, sink))
-        progress(f"read {location}", record.size, total)
-    kept = check_reads(report, location, reads)
-    check_manifests(report, location, files, kept)
-    check_signature(report, location, kept, trust_anchors)
-    return report
+def _bag_file(root: Path, record: FileRecord) -> Path:
+    """Where a bag file is written in the folder the AIP is read into."""
+    return root.joinpath(*PurePosixPath(record.path).parts)

@@ -10,6 +10,7 @@ document beside the AIP on every reachable location (:mod:`preservation.events`)
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import uuid
@@ -23,13 +24,9 @@ from cryptography import x509
 from dip.mets import DipFile, dip_mets_bytes
 from preservation.audit import (
     add_location_problem,
-    check_manifests,
-    check_reads,
-    check_signature,
+    fetch_verified,
     location_backend,
     open_all_locations,
-    read_object,
-    stored_object_key,
 )
 from preservation.catalog import AipRecord, Catalog, FileRecord
 from preservation.config import Config
@@ -114,8 +111,10 @@ def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
             staging = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
             staging.mkdir()
             try:
-                report = _fetch(aip_id, copy.location, backend, files, wanted, staging,
-                                trust_anchors, progress)
+                report = fetch_verified(
+                    aip_id, copy.location, backend, files, wanted, kind="dip-source",
+                    target=functools.partial(_target, staging),
+                    trust_anchors=trust_anchors, progress=progress)
                 if not report.valid:
                     rejected.append(report)
                     continue
@@ -136,29 +135,6 @@ def create_dip(config: Config, catalog: Catalog, aip_id: str, out_dir: Path,
         for b in backends.values():
             b.close()
     raise NoIntactCopyError(f"no copy of AIP {aip_id} verifies; nothing was written", rejected)
-
-
-def _fetch(aip_id: str, location: str, backend: StorageBackend, files: Sequence[FileRecord],
-           wanted: Sequence[FileRecord], staging: Path,
-           trust_anchors: Sequence[x509.Certificate], progress: Progress) -> Report:
-    """Copy the wanted objects into ``staging`` and check them against one copy's evidence."""
-    report = Report(subject=f"{aip_id}@{location}", kind="dip-source")
-    total = sum(f.size for f in wanted)
-    reads = []
-    for record in wanted:
-        target = _target(staging, record)
-        key = stored_object_key(aip_id, record)
-        if target is None:
-            reads.append(read_object(backend, key, record))
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("xb") as sink:
-                reads.append(read_object(backend, key, record, sink))
-        progress(f"read {location}", record.size, total)
-    kept = check_reads(report, location, reads)
-    check_manifests(report, location, files, kept)
-    check_signature(report, location, kept, trust_anchors)
-    return report
 
 
 def _target(staging: Path, record: FileRecord) -> Path | None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO
 
 from cryptography import x509
@@ -183,6 +184,32 @@ def check_copy(aip_id: str, location: str, backend: StorageBackend,
     _check_extra_objects(report, location, backend, aip_id, files)
     return CopyAudit(aip_id, location, backend.describe(), len(files),
                      sum(r.size for r in reads), report, signature)
+
+
+def fetch_verified(aip_id: str, location: str, backend: StorageBackend,
+                   files: Sequence[FileRecord], wanted: Sequence[FileRecord], *, kind: str,
+                   target: Callable[[FileRecord], Path | None],
+                   trust_anchors: Sequence[x509.Certificate], progress: Progress) -> Report:
+    """Read each ``wanted`` object of one copy once, writing it to ``target(record)`` (a new
+    file; None: read and checked only), then check it against the catalog's ``files``: sizes,
+    SHA-256, the copy's manifests and its signature. The report (``kind``) says whether the
+    written files can be trusted; the caller removes them when it is not valid."""
+    report = Report(subject=f"{aip_id}@{location}", kind=kind)
+    total = sum(f.size for f in wanted)
+    reads = []
+    for record in wanted:
+        key, path = stored_object_key(aip_id, record), target(record)
+        if path is None:
+            reads.append(read_object(backend, key, record))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("xb") as sink:
+                reads.append(read_object(backend, key, record, sink))
+        progress(f"read {location}", record.size, total)
+    kept = check_reads(report, location, reads)
+    check_manifests(report, location, files, kept)
+    check_signature(report, location, kept, trust_anchors)
+    return report
 
 
 def read_object(backend: StorageBackend, key: str, record: FileRecord,

@@ -8,7 +8,14 @@ import click
 from rich.console import Console
 
 from dip.access import create_dip
-from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.cli.runtime import (
+    app,
+    archivist_option,
+    emit,
+    handle_errors,
+    json_option,
+    progress_bar,
+)
 from preservation.report_json import report_document
 from preservation.repository import Repository
 
@@ -27,9 +34,7 @@ def dip_group() -> None:
 @click.option("-o", "--output", "out_dir", required=True,
               type=click.Path(path_type=Path, file_okay=False),
               help="Folder to create (must not exist or be empty).")
-@click.option("--archivist", metavar="NAME",
-              help="The person responsible for this access copy, named in its dissemination "
-                   "event (default: the operating-system user).")
+@archivist_option("access copy")
 @json_option
 @click.pass_context
 @handle_errors

@@ -9,7 +9,14 @@ import click
 from rich.console import Console
 
 from aip.export import ExportResult, export_aips
-from preservation.cli.runtime import app, emit, handle_errors, json_option, progress_bar
+from preservation.cli.runtime import (
+    app,
+    archivist_option,
+    emit,
+    handle_errors,
+    json_option,
+    progress_bar,
+)
 from preservation.report_json import report_document
 from preservation.repository import Repository
 
@@ -24,9 +31,7 @@ def register(group: click.Group) -> None:
               type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the ZIPs, handover.csv and handover.pdf (existing files are "
                    "never overwritten).")
-@click.option("--archivist", metavar="NAME",
-              help="The person responsible for this export, named in its dissemination event "
-                   "(default: the operating-system user).")
+@archivist_option("export")
 @json_option
 @click.pass_context
 @handle_errors

@@ -14,6 +14,7 @@ from rich.console import Console
 from aip.ingest import IngestResult, ingest
 from preservation.cli.runtime import (
     app,
+    archivist_option,
     emit,
     handle_errors,
     json_option,
@@ -130,9 +131,7 @@ def ingest_result_dict(result: IngestResult, lang: str) -> dict[str, Any]:
 @click.option("--replace", metavar="AIP_ID",
               help="Make a new version of this AIP (the latest of its package) holding only "
                    "the submission's files.")
-@click.option("--archivist", metavar="NAME",
-              help="The person responsible for this ingest (default: the operating-system "
-                   "user).")
+@archivist_option("ingest")
 @json_option
 @click.pass_context
 @handle_errors

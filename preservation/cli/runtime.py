@@ -58,6 +58,13 @@ def app(ctx: click.Context) -> AppContext:
     return obj
 
 
+def archivist_option(action: str) -> Callable[[F], F]:
+    """``--archivist NAME``: the person responsible for ``action``, named in its PREMIS event."""
+    return click.option("--archivist", metavar="NAME",
+                        help=f"The person responsible for this {action}, named in its PREMIS "
+                             "event (default: the operating-system user).")
+
+
 def json_option(fn: F) -> F:
     """``--json``: machine-readable output on stdout, nothing else there."""
 

@@ -90,14 +90,21 @@ def kill_after(monkeypatch: pytest.MonkeyPatch, puts: list[tuple[str, str]], cou
     monkeypatch.setattr(ingest_module, "_abandon", lambda *a, **k: None)
 
 
-def test_a_killed_ingest_resumes_and_sends_only_what_is_missing(
-        repo: Repository, transfer: Path, tmp_path: Path, puts: list[tuple[str, str]],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def killed_ingest(repo: Repository, transfer: Path, puts: list[tuple[str, str]],
+                  monkeypatch: pytest.MonkeyPatch) -> str:
+    """Ingest ``transfer`` and kill it after its second stored object; the staged AIP's UUID."""
     with monkeypatch.context() as m:
         kill_after(m, puts, 2)
         with pytest.raises(Killed):
             run(repo, transfer)
     [killed] = staged_uuids(repo)
+    return killed
+
+
+def test_a_killed_ingest_resumes_and_sends_only_what_is_missing(
+        repo: Repository, transfer: Path, tmp_path: Path, puts: list[tuple[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    killed = killed_ingest(repo, transfer, puts, monkeypatch)
     first = contents(repo, 0, killed)
     assert len(first) == 2 and not (location_root(repo.config, 1) / killed).exists()
     puts.clear()
@@ -137,11 +144,7 @@ def test_objects_kept_on_resume_are_made_durable_before_the_aip_is_registered(
     resumed ingest keeps them without a put, and still fsyncs each (without ``syncfs``: the
     file and every directory up to the location's root) before it registers the AIP."""
     monkeypatch.setattr(durability, "SYNCFS", None)
-    with monkeypatch.context() as m:
-        kill_after(m, puts, 2)
-        with pytest.raises(Killed):
-            run(repo, transfer)
-    [killed] = staged_uuids(repo)
+    killed = killed_ingest(repo, transfer, puts, monkeypatch)
     root = location_root(repo.config, 0)
     kept = [root / killed / path for path in contents(repo, 0, killed)]
     assert len(kept) == 2
@@ -176,11 +179,7 @@ def test_objects_kept_on_resume_are_made_durable_before_the_aip_is_registered(
 def test_an_object_changed_since_the_kill_is_stored_again(
         repo: Repository, transfer: Path, puts: list[tuple[str, str]],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    with monkeypatch.context() as m:
-        kill_after(m, puts, 2)
-        with pytest.raises(Killed):
-            run(repo, transfer)
-    [killed] = staged_uuids(repo)
+    killed = killed_ingest(repo, transfer, puts, monkeypatch)
     (path, _), *_ = contents(repo, 0, killed).items()
     torn = location_root(repo.config, 0) / killed / path
     os.chmod(torn, 0o644)
@@ -195,11 +194,7 @@ def test_an_object_changed_since_the_kill_is_stored_again(
 def test_another_transfer_or_other_parameters_start_clean(
         repo: Repository, transfer: Path, puts: list[tuple[str, str]],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    with monkeypatch.context() as m:
-        kill_after(m, puts, 2)
-        with pytest.raises(Killed):
-            run(repo, transfer)
-    [killed] = staged_uuids(repo)
+    killed = killed_ingest(repo, transfer, puts, monkeypatch)
     result = run(repo, transfer, label="Một nhãn khác")  # not the ingest that was killed
     assert not result.resumed and result.aip_id != killed
     assert not (location_root(repo.config, 0) / killed).exists()
