@@ -11,8 +11,8 @@ tasks it stopped. The caller's cleanup therefore never races with a put still ru
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from aip.builder import StagedObject
@@ -48,10 +48,14 @@ def all_or_first_failure(futures: Sequence[Future[Any]], abort: threading.Event)
 
 
 def each(backend: ResumingBackend, work: Callable[[StagedObject], None],
-         objects: Sequence[StagedObject], workers: int) -> None:
+         objects: Iterable[StagedObject], workers: int) -> None:
     """``work`` on every object with ``workers`` threads (in order, in this thread, for 1);
     the first failure stops the rest, on this location and every other one of the ingest
-    (``backend.abort``), and is raised."""
+    (``backend.abort``), and is raised.
+
+    At most ``2 * workers`` objects are submitted and not yet done at any time (a window, not
+    one future per object), so that the memory of a transfer of 100,000 files does not grow
+    with its file count here."""
     def guarded(obj: StagedObject) -> None:
         backend.check_running()
         try:
@@ -60,9 +64,33 @@ def each(backend: ResumingBackend, work: Callable[[StagedObject], None],
             backend.abort.set()
             raise
 
-    if workers == 1 or len(objects) <= 1:
+    if workers == 1:
         for obj in objects:
             guarded(obj)
         return
+    window: set[Future[None]] = set()
     with ThreadPoolExecutor(workers, "ingest-object") as pool:
-        all_or_first_failure([pool.submit(guarded, o) for o in objects], backend.abort)
+        try:
+            for obj in objects:
+                if backend.abort.is_set():
+                    break
+                if len(window) >= 2 * workers:
+                    done, window = _first_done(window)
+                    if any(f.exception() is not None for f in done):
+                        window |= done  # reported below, with the rest
+                        break
+                window.add(pool.submit(guarded, obj))
+        except BaseException:
+            backend.abort.set()
+            for future in window:
+                future.cancel()
+            wait(window)
+            raise
+        all_or_first_failure(list(window), backend.abort)
+        if backend.abort.is_set():  # stopped by a failure elsewhere: say so, as a put would
+            backend.check_running()
+
+
+def _first_done(window: set[Future[None]]) -> tuple[set[Future[None]], set[Future[None]]]:
+    done, pending = wait(window, return_when=FIRST_COMPLETED)
+    return set(done), set(pending)
