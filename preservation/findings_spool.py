@@ -49,12 +49,17 @@ class RecordSpool:
     failed write the spool refuses every further record (the file may end in part of one).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "finding",
+                 error: type[PreservationError] = ReportSpoolError) -> None:
+        #: what one record is, for messages ("finding", "file record")
+        self._what = what
+        self._error = error
         try:
-            self._file = tempfile.TemporaryFile(prefix="findings-")  # noqa: SIM115 - closed below
+            self._file = tempfile.TemporaryFile(  # noqa: SIM115 - closed below
+                prefix=f"{what.replace(' ', '-')}s-")
         except OSError as e:
-            raise ReportSpoolError(f"the findings' temporary file cannot be created: {e}",
-                                   location=tempfile.gettempdir()) from e
+            raise error(f"the {what}s' temporary file cannot be created: {e}",
+                        location=tempfile.gettempdir()) from e
         self._closer = weakref.finalize(self, self._file.close)
         self._count = 0
         self._end = 0  # bytes written (buffered or not)
@@ -73,16 +78,16 @@ class RecordSpool:
         try:
             data = marshal.dumps(record, 4)
         except ValueError as e:  # a value marshal cannot store
-            raise ReportSpoolError(f"a finding cannot be stored: {e}") from e
+            raise self._error(f"a {self._what} cannot be stored: {e}") from e
         with self._lock:
             if self._failed:
-                raise ReportSpoolError("the findings' temporary file failed earlier")
+                raise self._error(f"the {self._what}s' temporary file failed earlier")
             try:
                 self._file.write(_HEADER.pack(len(data)) + data)
             except OSError as e:
                 self._failed = True
-                raise ReportSpoolError(f"the findings' temporary file cannot be written: {e}"
-                                       ) from e
+                raise self._error(f"the {self._what}s' temporary file cannot be written: {e}"
+                                  ) from e
             if self._count % INDEX_EVERY == 0:
                 self._marks.append(self._end)
             self._end += _HEADER.size + len(data)
@@ -94,7 +99,7 @@ class RecordSpool:
         if start >= stop:
             return
         if self.closed:
-            raise ValueError("the finding spool is closed")
+            raise ValueError(f"the {self._what} spool is closed")
         with self._lock:
             self._file.flush()
         fd = self._file.fileno()
@@ -128,7 +133,7 @@ class RecordSpool:
         another file's."""
         with self._lock:
             if self.closed:
-                raise ValueError("the finding spool is closed")
+                raise ValueError(f"the {self._what} spool is closed")
             return _refill(fd, rest, offset, need)
 
 

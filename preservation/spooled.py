@@ -1,0 +1,64 @@
+"""Per-file records kept out of memory: how an ingest of 100,000 files stays flat.
+
+:func:`spooled` turns an iterable of records (a submission's files, an AIP's objects, its
+content files) into a read-only :class:`~preservation.findings_spool.SpooledSequence`: the first
+``keep`` stay in memory, the rest are encoded to plain tuples and appended to an anonymous
+temporary file (:class:`~preservation.findings_spool.RecordSpool`), decoded again one at a time
+on each pass. ``len``, iteration (also from several threads at once), indexing, slicing and
+``==`` against a list or tuple work as on a tuple.
+
+The encoding is the caller's: ``encode`` must give a tuple of values ``marshal`` can store
+(str, int, float, bool, None, bytes, tuple, list, dict of those) and ``decode`` must rebuild an
+equal record from it (a :class:`pathlib.Path` as ``str``, an enum as its value, a nested record
+as a tuple). :func:`fields_of` and :func:`from_fields` do it for a slotted dataclass whose
+fields are all plain values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from preservation.errors import PreservationError
+from preservation.findings_spool import RecordSpool, SpooledSequence
+
+T = TypeVar("T")
+
+KEEP = 1000
+"""Records kept in memory before the rest go to the temporary file."""
+
+
+class SpoolError(PreservationError):
+    """A record could not be written to its temporary file (the temporary folder is full or
+    unwritable). Not an ``OSError``: never mistaken for a problem of a file being ingested."""
+
+    code = "SPOOL-FAILED"
+
+
+def spooled(items: Iterable[T], encode: Callable[[T], tuple[Any, ...]],
+            decode: Callable[[tuple[Any, ...]], T], *, keep: int = KEEP,
+            what: str = "file record") -> SpooledSequence[T]:
+    """Every record of ``items``, in order, as a read-only sequence of flat memory."""
+    memory: list[T] = []
+    spool: RecordSpool | None = None
+    for item in items:
+        if spool is None:
+            if len(memory) < keep:
+                memory.append(item)
+                continue
+            spool = RecordSpool(what, SpoolError)
+        spool.append(encode(item))
+    return SpooledSequence(memory, lambda: spool, decode)
+
+
+def fields_of(record: Any) -> tuple[Any, ...]:
+    """A flat dataclass record as the tuple of its field values, in field order."""
+    return tuple(getattr(record, f.name) for f in dataclasses.fields(record))
+
+
+def from_fields(kind: Callable[..., T]) -> Callable[[tuple[Any, ...]], T]:
+    """The decoder of :func:`fields_of` for the dataclass ``kind``."""
+    def decode(values: tuple[Any, ...]) -> T:
+        return kind(*values)
+    return decode
