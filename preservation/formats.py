@@ -75,6 +75,39 @@ class FormatId:
     alternatives: tuple[str, ...] = ()
 
 
+_SHARED: dict[tuple[object, ...], FormatId] = {}
+_SHARED_MAX = 4096
+
+
+def format_fields(fmt: FormatId | None) -> tuple[object, ...] | None:
+    """``fmt`` as a tuple of plain values (for a spooled record); None stays None."""
+    if fmt is None:
+        return None
+    return (fmt.puid, fmt.name, fmt.version, fmt.mime, fmt.basis, fmt.registry,
+            fmt.registry_version, fmt.alternatives)
+
+
+def format_from_fields(values: tuple[object, ...] | list[object] | None) -> FormatId | None:
+    """The :class:`FormatId` of :func:`format_fields`: one shared object per distinct
+    identification (a package of 100,000 PDFs holds a handful of them, not 100,000)."""
+    if values is None:
+        return None
+    key = tuple(tuple(v) if isinstance(v, list) else v for v in values)
+    shared = _SHARED.get(key)
+    if shared is None:
+        puid, name, version, mime, basis, registry, registry_version, alternatives = key
+        shared = FormatId(puid, name, version, mime, basis, registry,  # type: ignore[arg-type]
+                          registry_version, tuple(alternatives))  # type: ignore[arg-type]
+        if len(_SHARED) < _SHARED_MAX:
+            _SHARED[key] = shared
+    return shared
+
+
+def shared_format(fmt: FormatId) -> FormatId:
+    """An equal :class:`FormatId`, shared with every other file identified the same way."""
+    return format_from_fields(format_fields(fmt)) or fmt
+
+
 @dataclass(frozen=True, slots=True)
 class PronomFormat:
     """What the loaded signature files say about one PUID."""
