@@ -11,7 +11,7 @@ PDF = FormatId("fmt/276", "Acrobat PDF 1.7", "1.7", "application/pdf", "signatur
 
 
 def test_a_format_survives_marshal_and_comes_back_equal() -> None:
-    values = marshal.loads(marshal.dumps(format_fields(PDF)))
+    values = marshal.loads(marshal.dumps(format_fields(PDF)))  # type: ignore[arg-type]
     back = format_from_fields(values)
     assert back == PDF and isinstance(back, FormatId)
     assert back.alternatives == ("fmt/276", "fmt/19")
