@@ -18,10 +18,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aip.model import FormatId, PayloadFile, PreviousVersion, ReusableFile
 from aip.renamed_names import RENAMED_NAMES, renamed_names_text
 from preservation import SOFTWARE_NAME, __version__
+from preservation.formats import format_fields, format_from_fields
 from preservation.hashing import sha256_bytes
 from preservation.manifest import (
     BAGIT_TXT,
@@ -58,6 +60,19 @@ class StagedObject:
     original_name: str | None = None
     format: FormatId | None = None
     stored_key: str | None = None
+
+
+def staged_fields(obj: StagedObject) -> tuple[Any, ...]:
+    """``obj`` as plain values, for a spooled sequence (:mod:`preservation.spooled`)."""
+    return (obj.bag_path, None if obj.source is None else str(obj.source), obj.size,
+            obj.sha256, obj.role, obj.original_name, format_fields(obj.format), obj.stored_key)
+
+
+def staged_from_fields(values: tuple[Any, ...]) -> StagedObject:
+    """The :class:`StagedObject` of :func:`staged_fields`."""
+    bag_path, source, size, sha256, role, original_name, fmt, stored_key = values
+    return StagedObject(bag_path, None if source is None else Path(source), size, sha256, role,
+                        original_name, format_from_fields(fmt), stored_key)
 
 
 @dataclass(frozen=True)
