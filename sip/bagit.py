@@ -16,18 +16,23 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from preservation.errors import NotFoundError, UsageError
 from preservation.findings import Report
 from preservation.paths import printable
+from preservation.spooled import spooled
 from sip.bagit_checks import SUPPORTED_ALGORITHMS, BagValidation
-from sip.bagit_tree import describe_error
+from sip.bagit_tree import Hashed, Tree, describe_error
 from sip.bagit_tree import walk as _walk
 
 __all__ = ["SUPPORTED_ALGORITHMS", "BagCheck", "PayloadFile", "validate_bag"]
+
+#: Payload files of a :class:`BagCheck` kept in memory; the rest are in a temporary file.
+KEEP = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,8 @@ class BagCheck:
     version: str | None  # as declared in bagit.txt ("1.0", "0.97"); None if missing/malformed
     encoding: str | None  # Tag-File-Character-Encoding as declared; None if missing
     info: tuple[tuple[str, str], ...]  # bag-info.txt (package-info.txt) in order, repeats kept
-    payload: tuple[PayloadFile, ...]  # sorted by bag_path
+    #: sorted by bag_path; a read-only sequence, past the first few in a temporary file
+    payload: Sequence[PayloadFile]
     manifest_algorithms: tuple[str, ...] = ()  # verified payload manifest algorithms
 
     @property
@@ -57,11 +63,13 @@ class BagCheck:
 
 
 def validate_bag(path: Path, *, progress: Callable[[int], None] | None = None,
-                 compute: Sequence[str] = ("sha256",)) -> BagCheck:
+                 compute: Sequence[str] = ("sha256",), tree: Tree | None = None) -> BagCheck:
     """Validate the bag at ``path``; every problem becomes a finding of the returned report.
 
     ``compute`` names digests wanted for every payload file besides those the manifests use.
     ``progress(n)`` is called in this thread with the bytes read since the last call.
+    ``tree``: a listing of ``path`` made by :func:`sip.bagit_tree.walk` (by a caller that
+    listed it already), used instead of listing it again.
     Raises :class:`NotFoundError` if ``path`` does not exist or cannot be listed, and
     :class:`UsageError` for an algorithm in ``compute`` that is not supported.
     """
@@ -88,18 +96,32 @@ def validate_bag(path: Path, *, progress: Callable[[int], None] | None = None,
     except OSError as error:
         raise NotFoundError(f"cannot open {root}: {describe_error(error)}",
                             location=str(root)) from error
-    try:
-        tree = _walk(root)
-    except OSError as error:
-        raise NotFoundError(f"cannot list {root}: {describe_error(error)}",
-                            location=str(root)) from error
+    if tree is None:
+        try:
+            tree = _walk(root)
+        except OSError as error:
+            raise NotFoundError(f"cannot list {root}: {describe_error(error)}",
+                                location=str(root)) from error
     outcome = BagValidation(root, tree, report, tuple(compute), progress).run()
     return BagCheck(
         report=report,
         version=outcome.declaration.version,
         encoding=outcome.declaration.encoding,
         info=tuple((e.label, e.value) for e in outcome.info),
-        payload=tuple(PayloadFile(bag_path=h.listed.rel, fs_path=root / h.listed.rel,
-                                  size=h.listed.size, digests=h.digests)
-                      for h in outcome.payload),
+        payload=_spooled_payload(root, outcome.payload),
         manifest_algorithms=outcome.manifest_algorithms)
+
+
+def _spooled_payload(root: Path, hashed: Iterable[Hashed]) -> Sequence[PayloadFile]:
+    """Every hashed payload file as a :class:`PayloadFile`, past the first :data:`KEEP` in a
+    temporary file: its path in the bag, size and digests (``fs_path`` is made again from the
+    bag's root when one is read back)."""
+    def encode(p: PayloadFile) -> tuple[Any, ...]:
+        return p.bag_path, p.size, p.digests
+
+    def decode(values: tuple[Any, ...]) -> PayloadFile:
+        bag_path, size, digests = values
+        return PayloadFile(bag_path, root / bag_path, size, digests)
+
+    return spooled((PayloadFile(h.listed.rel, root / h.listed.rel, h.listed.size, h.digests)
+                    for h in hashed), encode, decode, keep=KEEP, what="payload file")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -32,7 +31,7 @@ from sip.bagit_text import (
     payload_oxum,
     read_lines,
 )
-from sip.bagit_tree import ChangedError, Hashed, Listed, Tree, describe_error, hash_files
+from sip.bagit_tree import ChangedError, Hashed, JobList, Listed, Tree, describe_error, hash_each
 from sip.bagit_tree import open_listed as _open_listed
 
 _HEX_LENGTH = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
@@ -56,8 +55,39 @@ class Outcome:
 
     declaration: Declaration
     info: list[InfoElement]
-    payload: list[Hashed]  # payload files read without trouble, sorted by path
+    #: payload files read without trouble, sorted by path; one pass only: each is let go as it
+    #: is handed out
+    payload: Iterator[Hashed]
     manifest_algorithms: tuple[str, ...]  # verified payload manifest algorithms
+
+
+class _Payload:
+    """The payload files of a listing (those below ``data/``), without a copy of them: a
+    read-only view of ``tree.files`` answering ``in``, ``get``, iteration (sorted), ``values``
+    and ``len``."""
+
+    __slots__ = ("_count", "_files")
+
+    def __init__(self, files: dict[str, Listed]) -> None:
+        self._files = files
+        self._count: int | None = None
+
+    def __contains__(self, rel: object) -> bool:
+        return isinstance(rel, str) and rel.startswith("data/") and rel in self._files
+
+    def get(self, rel: str) -> Listed | None:
+        return self._files.get(rel) if rel.startswith("data/") else None
+
+    def __iter__(self) -> Iterator[str]:
+        return (rel for rel in self._files if rel.startswith("data/"))
+
+    def values(self) -> Iterator[Listed]:
+        return (f for rel, f in self._files.items() if rel.startswith("data/"))
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(1 for _ in self)
+        return self._count
 
 
 class BagValidation:
@@ -70,9 +100,12 @@ class BagValidation:
         self.report = report
         self.compute = compute
         self.progress = progress
-        self.payload = {rel: f for rel, f in tree.files.items() if rel.startswith("data/")}
+        self.payload = _Payload(tree.files)
         self.not_regular = tree.not_regular()
         self.names = NameChecks(report)
+        #: see _name_index: None until a manifest names a file not listed as written
+        self._by_nfc: dict[str, str] | None = None
+        self._by_case: dict[str, str] | None = None
         self.declaration = Declaration(None, None, None, "utf-8")
 
     # --- the steps, in order --------------------------------------------------------------------
@@ -83,7 +116,7 @@ class BagValidation:
         declaration_file = tree.files.get("bagit.txt")
         if declaration_file is None:  # a link, a folder …: reported by the listing
             report.add("BAGIT-NOT-A-BAG", "bagit.txt", file=printable(self.root.name))
-            return Outcome(self.declaration, [], [], ())
+            return Outcome(self.declaration, [], iter(()), ())
         data = self.read_bytes(declaration_file, MAX_DECLARATION_BYTES)
         if data is not None:
             self.declaration = parse_declaration(data, report)
@@ -99,22 +132,37 @@ class BagValidation:
 
         fetch_targets = {f.path for f in fetch}
         listed, payload_checks = self.match_payload(payload_lines, fetch_targets)
+        del fetch_targets
         self.check_unlisted(listed, list(payload_lines))
+        del listed
         self.check_fetch(fetch, payload_lines)
+        del fetch
         tag_checks = self.match_tags(tag_lines)
-        for name, lines in payload_lines.items():
-            self.names.manifest_collisions(name, ((e.path, e.line) for e in lines))
+        del tag_lines
+        for name in payload_lines:
+            self.names.manifest_collisions(name, _may_collide(payload_lines[name]))
+        # every manifest line is matched: what hashing needs is in the checks now
+        del payload_lines
 
         algorithms = sorted({alg for alg in payload_manifests.values()
                              if alg in SUPPORTED_ALGORITHMS} | set(self.compute))
         hashed = self.hash(frozenset(algorithms), tag_checks)
         self.compare(payload_checks, tag_checks, hashed)
+        del payload_checks, tag_checks
         self.check_oxum(info)
 
-        files = [h for rel, h in sorted(hashed.items()) if rel in self.payload and h.digests]
         verified = tuple(sorted({a for a in payload_manifests.values()
                                  if a in SUPPORTED_ALGORITHMS}))
-        return Outcome(self.declaration, info, files, verified)
+        return Outcome(self.declaration, info, self._hashed_payload(hashed), verified)
+
+    def _hashed_payload(self, hashed: dict[str, Hashed]) -> Iterator[Hashed]:
+        """The payload files hashed without trouble, sorted by path; each outcome is let go as
+        it is handed out (the caller keeps what it needs of it)."""
+        for rel in self.payload:
+            h = hashed.pop(rel, None)
+            if h is not None and h.digests:
+                yield h
+        hashed.clear()
 
     # --- reading tag files ----------------------------------------------------------------------
 
@@ -220,17 +268,18 @@ class BagValidation:
                             first_line=earlier.line)
 
     def match_payload(self, manifests: dict[str, list[ManifestLine]], fetch_targets: set[str]
-                      ) -> tuple[dict[str, set[str]], list[_Check]]:
-        """Resolve every payload manifest line to a file on disk, reporting what does not."""
-        by_nfc: dict[str, list[str]] = defaultdict(list)
-        by_case: dict[str, list[str]] = defaultdict(list)
-        for rel in self.payload:
-            by_nfc[_nfc(rel)].append(rel)
-            by_case[_nfc(_nfc(rel).casefold())].append(rel)
-        listed: dict[str, set[str]] = defaultdict(set)
+                      ) -> tuple[dict[str, int], list[_Check]]:
+        """Resolve every payload manifest line to a file on disk, reporting what does not.
+
+        Returns, for each file a manifest lists, the manifests that list it as a bit mask (bit
+        *i*: the *i*-th of ``manifests``; a small int, one shared object, not a set per file),
+        and the checksums to compare once the files are read.
+        """
+        listed: dict[str, int] = {}
         checks: list[_Check] = []
-        for name, lines in manifests.items():
+        for index, (name, lines) in enumerate(manifests.items()):
             algorithm = _algorithm(name)
+            bit = 1 << index
             self.duplicates(name, lines)
             exact = {entry.path for entry in lines}
             for entry in lines:
@@ -240,16 +289,28 @@ class BagValidation:
                     self.report.add("BAGIT-MANIFEST-PATH-OUTSIDE-PAYLOAD", name, line=entry.line,
                                     manifest=name, file=printable(entry.path))
                     continue
-                target = self.resolve(name, entry, exact, by_nfc, by_case, fetch_targets)
+                target = self.resolve(name, entry, exact, fetch_targets)
                 if target is None:
                     continue
-                listed[target].add(name)
+                listed[target] = listed.get(target, 0) | bit
                 if entry.checksum and algorithm in SUPPORTED_ALGORITHMS:
-                    checks.append(_Check(target, algorithm, entry.checksum, name, entry.line))
+                    checks.append(_Check(target, algorithm, bytes.fromhex(entry.checksum),
+                                         name, entry.line))
         return listed, checks
 
+    def _name_index(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The first payload file (in sorted order) of each NFC form and of each case-folded
+        NFC form; made when a manifest first names a file not listed as it is written."""
+        if self._by_nfc is None or self._by_case is None:
+            by_nfc: dict[str, str] = {}
+            by_case: dict[str, str] = {}
+            for rel in self.payload:
+                by_nfc.setdefault(_nfc(rel), rel)
+                by_case.setdefault(_nfc(_nfc(rel).casefold()), rel)
+            self._by_nfc, self._by_case = by_nfc, by_case
+        return self._by_nfc, self._by_case
+
     def resolve(self, name: str, entry: ManifestLine, exact: set[str],
-                by_nfc: dict[str, list[str]], by_case: dict[str, list[str]],
                 fetch_targets: set[str]) -> str | None:
         """The payload file a manifest line names, or None (reported unless reported already)."""
         path = entry.path
@@ -257,32 +318,34 @@ class BagValidation:
             return path
         if path in self.not_regular:
             return None  # a link, special file or folder: reported by the listing
+        by_nfc, by_case = self._name_index()
         for index, key, code in ((by_nfc, _nfc(path), "BAGIT-MANIFEST-PATH-NORMALISATION"),
                                  (by_case, _nfc(_nfc(path).casefold()),
                                   "BAGIT-MANIFEST-PATH-CASE")):
             found = index.get(key)
-            if found:
+            if found is not None:
                 self.report.add(code, name, line=entry.line, manifest=name,
-                                file=printable(path), found=printable(found[0]))
+                                file=printable(path), found=printable(found))
                 # Check its checksum too, unless the manifest also lists the real name.
-                return None if found[0] in exact else found[0]
+                return None if found in exact else found
         if path in fetch_targets:
             return None  # reported as BAGIT-FETCH-INCOMPLETE
         self.report.add("BAGIT-MANIFEST-FILE-MISSING", name, line=entry.line, manifest=name,
                         file=printable(path))
         return None
 
-    def check_unlisted(self, listed: dict[str, set[str]], manifests: list[str]) -> None:
+    def check_unlisted(self, listed: dict[str, int], manifests: list[str]) -> None:
+        """``listed``: what :meth:`match_payload` gave for ``manifests`` (in the same order)."""
         severity = Severity.ERROR if self.declaration.at_least(1, 0) else Severity.WARNING
         for rel in self.payload:
-            names = listed.get(rel)
+            names = listed.get(rel, 0)
             if not names:
                 if manifests:
                     self.report.add("BAGIT-PAYLOAD-UNLISTED", printable(rel),
                                     file=printable(rel))
                 continue
-            for name in manifests:
-                if name not in names:
+            for index, name in enumerate(manifests):
+                if not names >> index & 1:
                     self.report.add("BAGIT-MANIFEST-INCOMPLETE", printable(rel),
                                     severity=severity, file=printable(rel), manifest=name)
 
@@ -334,8 +397,8 @@ class BagValidation:
                     continue
                 if entry.path in self.tree.files:
                     if entry.checksum and algorithm in SUPPORTED_ALGORITHMS:
-                        checks.append(_Check(entry.path, algorithm, entry.checksum, name,
-                                             entry.line))
+                        checks.append(_Check(entry.path, algorithm,
+                                             bytes.fromhex(entry.checksum), name, entry.line))
                 elif entry.path not in self.not_regular:
                     self.report.add("BAGIT-TAGMANIFEST-FILE-MISSING", name, line=entry.line,
                                     manifest=name, file=printable(entry.path))
@@ -345,13 +408,20 @@ class BagValidation:
 
     def hash(self, payload_algorithms: frozenset[str], tag_checks: list[_Check]
              ) -> dict[str, Hashed]:
-        """Read every payload file and every tag file to check once, all digests at a time."""
-        wanted: dict[str, set[str]] = {rel: set(payload_algorithms) for rel in self.payload}
+        """Read every payload file and every tag file to check once, all digests at a time.
+
+        Every payload file shares the one set of ``payload_algorithms``; only the tag files
+        (never below ``data/``) have sets of their own.
+        """
+        tags: dict[str, set[str]] = {}
         for check in tag_checks:
-            wanted.setdefault(check.path, set()).add(check.algorithm)
-        jobs = [(self.tree.files[rel], frozenset(algs)) for rel, algs in wanted.items()]
-        results = hash_files(self.root, jobs, progress=self.progress)
-        hashed = {h.listed.rel: h for h in results}
+            tags.setdefault(check.path, set()).add(check.algorithm)
+        jobs = JobList(list(self.payload.values()), payload_algorithms,
+                       [(self.tree.files[rel], frozenset(algs)) for rel, algs in tags.items()])
+        del tags
+        hashed = {h.listed.rel: h
+                  for _, h in hash_each(self.root, jobs, progress=self.progress)}
+        del jobs
         for rel in sorted(hashed):
             h = hashed[rel]
             if h.changed:
@@ -367,10 +437,10 @@ class BagValidation:
                              (tag_checks, "BAGIT-TAGMANIFEST-MISMATCH")):
             for check in checks:
                 actual = hashed[check.path].digests.get(check.algorithm)
-                if actual is not None and actual != check.expected:
+                if actual is not None and actual != (expected := check.expected.hex()):
                     self.report.add(code, printable(check.path), file=printable(check.path),
                                     manifest=check.manifest, algorithm=check.algorithm,
-                                    expected=check.expected, actual=actual)
+                                    expected=expected, actual=actual)
 
     def check_oxum(self, info: list[InfoElement]) -> None:
         oxum = payload_oxum(info)
@@ -385,13 +455,13 @@ class BagValidation:
                             actual_octets=actual_octets, actual_files=len(self.payload))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Check:
     """A checksum a manifest line claims for a file on disk."""
 
     path: str
     algorithm: str
-    expected: str
+    expected: bytes  # the checksum's bytes (half the memory of its lower-case hex text)
     manifest: str
     line: int
 
@@ -404,3 +474,21 @@ def _algorithm(manifest_name: str) -> str:
 
 def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+def _may_collide(lines: list[ManifestLine]) -> Iterator[tuple[str, int]]:
+    """``(path, line)`` of the entries whose path may collide with another's, in order.
+
+    Two paths that collide (equal after NFC normalisation, or after case folding as well) have
+    the same case-folded NFC form; only the entries whose form's hash is shared by two entries
+    are passed on, so the collision check groups a few names, not every name a big manifest
+    lists (a hash shared by chance only passes on a name that then does not collide)."""
+    seen: set[int] = set()
+    shared: set[int] = set()
+    for entry in lines:
+        key = hash(_nfc(_nfc(entry.path).casefold()))
+        (shared if key in seen else seen).add(key)
+    del seen
+    if shared:
+        yield from ((entry.path, entry.line) for entry in lines
+                    if hash(_nfc(_nfc(entry.path).casefold())) in shared)

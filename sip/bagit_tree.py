@@ -14,16 +14,17 @@ the same buffer, with a small thread pool (hashlib releases the GIL on large upd
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 CHUNK = 1024 * 1024
 #: Small files are hashed in batches of about this many bytes or files per task.
@@ -95,6 +96,7 @@ def walk(root: Path) -> Tree:
     tree = Tree()
     stack: list[str] = [""]
     first = True
+    devices: dict[int, int] = {}  # one int object per device, not one per file
     while stack:
         rel_dir = stack.pop()
         try:
@@ -120,7 +122,8 @@ def walk(root: Path) -> Tree:
                 else:
                     st = entry.stat(follow_symlinks=False)
                     if stat.S_ISREG(st.st_mode):
-                        tree.files[rel] = Listed(rel, st.st_size, st.st_dev, st.st_ino,
+                        dev = devices.setdefault(st.st_dev, st.st_dev)
+                        tree.files[rel] = Listed(rel, st.st_size, dev, st.st_ino,
                                                 st.st_mtime_ns)
                     else:
                         tree.specials.append((rel, _kind(st.st_mode)))
@@ -209,21 +212,58 @@ def _hash_one(root: Path, listed: Listed, algorithms: frozenset[str],
         view.release()
 
 
+class Jobs(Protocol):
+    """What :func:`hash_files` hashes: a list of jobs, or a :class:`JobList`."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> _Job: ...
+
+
+class JobList:
+    """Jobs without a tuple per file: ``files`` all hashed with the one shared set of
+    ``algorithms``, then ``others`` (files with algorithms of their own)."""
+
+    __slots__ = ("algorithms", "files", "others")
+
+    def __init__(self, files: list[Listed], algorithms: frozenset[str],
+                 others: list[_Job] | None = None) -> None:
+        self.files = files
+        self.algorithms = algorithms
+        self.others = others if others is not None else []
+
+    def __len__(self) -> int:
+        return len(self.files) + len(self.others)
+
+    def __getitem__(self, index: int, /) -> _Job:
+        if 0 <= index < len(self.files):
+            return self.files[index], self.algorithms
+        if index < 0:
+            raise IndexError("job index out of range")
+        return self.others[index - len(self.files)]
+
+
 def _hash_batch(root: Path, batch: list[tuple[int, _Job]],
                 report_bytes: Callable[[int], None] | None) -> list[tuple[int, Hashed]]:
     return [(index, _hash_one(root, listed, algorithms, report_bytes))
             for index, (listed, algorithms) in batch]
 
 
-def _batches(jobs: Sequence[_Job]) -> Iterator[list[tuple[int, _Job]]]:
-    """Jobs in batches of about BATCH_BYTES (one big file alone), biggest first, so the pool
-    stays busy to the end and small files do not cost a future each."""
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].size)
+def _batches(jobs: Jobs) -> Iterator[list[tuple[int, _Job]]]:
+    """Jobs in batches of about BATCH_BYTES (one big file alone) or BATCH_FILES files, so the
+    pool stays busy to the end and small files do not cost a future each: files of
+    :data:`CHUNK` bytes or more first, biggest first, then the smaller ones in the order given
+    (only the big ones are sorted: a bag of many small files costs no index per file)."""
+    count = len(jobs)
+    big = sorted((i for i in range(count) if jobs[i][0].size >= CHUNK),
+                 key=lambda i: -jobs[i][0].size)
+    small = (i for i in range(count) if jobs[i][0].size < CHUNK)
     batch: list[tuple[int, _Job]] = []
     size = 0
-    for index in order:
-        batch.append((index, jobs[index]))
-        size += jobs[index][0].size
+    for index in itertools.chain(big, small):
+        job = jobs[index]
+        batch.append((index, job))
+        size += job[0].size
         if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
             yield batch
             batch, size = [], 0
@@ -236,9 +276,23 @@ def workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def hash_files(root: Path, jobs: Sequence[_Job], *,
+def hash_files(root: Path, jobs: Jobs, *,
                progress: Callable[[int], None] | None = None) -> list[Hashed]:
     """Hash every job's file once with all its algorithms; results in the order of ``jobs``.
+
+    ``progress(n)`` is called in the caller's thread with the number of bytes read since the
+    previous call. See :func:`hash_each` for results as they come, without a list of them all.
+    """
+    results: list[Hashed | None] = [None] * len(jobs)
+    for index, hashed in hash_each(root, jobs, progress=progress):
+        results[index] = hashed
+    return [r for r in results if r is not None]
+
+
+def hash_each(root: Path, jobs: Jobs, *, progress: Callable[[int], None] | None = None
+              ) -> Iterator[tuple[int, Hashed]]:
+    """``(index in jobs, outcome)`` of every job's file, hashed once with all its algorithms,
+    as the batches finish (not in the order of ``jobs``).
 
     ``progress(n)`` is called in the caller's thread with the number of bytes read since the
     previous call. At most a few batches per worker are in flight, so a million files do not
@@ -246,7 +300,6 @@ def hash_files(root: Path, jobs: Sequence[_Job], *,
     """
     queue: SimpleQueue[int] = SimpleQueue()
     report_bytes = queue.put if progress is not None else None
-    results: list[Hashed | None] = [None] * len(jobs)
     window = workers() * 3
 
     def drain() -> None:
@@ -272,11 +325,11 @@ def hash_files(root: Path, jobs: Sequence[_Job], *,
                     exhausted = True
                 else:
                     pending.add(pool.submit(_hash_batch, root, batch, report_bytes))
+                    del batch
             if pending:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
-                    for index, hashed in future.result():
-                        results[index] = hashed
+                    yield from future.result()
+                del done
             drain()
     drain()
-    return [r for r in results if r is not None]

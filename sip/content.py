@@ -42,7 +42,12 @@ from cryptography import x509
 from policies.formats import AcceptedFormat, FormatPolicy
 from preservation.findings import Report
 from preservation.forking import DEFAULT_CPU_LIMIT, Crashed, can_fork, fork_map
-from preservation.formats import FormatId, FormatIdentificationError, FormatIdentifier
+from preservation.formats import (
+    FormatId,
+    FormatIdentificationError,
+    FormatIdentifier,
+    shared_format,
+)
 from sip.bagit_tree import ChangedError
 from sip.content_findings import FindingRecorder, FindingSink, RecordedFinding, replay
 from sip.content_pdf import PdfFacts, check_pdf
@@ -67,7 +72,7 @@ CHUNK = 16
 CPU_LIMIT = DEFAULT_CPU_LIMIT
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContentItem:
     """A content file to check: its package-relative path, and whether it is a scan."""
 
@@ -134,7 +139,8 @@ def check_content(
                 done.add(rel)
                 fmt, readable = _check_item(tree, item, report, options, identifier, answers)
                 if fmt is not None:
-                    formats[rel] = fmt
+                    # one object per distinct identification, however many files share it
+                    formats[rel] = shared_format(fmt)
                 if readable:
                     virus.scan(tree, rel)
             if progress is not None:

@@ -25,7 +25,7 @@ from lxml import etree
 
 from preservation.findings import Finding, Report
 from preservation.paths import path_problems
-from sip.bagit_tree import Hashed, Listed, Tree, hash_files, open_listed, walk
+from sip.bagit_tree import Hashed, JobList, Listed, Tree, hash_each, open_listed, walk
 
 #: Algorithm names as METS CHECKSUMTYPE / BagIt spell them → hashlib names.
 ALGORITHMS = {
@@ -106,8 +106,8 @@ class PackageTree:
                  progress: Callable[[int], None] | None = None) -> None:
         """Hash every file not hashed yet with ``algorithms`` (hashlib names), one read each."""
         wanted = frozenset(algorithms)
-        missing = [rel for rel in self.tree.files
-                   if not wanted <= self._hashed.get(rel, _EMPTY).digests.keys()]
+        missing = (rel for rel in self.tree.files
+                   if not wanted <= self._hashed.get(rel, _EMPTY).digests.keys())
         self.hash_all_of(missing, wanted, progress=progress)
 
     def hashed(self, rel: str, algorithm: str = "sha256") -> Hashed | None:
@@ -129,8 +129,11 @@ class PackageTree:
         """Hash the listed files among ``rels`` with ``algorithms`` (one read each); the new
         digests join the ones already known unless the file is now unreadable or changed."""
         wanted = frozenset(algorithms)
-        jobs = [(self.tree.files[rel], wanted) for rel in rels if rel in self.tree.files]
-        for hashed in hash_files(self.root, jobs, progress=progress):
+        files = self.tree.files
+        # one list of the listed files and one shared set of algorithms, no tuple per file;
+        # each outcome is stored as it comes, no list of them all
+        jobs = JobList([files[rel] for rel in rels if rel in files], wanted)
+        for _, hashed in hash_each(self.root, jobs, progress=progress):
             previous = self._hashed.get(hashed.listed.rel)
             if previous is not None and not hashed.error and not hashed.changed:
                 hashed = Hashed(hashed.listed, {**previous.digests, **hashed.digests})

@@ -9,13 +9,14 @@ each file to storage without reading it again to hash it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from preservation.findings import Report
 from preservation.formats import FormatId
+from preservation.spooled import spooled
 
 if TYPE_CHECKING:
     from sip.tt05 import Tt05Record
@@ -49,6 +50,31 @@ class SubmittedFile:
     digitised: bool = False  # TT05 confidenceLevel 02: PDF/A and a text layer are expected
 
 
+#: Files of a submission kept in memory; the rest are in a temporary file (see
+#: :func:`preservation.spooled.spooled`).
+KEEP = 1000
+
+
+def submitted_fields(f: SubmittedFile) -> tuple[Any, ...]:
+    """``f`` as a tuple of plain values (``fs_path`` as text, ``role`` as its value)."""
+    return (f.path, str(f.fs_path), f.size, f.sha256, f.role.value, f.original_name,
+            f.representation, f.digitised)
+
+
+def submitted_from_fields(values: tuple[Any, ...]) -> SubmittedFile:
+    """The :class:`SubmittedFile` of :func:`submitted_fields`."""
+    path, fs_path, size, sha256, role, original_name, representation, digitised = values
+    return SubmittedFile(path, Path(fs_path), size, sha256, FileRole(role), original_name,
+                         representation, digitised)
+
+
+def spooled_files(files: Iterable[SubmittedFile]) -> Sequence[SubmittedFile]:
+    """``files`` in order as a read-only sequence: the first :data:`KEEP` in memory, the rest
+    in a temporary file, read back one at a time on each pass."""
+    return spooled(files, submitted_fields, submitted_from_fields, keep=KEEP,
+                   what="submitted file")
+
+
 @dataclass
 class Submission:
     """A validated (or rejected) submission. ``valid`` only when its report has no error."""
@@ -62,7 +88,8 @@ class Submission:
     title: str | None = None
     identifiers: dict[str, str] = field(default_factory=dict)  # objid, fileCode, fonds, …
     info: tuple[tuple[str, str], ...] = ()  # bag-info.txt entries, or the package record
-    files: tuple[SubmittedFile, ...] = ()
+    #: every file to keep (see :func:`spooled_files`); assigning it anew forgets content()
+    files: Sequence[SubmittedFile] = ()
     formats: Mapping[str, FormatId] = field(default_factory=dict)  # by SubmittedFile.path
     fido_version: str = ""
     signature_version: str = ""
@@ -71,6 +98,14 @@ class Submission:
     #: where the E-ARK/TT05 package sits in the submission ("data" for a bag wrapping one);
     #: the paths of ``tt05`` are relative to it, those of ``files`` to the submission root
     package_prefix: str = ""
+    #: what content() answered for the files of now (not compared, not shown)
+    _content: Sequence[SubmittedFile] | None = field(default=None, init=False, repr=False,
+                                                    compare=False)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "files":  # new files: content() is worked out again when next asked for
+            object.__setattr__(self, "_content", None)
+        object.__setattr__(self, name, value)
 
     @property
     def valid(self) -> bool:
@@ -83,5 +118,12 @@ class Submission:
             return f"bagit+{self.kind.value}"
         return self.kind.value
 
-    def content(self) -> tuple[SubmittedFile, ...]:
-        return tuple(f for f in self.files if f.role is FileRole.CONTENT)
+    def content(self) -> Sequence[SubmittedFile]:
+        """The content files of ``files``, in order; worked out once (a read-only sequence,
+        past the first :data:`KEEP` in a temporary file) and the same object on every call
+        until ``files`` is assigned anew."""
+        content = self._content
+        if content is None:
+            content = spooled_files(f for f in self.files if f.role is FileRole.CONTENT)
+            object.__setattr__(self, "_content", content)
+        return content

@@ -39,7 +39,7 @@ from sip.content import ContentItem, ContentOptions, check_content
 from sip.eark import looks_like_eark, validate_eark
 from sip.package import PackageTree
 from sip.safety import check_tree_safety
-from sip.submission import FileRole, SipKind, Submission, SubmittedFile
+from sip.submission import FileRole, SipKind, Submission, SubmittedFile, spooled_files
 from sip.tt05 import looks_like_tt05, validate_tt05
 from sip.tt05_model import PackageKind
 
@@ -117,18 +117,22 @@ def _validate(opened: OpenedPackage, sub: Submission, options: ValidationOptions
 
 def _validate_bag(tree: PackageTree, sub: Submission, options: ValidationOptions,
                   serialized: str | None, progress: Progress) -> None:
-    check = validate_bag(tree.root, progress=lambda n: progress("validate", n, None))
+    # the bag is listed once: the listing of ``tree`` is the one the BagIt checks use
+    check = validate_bag(tree.root, progress=lambda n: progress("validate", n, None),
+                         tree=tree.tree)
     sub.report.extend(check.report.findings)
     sub.kind = SipKind.BAGIT
     sub.info = check.info
     sub.title = _bag_title(check)
     if options.profile is not None:
-        check_profile(options.profile, check, tree.root, sub.report, serialized=serialized)
+        check_profile(options.profile, check, tree.root, sub.report, serialized=serialized,
+                      tree=tree.tree)
     inner = _inner_package(tree)
-    sub.files = tuple(
+    sub.files = spooled_files(
         SubmittedFile(p.bag_path, p.fs_path, p.size, p.digests["sha256"], FileRole.CONTENT,
                       p.bag_path.removeprefix("data/"))
         for p in check.payload if "sha256" in p.digests)
+    del check  # its payload is in sub.files now
     if inner is None:
         return
     # The payload is an E-ARK / TT05 package: check it as one too, even when the bag itself has
@@ -136,10 +140,10 @@ def _validate_bag(tree: PackageTree, sub: Submission, options: ValidationOptions
     # Its findings are located from the bag's top, like the bag's own.
     sub.wrapped_in_bag = True
     inner_tree = PackageTree(tree.root / inner)
-    for p in check.payload:
-        rel = p.bag_path.removeprefix(f"{inner}/")
-        if rel in inner_tree.files and "sha256" in p.digests:
-            inner_tree.seed_digest(rel, "sha256", p.digests["sha256"])
+    for f in sub.files:  # the payload files that have a SHA-256
+        rel = f.path.removeprefix(f"{inner}/")
+        if rel in inner_tree.files:
+            inner_tree.seed_digest(rel, "sha256", f.sha256)
     # "data" itself is no package name: then the package is named after the bag
     name = inner.rsplit("/", 1)[-1] if inner != "data" else sub.name
     inner_report = Report(sub.report.subject)
@@ -195,7 +199,7 @@ def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
     else:
         return
     sub.package_prefix = prefix
-    sub.files = tuple(_package_files(tree, prefix, digitised))
+    sub.files = spooled_files(_package_files(tree, prefix, digitised))
 
 
 def _package_files(tree: PackageTree, prefix: str, digitised: set[str]
