@@ -142,15 +142,44 @@ def collisions(paths: Iterable[str]) -> list[tuple[str, str, str]]:
     (sorted), so a group of *n* gives *n − 1* pairs; a pair that collides by NFC is not reported
     again as a case collision. The result is sorted.
     """
-    by_nfc: dict[str, list[str]] = defaultdict(list)
-    for name in sorted(set(paths)):
-        by_nfc[_key_nfc(name)].append(name)
-    out = [(group[0], other, "nfc") for group in by_nfc.values() for other in group[1:]]
-
-    by_case: dict[str, list[str]] = defaultdict(list)
-    for group in by_nfc.values():
-        by_case[_key_case(group[0])].append(group[0])
-    out += [(group[0], other, "case") for group in by_case.values() for other in group[1:]]
+    # One pass, memory for the distinct names only: a group is a list only once two names
+    # share its key (a real collision, rare), else the one name itself.
+    by_nfc: dict[str, str | list[str]] = {}
+    for name in paths:
+        key = _key_nfc(name)
+        held = by_nfc.setdefault(key, name)
+        if held is name or held == name:
+            continue
+        if isinstance(held, str):
+            by_nfc[key] = [held, name]
+        elif name not in held:
+            held.append(name)
+    out: list[tuple[str, str, str]] = []
+    by_case: dict[int, str | list[str]] = {}  # hash of the case key: equal keys, equal hashes
+    for held in by_nfc.values():
+        if isinstance(held, list):
+            held.sort()
+            out += [(held[0], other, "nfc") for other in held[1:]]
+            first = held[0]
+        else:
+            first = held
+        key_hash = hash(_key_case(first))
+        seen = by_case.setdefault(key_hash, first)
+        if seen is first:
+            continue
+        if isinstance(seen, str):
+            by_case[key_hash] = [seen, first]
+        else:
+            seen.append(first)
+    del by_nfc
+    for candidates in by_case.values():
+        if isinstance(candidates, list):  # same hash: group by the case key itself
+            groups: dict[str, list[str]] = defaultdict(list)
+            for name in candidates:
+                groups[_key_case(name)].append(name)
+            for group in groups.values():
+                group.sort()
+                out += [(group[0], other, "case") for other in group[1:]]
     return sorted(out)
 
 

@@ -293,7 +293,7 @@ def payload_oxum(elements: list[InfoElement]) -> tuple[int, int, int] | None:
 
 # --- manifests and fetch.txt ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ManifestLine:
     """One ``checksum filepath`` line; ``path`` decoded, ``written`` as it stood in the file."""
 
