@@ -210,6 +210,11 @@ class SpooledSequence(Sequence[T], Generic[T]):
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[type[tuple[T, ...]], tuple[tuple[T, ...]]]:
+        """Pickled (and copied) as the tuple of its records: the temporary file is this
+        process's own."""
+        return tuple, (tuple(self),)
+
     def __repr__(self) -> str:
         shown = list(self._range(0, min(len(self), 5)))
         more = f", … {len(self) - len(shown)} more" if len(self) > len(shown) else ""

@@ -93,3 +93,12 @@ def test_no_temporary_file_is_a_spool_error(monkeypatch: pytest.MonkeyPatch) -> 
         spooled(recs(4), fields_of, from_fields(Rec), keep=3)
     assert raised.value.code == "SPOOL-FAILED"
     assert "No space left" in str(raised.value)
+
+
+def test_a_spooled_sequence_pickles_and_copies_as_its_records() -> None:
+    import copy
+    import pickle
+
+    seq = spooled(recs(30), fields_of, from_fields(Rec), keep=4)
+    assert pickle.loads(pickle.dumps(seq)) == tuple(recs(30))
+    assert copy.deepcopy(seq) == tuple(recs(30))

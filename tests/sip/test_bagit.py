@@ -511,3 +511,15 @@ def test_conformance_agreement(capsys: pytest.CaptureFixture[str], tmp_path: Pat
               f"windows-only, {len(NOT_ON_LINUX)} that need a case-insensitive or normalising "
               f"filesystem")
     assert len(agree) == len(scored), [r["relative_path"] for r in scored if r not in agree]
+
+
+def test_collisions_under_equal_hashes_still_group_by_the_real_key(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import preservation.paths as paths_module
+
+    names = ["a/Readme.txt", "a/README.txt", "b/x.txt", "b/y.txt", "Straße", "STRASSE"]
+    honest = paths_module.collisions(names)
+    monkeypatch.setattr(paths_module, "hash", lambda _key: 0, raising=False)
+    assert paths_module.collisions(names) == honest
+    assert ("a/README.txt", "a/Readme.txt", "case") in honest
+    assert all("b/" not in a + b for a, b, _ in honest)
