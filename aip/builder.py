@@ -26,12 +26,14 @@ payload files with the same bytes as one of its objects are not stored again
 from __future__ import annotations
 
 import getpass
+import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from aip import model
 from aip.mets import write_mets
 from aip.model import (
     AipDescription,
@@ -41,11 +43,20 @@ from aip.model import (
     PayloadFile,
     PreviousVersion,
     ReusableFile,
+    spooled_content_files,
+    spooled_payload,
 )
 from aip.premis import sip_object_uuid, write_premis_package, write_premis_representation
 from aip.provenance import ingest_provenance
 from aip.tt05_aip import PREMIS, PREMIS_REP, plan_tt05, tt05_objid, write_tt05
-from aip.tt05_aip_bag import BagIdentity, StagedObject, staged, write_bag
+from aip.tt05_aip_bag import (
+    BagIdentity,
+    StagedObject,
+    staged,
+    staged_fields,
+    staged_from_fields,
+    write_bag,
+)
 from aip.tt05_aip_staging import (
     carried,
     extension,
@@ -57,7 +68,9 @@ from aip.tt05_aip_staging import (
     write_streamed,
 )
 from preservation import SOFTWARE_NAME, __version__
+from preservation.formats import shared_format
 from preservation.signing import SigningIdentity
+from preservation.spooled import spooled
 from sip.submission import SipKind, Submission, SubmittedFile
 
 __all__ = ["Actors", "BuiltAip", "PreviousVersion", "ReusableFile", "StagedObject", "build_aip",
@@ -69,6 +82,7 @@ PREMIS_PATH = PREMIS
 RECORD_STATUS = {None: "NEW", "supplement": "SUPPLEMENT", "replace": "REPLACEMENT"}
 _TT05_KINDS = (SipKind.TT05_HOSO, SipKind.TT05_TAILIEU)
 _REP_DATA = "representations/rep1/data/"
+_NOT_IDENTIFIED = FormatId(puid=None, name=None, mime=None, basis="not identified")
 
 
 @dataclass(frozen=True)
@@ -78,8 +92,9 @@ class BuiltAip:
     source_name: str
     created: datetime
     staging: Path
-    #: every object in the order it must be stored: content, metadata, tag files, signature last
-    objects: tuple[StagedObject, ...]
+    #: every object in the order it must be stored: content, metadata, tag files, the
+    #: tagmanifest, the signature last (a spooled sequence: iterate it, never copy it)
+    objects: Sequence[StagedObject]
     #: what METS and PREMIS say, version facts included (package_uuid, version, previous_uuid,
     #: record_status), and the fonds and OBJID
     description: AipDescription
@@ -159,7 +174,7 @@ def build_aip(
     )
     signer = identity.certificate.subject.rfc4514_string()
 
-    def described(desc: AipDescription, files: tuple[ContentFile, ...]) -> AipDescription:
+    def described(desc: AipDescription, files: Sequence[ContentFile]) -> AipDescription:
         """``desc`` with its content files and the ingest's PREMIS agents and events."""
         agents, events = ingest_provenance(
             submission, files, actors, desc.created, desc_uuid=desc.uuid,
@@ -169,10 +184,11 @@ def build_aip(
         return replace(desc, files=files, agents=agents, events=events)
 
     arc_code = ""
+    payload: Sequence[PayloadFile]
     if tt05:
         plan = plan_tt05(submission, archive_code=archive_code, previous=previous)
         arc_code = plan.arc_file_code
-        desc = described(desc, tuple(cf for cf, _ in plan.content))
+        desc = described(desc, spooled_content_files(cf for cf, _ in plan.content))
         payload = write_tt05(plan, submission, desc, staging)
     else:
         payload, desc = _eark_payload(submission, desc, staging, previous, described)
@@ -185,9 +201,12 @@ def build_aip(
         objid=desc.objid, created=created, organisation=actors.organisation, label=title,
         source_name=submission.name, arc_file_code=arc_code)
     tags, tagmanifest, signature = write_bag(staging, objects, ident, identity, tsa_url)
+    every = spooled(itertools.chain(objects, tags, (tagmanifest, signature)), staged_fields,
+                    staged_from_fields, keep=model.KEEP, what="AIP object")
+    del objects  # one sequence of the AIP's objects, not two
     return BuiltAip(
         uuid=aip_uuid, label=title, source_name=submission.name, created=created,
-        staging=staging, objects=(*objects, *tags, tagmanifest, signature), description=desc,
+        staging=staging, objects=every, description=desc,
         tagmanifest_sha256=tagmanifest.sha256, signer=signer, arc_file_code=arc_code,
     )
 
@@ -195,27 +214,42 @@ def build_aip(
 def _eark_payload(
     submission: Submission, desc: AipDescription, staging: Path,
     previous: PreviousVersion | None,
-    described: Callable[[AipDescription, tuple[ContentFile, ...]], AipDescription],
-) -> tuple[list[PayloadFile], AipDescription]:
-    """The E-ARK-shaped AIP of an E-ARK SIP or a BagIt bag: content numbered in rep1/data."""
+    described: Callable[[AipDescription, Sequence[ContentFile]], AipDescription],
+) -> tuple[Sequence[PayloadFile], AipDescription]:
+    """The E-ARK-shaped AIP of an E-ARK SIP or a BagIt bag: content numbered in rep1/data.
+
+    The content files are made in one pass and spooled (``desc.files``); the payload is
+    derived from them and the submission's content again, pass by pass, never held as a list.
+    """
     content = submission.content()
-    representations = {f.representation for f in content}
-    carried = _carried_content(previous)
-    taken = {cf.aip_path for cf, _ in carried}
-    pairs = list(carried)
-    n = 0
-    for f in content:
-        n += 1
-        while content_path(n, f.path) in taken:
+    prefixed = _several_representations(content)
+    carried_count = 0
+    taken: set[str] = set()  # the carried files' paths: the previous version's, not ours
+    for cf, _ in _carried_content(previous):
+        carried_count += 1
+        taken.add(cf.aip_path)
+
+    def new_files() -> Iterator[ContentFile]:
+        n = 0
+        for f in content:
             n += 1
-        fmt = _format(submission, f)
-        name = (f.original_name if len(representations) <= 1
-                else f"{f.representation}/{f.original_name}")
-        cf = ContentFile(str(uuid.uuid4()), content_path(n, f.path), name, f.size, f.sha256,
-                         fmt, fmt.mime or "application/octet-stream")
-        pairs.append((cf, PayloadFile(cf.aip_path, f.fs_path, f.size, f.sha256, "content",
-                                      name, fmt)))
-    files = tuple(cf for cf, _ in pairs)
+            while content_path(n, f.path) in taken:
+                n += 1
+            fmt = _format(submission, f)
+            name = f"{f.representation}/{f.original_name}" if prefixed else f.original_name
+            yield ContentFile(str(uuid.uuid4()), content_path(n, f.path), name, f.size,
+                              f.sha256, fmt, fmt.mime or "application/octet-stream")
+
+    files = spooled_content_files(itertools.chain(
+        (cf for cf, _ in _carried_content(previous)), new_files()))
+
+    def content_payload() -> Iterator[PayloadFile]:
+        yield from (p for _, p in _carried_content(previous))
+        mine = itertools.islice(files, carried_count, None)
+        for cf, f in zip(mine, content, strict=True):
+            yield PayloadFile(cf.aip_path, f.fs_path, f.size, f.sha256, "content",
+                              cf.original_name, cf.format)
+
     schemas = [write(staging, f"schemas/{name}", schema_file(name)) for name in SCHEMA_FILES]
     kept = [*producer_metadata(submission), *submission_evidence(staging, submission)]
     desc = described(desc, files)
@@ -228,17 +262,29 @@ def _eark_payload(
     premis = write_streamed(staging, PREMIS_PATH, lambda path: write_premis_package(path, desc))
     mets = write_streamed(staging, "METS.xml",
                       lambda path: write_mets(path, desc, _metadata(premis)))
-    return [*(p for _, p in pairs), *kept, premis, premis_rep, *schemas, mets], desc
+    return spooled_payload(itertools.chain(
+        content_payload(), kept, (premis, premis_rep), schemas, (mets,))), desc
+
+
+def _several_representations(content: Sequence[SubmittedFile]) -> bool:
+    """Whether the content comes from more than one representation (then original names are
+    prefixed with it); stops at the second one."""
+    iterator = iter(content)
+    first = next(iterator, None)
+    return first is not None and any(f.representation != first.representation
+                                     for f in iterator)
 
 
 def _carried_content(previous: PreviousVersion | None
-                     ) -> list[tuple[ContentFile, PayloadFile]]:
-    """A supplement's content carried from the previous version, by reference."""
+                     ) -> Iterator[tuple[ContentFile, PayloadFile]]:
+    """A supplement's content carried from the previous version, by reference (made anew on
+    each call, in the same order and with the same UUIDs: derived from the stored keys)."""
     if previous is None or previous.mode != "supplement":
-        return []
+        return
     prefix = "data/" + _REP_DATA
-    return [carried(f, f.bag_path.removeprefix(prefix)) for f in previous.files
-            if f.role == "content" and f.bag_path.startswith(prefix)]
+    for f in previous.files:
+        if f.role == "content" and f.bag_path.startswith(prefix):
+            yield carried(f, f.bag_path.removeprefix(prefix))
 
 
 def _metadata(item: PayloadFile) -> MetadataFile:
@@ -246,5 +292,5 @@ def _metadata(item: PayloadFile) -> MetadataFile:
 
 
 def _format(submission: Submission, f: SubmittedFile) -> FormatId:
-    return submission.formats.get(f.path) or FormatId(puid=None, name=None, mime=None,
-                                                      basis="not identified")
+    fmt = submission.formats.get(f.path)
+    return _NOT_IDENTIFIED if fmt is None else shared_format(fmt)

@@ -6,12 +6,21 @@ catalog stores a projection of them. Nothing here does I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 # FormatId lives in the core (preservation/ must not import aip/); re-exported here
 from preservation.formats import FormatId as FormatId
+from preservation.formats import format_fields, format_from_fields
+from preservation.spooled import spooled
+
+KEEP = 1000
+"""Per-file records of an AIP (content files, payload, bag objects, file UUIDs of an event)
+kept in memory before the rest go to a temporary file (:mod:`preservation.spooled`); read at
+each call, so a test may lower it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +34,38 @@ class ContentFile:
     sha256: str  # lower-case hex
     format: FormatId
     mime: str = "application/octet-stream"
+
+
+def content_file_fields(f: ContentFile) -> tuple[Any, ...]:
+    """``f`` as plain values, for a spooled sequence (:mod:`preservation.spooled`)."""
+    return (f.uuid, f.aip_path, f.original_name, f.size, f.sha256, format_fields(f.format),
+            f.mime)
+
+
+def content_file_from_fields(values: tuple[Any, ...]) -> ContentFile:
+    """The :class:`ContentFile` of :func:`content_file_fields` (formats shared, not copied)."""
+    uuid, aip_path, original_name, size, sha256, fmt, mime = values
+    return ContentFile(uuid, aip_path, original_name, size, sha256,
+                       format_from_fields(fmt) or FormatId(None), mime)
+
+
+def spooled_content_files(files: Iterable[ContentFile]) -> Sequence[ContentFile]:
+    """Every content file of ``files``, in order, as a read-only sequence of flat memory."""
+    return spooled(files, content_file_fields, content_file_from_fields, keep=KEEP,
+                   what="content file")
+
+
+def spooled_uuids(uuids: Iterable[str]) -> Sequence[str]:
+    """UUIDs (e.g. the files an event links), in order, as a sequence of flat memory."""
+    return spooled(uuids, _one, _first, keep=KEEP, what="file UUID")
+
+
+def _one(value: str) -> tuple[str]:
+    return (value,)
+
+
+def _first(values: tuple[Any, ...]) -> str:
+    return str(values[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +101,8 @@ class Event:
     detail: str = ""
     outcome_detail: str = ""
     agent_uuids: tuple[str, ...] = ()
-    object_uuids: tuple[str, ...] = ()
+    #: a tuple, or for an event about every file one spooled sequence shared by such events
+    object_uuids: Sequence[str] = ()
     #: objects linked with a PREMIS linkingObjectRole, e.g. ((sip_uuid, "source"),
     #: (aip_uuid, "outcome")) for information package creation
     object_roles: tuple[tuple[str, str], ...] = ()
@@ -76,7 +118,8 @@ class AipDescription:
     organisation: str
     software_name: str
     software_version: str
-    files: tuple[ContentFile, ...]
+    #: a tuple, or (as the builder makes it) a spooled sequence: iterate it, never copy it
+    files: Sequence[ContentFile]
     events: tuple[Event, ...] = ()
     agents: tuple[Agent, ...] = ()
     #: AIP-level metadata files referenced from METS (PREMIS.xml is added by the builder)
@@ -161,3 +204,21 @@ class PayloadFile:
     original_name: str | None = None
     format: FormatId | None = None
     stored_key: str | None = None
+
+
+def payload_fields(p: PayloadFile) -> tuple[Any, ...]:
+    """``p`` as plain values, for a spooled sequence (:mod:`preservation.spooled`)."""
+    return (p.aip_path, None if p.source is None else str(p.source), p.size, p.sha256, p.role,
+            p.original_name, format_fields(p.format), p.stored_key)
+
+
+def payload_from_fields(values: tuple[Any, ...]) -> PayloadFile:
+    """The :class:`PayloadFile` of :func:`payload_fields`."""
+    aip_path, source, size, sha256, role, original_name, fmt, stored_key = values
+    return PayloadFile(aip_path, None if source is None else Path(source), size, sha256, role,
+                       original_name, format_from_fields(fmt), stored_key)
+
+
+def spooled_payload(payload: Iterable[PayloadFile]) -> Sequence[PayloadFile]:
+    """Every payload file of ``payload``, in order, as a sequence of flat memory."""
+    return spooled(payload, payload_fields, payload_from_fields, keep=KEEP, what="payload file")

@@ -25,6 +25,7 @@ from lxml import etree
 from aip.model import Agent, AipDescription, ContentFile, Event, FormatId
 from aip.premis_checks import (
     LinkedObjects,
+    SortedKeys,
     checked,
     event_type_uri,
     lookup,
@@ -33,6 +34,7 @@ from aip.premis_checks import (
     sip_object_uuid,
     sip_uuid_of,
     timestamp,
+    uuid_key,
 )
 from aip.premis_checks import canonical_uuid as _uuid
 from preservation.xmlstream import Body, XmlSink, document_bytes, document_tree, write_document
@@ -282,13 +284,15 @@ def _representation_body(desc: AipDescription, representation: str) -> Body:
     objects = checked(desc)
     prefix = f"representations/{representation}/"
     rep_uuid = representation_uuid(desc.uuid, representation)
-    outside = {_uuid(f.uuid) for f in desc.files if not f.aip_path.startswith(prefix)}
+    # the files of other representations: 16 bytes each (none in an AIP of one)
+    outside = SortedKeys((uuid_key(_uuid(f.uuid)) or b"" for f in desc.files
+                          if not f.aip_path.startswith(prefix)), 16)
 
     def files() -> Iterator[ContentFile]:
         return (f for f in desc.files if f.aip_path.startswith(prefix))
 
     def about(event: Event) -> bool:
-        return any(u == rep_uuid or (objects.is_file(u) and u not in outside)
+        return any(u == rep_uuid or (objects.is_file(u) and uuid_key(u) not in outside)
                    for u, _ in object_links_of(event) if u)
 
     def body(sink: XmlSink) -> None:

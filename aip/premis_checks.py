@@ -11,8 +11,10 @@ they write (:func:`canonical_uuid`, :func:`timestamp`).
 from __future__ import annotations
 
 import bisect
-import itertools
+import heapq
+import os
 import re
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -98,21 +100,141 @@ def _unique(items: Iterable[str], what: str) -> None:
         seen.add(key)
 
 
+class SortedKeys:
+    """Byte strings of one width, sorted into one ``bytes``: ``width`` bytes per key, where a
+    set of them would take about 100 (a UUID is 16 bytes, not a 36-character string).
+
+    Sorted in runs of :data:`RUN` keys; more than one run go to an anonymous temporary file
+    and are merged from it into the final bytes, so that making it takes little more than its
+    final size. Duplicates are kept (:meth:`duplicate` finds one).
+    """
+
+    __slots__ = ("_blob", "_count", "_width")
+    RUN = 1024
+    #: keys read at a time from each run while the runs are merged
+    READ = 128
+
+    def __init__(self, keys: Iterable[bytes], width: int) -> None:
+        self._width = width
+        run: list[bytes] = []
+        runs = 0
+        spill = None
+        try:
+            for key in keys:
+                if len(key) != width:
+                    raise ValueError(f"a key of {len(key)} bytes among keys of {width}")
+                run.append(key)
+                if len(run) == self.RUN:
+                    run.sort()
+                    if spill is None:
+                        spill = tempfile.TemporaryFile(prefix="sorted-keys-")  # noqa: SIM115
+                    spill.write(b"".join(run))
+                    runs += 1
+                    run.clear()
+            run.sort()
+            last = b"".join(run)
+            del run
+            if spill is None:
+                self._blob: bytes | bytearray = last
+            else:
+                spill.write(last)
+                spill.flush()
+                del last
+                self._blob = self._merged(spill.fileno(), runs + 1, spill.tell())
+        finally:
+            if spill is not None:
+                spill.close()
+        self._count = len(self._blob) // width
+
+    def _merged(self, fd: int, runs: int, size: int) -> bytearray:
+        """The sorted runs of the file ``fd`` (the last one may be shorter) merged."""
+        span = self.RUN * self._width
+        merged = bytearray(size)
+        at = 0
+        width = self._width
+        for key in heapq.merge(*(self._read(fd, r * span, min(span, size - r * span))
+                                 for r in range(runs))):
+            merged[at:at + width] = key
+            at += width
+        return merged
+
+    def _read(self, fd: int, offset: int, length: int) -> Iterator[bytes]:
+        block = self.READ * self._width
+        end = offset + length
+        while offset < end:
+            data = os.pread(fd, min(block, end - offset), offset)
+            if not data or len(data) % self._width:
+                raise ValueError("the sorted keys' temporary file is truncated")
+            offset += len(data)
+            yield from self._keys(data)
+
+    def _keys(self, blob: bytes | bytearray) -> Iterator[bytes]:
+        width = self._width
+        return (bytes(blob[at:at + width]) for at in range(0, len(blob), width))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> bytes:
+        if not 0 <= index < self._count:
+            raise IndexError("key index out of range")
+        at = index * self._width
+        return bytes(self._blob[at:at + self._width])
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._keys(self._blob)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, bytes) or len(key) != self._width:
+            return False
+        at = bisect.bisect_left(self, key)
+        return at < self._count and self[at] == key
+
+    def starting_with(self, prefix: bytes) -> Iterator[bytes]:
+        """The keys that start with ``prefix``, in order."""
+        at = bisect.bisect_left(self, prefix)
+        while at < self._count:
+            key = self[at]
+            if not key.startswith(prefix):
+                return
+            yield key
+            at += 1
+
+    def duplicate(self) -> bytes | None:
+        """A key held more than once (the first in order), or None."""
+        previous = None
+        for key in self:
+            if key == previous:
+                return key
+            previous = key
+        return None
+
+
+def uuid_key(value: str) -> bytes | None:
+    """The 16 bytes of a UUID given in canonical form (:func:`canonical_uuid`), else None."""
+    if not _CANONICAL_UUID.fullmatch(value):
+        return None
+    return bytes.fromhex(value.replace("-", ""))
+
+
+def _file_key(value: str) -> bytes:
+    return bytes.fromhex(canonical_uuid(value).replace("-", ""))
+
+
 class LinkedObjects:
     """The objects the events of an AIP may link, checked once before anything is written.
 
     Every content file UUID, the AIP's (also linked by an event that names no object), its
-    SIP's, its first representation's and the previous version's. The file UUIDs are kept as a
-    sorted list of the records' own strings (when canonical): 8 bytes per file, where a set
-    would take about 100.
+    SIP's, its first representation's and the previous version's. The file UUIDs are kept as
+    :class:`SortedKeys` of their 16 bytes: 16 bytes per file, in one pass over the files.
     """
 
     def __init__(self, desc: AipDescription) -> None:
         self.aip = canonical_uuid(desc.uuid)
-        self._files = sorted(canonical_uuid(f.uuid) for f in desc.files)
-        for previous, key in itertools.pairwise(self._files):
-            if previous == key:
-                raise ValueError(f"duplicate object UUID {key}")
+        self._files = SortedKeys((_file_key(f.uuid) for f in desc.files), 16)
+        twice = self._files.duplicate()
+        if twice is not None:
+            raise ValueError(f"duplicate object UUID {uuid.UUID(bytes=twice)}")
         if self.is_file(self.aip):
             raise ValueError(f"duplicate object UUID {self.aip}")
         self.others = {self.aip, sip_uuid_of(desc), representation_uuid(desc.uuid)}
@@ -121,8 +243,7 @@ class LinkedObjects:
 
     def is_file(self, key: str) -> bool:
         """Whether ``key`` (canonical) is the UUID of one of the content files."""
-        at = bisect.bisect_left(self._files, key)
-        return at < len(self._files) and self._files[at] == key
+        return uuid_key(key) in self._files
 
     def value(self, key: str, event: Event) -> str:
         """The identifier value of a linked object ("" is the AIP); dangling: refused."""
@@ -151,6 +272,6 @@ def checked(desc: AipDescription) -> LinkedObjects:
     return objects
 
 
-__all__ = ["LinkedObjects", "canonical_uuid", "checked", "event_type_uri", "lookup",
+__all__ = ["LinkedObjects", "SortedKeys", "canonical_uuid", "checked", "event_type_uri", "lookup",
            "object_links_of", "representation_uuid", "sip_object_uuid", "sip_uuid_of",
-           "timestamp"]
+           "timestamp", "uuid_key"]

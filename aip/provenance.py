@@ -14,21 +14,28 @@ signature file), pyHanko, clamd when it scanned, the organisation and the archiv
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
 
-from aip.model import EVENT_TYPES, Agent, ContentFile, Event
+from aip.model import EVENT_TYPES, Agent, ContentFile, Event, spooled_uuids
 from aip.premis import sip_object_uuid
+from aip.premis_checks import SortedKeys, canonical_uuid
 from preservation import SOFTWARE_NAME, __version__
 from preservation.findings import Finding, Report, Severity
+from preservation.findings_spool import SpooledSequence
 from sip.submission import SipKind, Submission, SubmittedFile
 
 NOT_CHECKED = "not checked"
 _PDF_UNCHECKED = ("PDF-ENCRYPTED", "PDF-NOT-CHECKED", "PDF-MALFORMED")
+_LOWER_HEX_64 = re.compile(r"[0-9a-f]{64}")
+#: width of :func:`_bytes_key`
+_KEY = 1 + 32 + 8
 
 _KIND_DESCRIPTION = {
     SipKind.BAGIT: "BagIt (RFC 8493)",
@@ -68,7 +75,9 @@ class _Story:
         self.events.append(Event(
             uuid=str(uuid.uuid4()), type=kind, type_uri=EVENT_TYPES[kind], datetime=self.when,
             outcome=outcome, detail=detail, outcome_detail=outcome_detail,
-            agent_uuids=tuple(a.uuid for a in agents), object_uuids=tuple(objects),
+            agent_uuids=tuple(a.uuid for a in agents),
+            object_uuids=objects if isinstance(objects, tuple | SpooledSequence)
+            else tuple(objects),
             object_roles=roles))
 
 
@@ -100,15 +109,15 @@ def ingest_provenance(
         responsible.append(Agent(str(uuid.uuid4()), actors.person, "person",
                                  role="implementer"))
 
-    new_files = _files_of_submission(submission, files)
-    by_path = _content_uuids(submission, files)
+    new = _NewFiles(submission, files)
+    new_files = new.uuids  # one sequence, shared by every event about each new file
     story = _Story(when)
     _validation(story, submission, [software, *responsible[1:]])
-    clamd = _virus_check(story, report, new_files, by_path, software)
+    clamd = _virus_check(story, submission, files, new_files, software)
     if clamd is not None:
         agents.append(clamd)
-    _format_identification(story, report, files, new_files, fido)
-    pyhanko = _signature_validation(story, submission, by_path, software)
+    _format_identification(story, report, new, fido)
+    pyhanko = _signature_validation(story, submission, files, software)
     if pyhanko is not None:
         agents.append(pyhanko)
     story.add("message digest calculation", "success",
@@ -146,19 +155,80 @@ def ingest_provenance(
     return (*agents, *responsible), tuple(story.events)
 
 
-def _files_of_submission(submission: Submission, files: Sequence[ContentFile]) -> list[str]:
-    """UUIDs of the content files whose bytes came in this submission."""
-    sent = {(f.sha256, f.size) for f in submission.content()}
-    return [f.uuid for f in files if (f.sha256, f.size) in sent]
+def _bytes_key(sha256: str, size: int) -> bytes:
+    """(SHA-256, size) as :data:`_KEY` bytes: equal exactly when both are (a digest that is not
+    64 lower-case hex digits is itself hashed, under another first byte)."""
+    if _LOWER_HEX_64.fullmatch(sha256):
+        digest = b"\x00" + bytes.fromhex(sha256)
+    else:
+        digest = b"\x01" + hashlib.sha256(sha256.encode("utf-8", "surrogatepass")).digest()
+    return digest + size.to_bytes(8, "big", signed=True)
 
 
-def _content_uuids(submission: Submission, files: Sequence[ContentFile]
-                   ) -> dict[str, list[str]]:
-    """Submission path of each content file -> the AIP file object(s) with its bytes."""
-    by_bytes: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for f in files:
-        by_bytes[(f.sha256, f.size)].append(f.uuid)
-    return {f.path: by_bytes.get((f.sha256, f.size), []) for f in submission.content()}
+class _NewFiles:
+    """The content files whose bytes came in this submission, in one pass over ``files``:
+    their UUIDs (spooled) and the formats identified among them.
+
+    The submission's (SHA-256, size) pairs are :class:`~aip.premis_checks.SortedKeys`, 41
+    bytes each, while the files are read; no set, no list of them is kept.
+    """
+
+    def __init__(self, submission: Submission, files: Sequence[ContentFile]) -> None:
+        self.identified = 0
+        self.puids: Counter[str] = Counter()
+        sent = SortedKeys((_bytes_key(f.sha256, f.size) for f in submission.content()), _KEY)
+
+        def chosen() -> Iterator[str]:
+            for f in files:
+                if _bytes_key(f.sha256, f.size) in sent:
+                    if f.format.puid:
+                        self.identified += 1
+                        self.puids[f.format.puid] += 1
+                    yield f.uuid
+
+        self.uuids = spooled_uuids(chosen())
+
+
+def _uuids_of_paths(submission: Submission, files: Sequence[ContentFile],
+                    paths: Iterable[str]) -> dict[str, list[str]]:
+    """Submission path of each of the content files at ``paths`` (a few: those a finding
+    names) -> the AIP file object(s) with its bytes, in ``files`` order."""
+    wanted = set(paths)
+    if not wanted:
+        return {}
+    keys: dict[str, tuple[str, int]] = {}
+    for f in submission.content():
+        if f.path in wanted:
+            keys[f.path] = (f.sha256, f.size)
+    by_bytes: dict[tuple[str, int], list[str]] = {key: [] for key in keys.values()}
+    for cf in files:
+        found = by_bytes.get((cf.sha256, cf.size))
+        if found is not None:
+            found.append(cf.uuid)
+    return {path: by_bytes[key] for path, key in keys.items()}
+
+
+def _pdf_objects(submission: Submission, files: Sequence[ContentFile]) -> Sequence[str]:
+    """The AIP file object(s) with the bytes of each PDF of the submission, PDF by PDF in the
+    submission's order, each PDF's in ``files`` order (spooled).
+
+    A join in :class:`~aip.premis_checks.SortedKeys`: the PDFs' (SHA-256, size), then (that,
+    position, UUID bytes) of the files with such bytes; the UUIDs come back canonical.
+    """
+    pdfs = SortedKeys((_bytes_key(f.sha256, f.size) for f in submission.content()
+                       if _is_pdf(submission, f)), _KEY)
+    matches = SortedKeys((key + at.to_bytes(8, "big") + uuid.UUID(canonical_uuid(cf.uuid)).bytes
+                          for at, cf in enumerate(files)
+                          if (key := _bytes_key(cf.sha256, cf.size)) in pdfs), _KEY + 8 + 16)
+    del pdfs
+
+    def uuids() -> Iterator[str]:
+        for f in submission.content():
+            if _is_pdf(submission, f):
+                for match in matches.starting_with(_bytes_key(f.sha256, f.size)):
+                    yield str(uuid.UUID(bytes=match[-16:]))
+
+    return spooled_uuids(uuids())
 
 
 def _validation(story: _Story, submission: Submission, agents: Sequence[Agent]) -> None:
@@ -181,9 +251,10 @@ def _with_code(report: Report, *codes: str) -> list[Finding]:
     return [f for f in report.findings if f.code in codes]
 
 
-def _virus_check(story: _Story, report: Report, new_files: list[str],
-                 by_path: dict[str, list[str]], software: Agent) -> Agent | None:
+def _virus_check(story: _Story, submission: Submission, files: Sequence[ContentFile],
+                 new_files: Sequence[str], software: Agent) -> Agent | None:
     """One event for the scan (or for why there was none); files clamd refused get theirs."""
+    report = submission.report
     scanned = _with_code(report, "VIRUS-SCANNED")
     if not scanned:
         reasons = [f.params.get("reason", "") for f in _with_code(report, "VIRUS-NOT-CHECKED")]
@@ -199,7 +270,9 @@ def _virus_check(story: _Story, report: Report, new_files: list[str],
               f"{scanned[-1].params.get('count', '?')} file(s) scanned by {engine}; "
               + (f"found: {', '.join(f.params.get('signature', '') for f in found)}" if found
                  else "no virus found"), [clamd, software], new_files)
-    for finding in _with_code(report, "VIRUS-FILE-NOT-CHECKED"):
+    refused = _with_code(report, "VIRUS-FILE-NOT-CHECKED")
+    by_path = _uuids_of_paths(submission, files, (f.location.path or "" for f in refused))
+    for finding in refused:
         objects = by_path.get(finding.location.path or "", [])
         if objects:
             story.add("virus check", NOT_CHECKED, "clamd did not scan this file",
@@ -207,22 +280,19 @@ def _virus_check(story: _Story, report: Report, new_files: list[str],
     return clamd
 
 
-def _format_identification(story: _Story, report: Report, files: Sequence[ContentFile],
-                           new_files: list[str], fido: Agent) -> None:
-    mine = set(new_files)
-    chosen = [f for f in files if f.uuid in mine]
-    identified = [f for f in chosen if f.format.puid]
-    puids = Counter(f.format.puid for f in identified)
+def _format_identification(story: _Story, report: Report, new: _NewFiles,
+                           fido: Agent) -> None:
+    chosen = len(new.uuids)
     if _with_code(report, "FMT-IDENTIFIER-UNAVAILABLE"):
         outcome = NOT_CHECKED
     else:
-        outcome = "success" if len(identified) == len(chosen) else "warning"
-    listing = ", ".join(f"{p} ×{n}" for p, n in sorted(puids.items()) if p)
+        outcome = "success" if new.identified == chosen else "warning"
+    listing = ", ".join(f"{p} ×{n}" for p, n in sorted(new.puids.items()) if p)
     story.add("format identification", outcome,
               "PRONOM identification with fido (signature, container and extension matches; "
               "the basis of each match is in the file's formatNote)",
-              f"{len(identified)} of {len(chosen)} file(s) identified"
-              + (f": {listing}" if listing else ""), [fido], new_files)
+              f"{new.identified} of {chosen} file(s) identified"
+              + (f": {listing}" if listing else ""), [fido], new.uuids)
 
 
 def _is_pdf(submission: Submission, f: SubmittedFile) -> bool:
@@ -232,9 +302,9 @@ def _is_pdf(submission: Submission, f: SubmittedFile) -> bool:
 
 
 def _signature_validation(story: _Story, submission: Submission,
-                          by_path: dict[str, list[str]], software: Agent) -> Agent | None:
+                          files: Sequence[ContentFile], software: Agent) -> Agent | None:
     """One event per signed PDF (or unreadable PDF); one "no signed PDFs" event otherwise."""
-    pdfs = [f for f in submission.content() if _is_pdf(submission, f)]
+    pdfs = sum(1 for f in submission.content() if _is_pdf(submission, f))
     if not pdfs:
         story.add("digital signature validation", "success",
                   "PDF digital signatures (PAdES / PKCS#7) of the content files",
@@ -247,8 +317,11 @@ def _signature_validation(story: _Story, submission: Submission,
         if finding.location.path and (finding.code.startswith("SIG-PDF-")
                                       or finding.code in _PDF_UNCHECKED):
             findings[finding.location.path].append(finding)
+    by_path = _uuids_of_paths(submission, files, findings)
     signed = 0
-    for f in pdfs:
+    for f in submission.content():
+        if not _is_pdf(submission, f):
+            continue
         objects = by_path.get(f.path, [])
         mine = [x for x in findings.get(f.path, []) if x.code != "SIG-PDF-EMPTY-FIELD"]
         if not mine or not objects:
@@ -261,8 +334,8 @@ def _signature_validation(story: _Story, submission: Submission,
     if not signed:
         story.add("digital signature validation", "success",
                   "PDF digital signatures (PAdES / PKCS#7) of the content files",
-                  f"no signed PDFs among {len(pdfs)} PDF file(s)", [pyhanko, software],
-                  [u for f in pdfs for u in by_path.get(f.path, [])])
+                  f"no signed PDFs among {pdfs} PDF file(s)", [pyhanko, software],
+                  _pdf_objects(submission, files))
     return pyhanko
 
 
