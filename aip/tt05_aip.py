@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
+from aip import model
 from aip.model import (
     AipDescription,
     ContentFile,
@@ -45,6 +47,11 @@ from aip.model import (
     PayloadFile,
     PreviousVersion,
     ReusableFile,
+    content_file_fields,
+    content_file_from_fields,
+    payload_fields,
+    payload_from_fields,
+    spooled_payload,
 )
 from aip.premis import write_premis_package, write_premis_representation
 from aip.tt05_aip_mets import (
@@ -77,8 +84,10 @@ from aip.tt05_aip_staging import (
 from preservation import SOFTWARE_NAME, __version__
 from preservation.errors import PreservationError
 from preservation.fonds import MAX_CODE, code_is_valid
+from preservation.spooled import fields_of, from_fields, spooled
 from preservation.timeutil import VIETNAM
 from sip.submission import Submission, SubmittedFile
+from sip.tt05 import Tt05DocumentRecord
 from sip.tt05_mets_writer import MetsHeader, WrittenFile
 from sip.tt05_model import PackageKind
 from sip.tt05_xml import IdMaker, mime_type
@@ -119,24 +128,34 @@ def package_directory_name(objid: str) -> str:
     return objid.replace(":", "_")
 
 
-@dataclass(frozen=True)
+#: a data file as rep1's METS lists it: (AIP path, size, SHA-256, MIME type, original name)
+_Data = tuple[str, int, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class _Document:
     record: str  # AIP path of its record
-    values: Mapping[str, str] | None  # the AIP record's values; None: carried by reference
-    data: tuple[str, ...]  # AIP paths of its data files
+    #: index of its document in the SIP's record (``submission.tt05.documents``), whose AIP
+    #: record values are made when the record is written; None: carried by reference
+    source: int | None
+    ordinal: int  # its docOrdinal
+    data: tuple[_Data, ...]  # its data files
 
 
 @dataclass(frozen=True)
 class Tt05Plan:
-    """Names and records of a TT05 AIP, decided before anything is written."""
+    """Names and records of a TT05 AIP, decided before anything is written.
+
+    ``documents`` and ``content`` have an entry per document and per data file: spooled
+    sequences (:mod:`preservation.spooled`), read in several passes."""
 
     kind: PackageKind
     arc_file_code: str
     file_code: str
-    documents: tuple[_Document, ...]
-    content: tuple[tuple[ContentFile, PayloadFile], ...]  # every data file, carried ones too
-    carried_records: tuple[PayloadFile, ...]
-    unlinked: tuple[str, ...]  # AIP paths of data files no record describes
+    documents: Sequence[_Document]
+    content: Sequence[tuple[ContentFile, PayloadFile]]  # every data file, carried ones too
+    carried_records: Sequence[PayloadFile]
+    unlinked: Sequence[_Data]  # data files no record describes
 
 
 @dataclass(frozen=True)
@@ -180,7 +199,7 @@ def _owner(name: str, records: Collection[str]) -> str | None:
 
 def _carried_documents(previous: PreviousVersion | None, names: _Names
              ) -> tuple[list[_Document], list[tuple[ContentFile, PayloadFile]],
-                        list[PayloadFile], list[str]]:
+                        list[PayloadFile], list[_Data]]:
     """The previous version's documents a supplement carries by reference, each with its
     record and every data file: as the previous version's rep1 METS ties them when it was read
     (:class:`PreviousTt05`), else by the names :func:`_names` gives. Data files no record
@@ -192,6 +211,7 @@ def _carried_documents(previous: PreviousVersion | None, names: _Names
                and _RECORD.match(f.bag_path.removeprefix("data/" + REP_RECORDS))}
     data = {f.bag_path: f for f in previous.files if f.bag_path.startswith("data/" + REP_DATA)}
     content = [carried(f, f.bag_path.removeprefix("data/" + REP_DATA)) for f in data.values()]
+    listed = {"data/" + cf.aip_path: _data(cf) for cf, _ in content}
     ties = (previous.documents if isinstance(previous, PreviousTt05)
             else _ties_by_name(records, data))
     documents: list[_Document] = []
@@ -204,10 +224,11 @@ def _carried_documents(previous: PreviousVersion | None, names: _Names
             continue  # a record without data (or data without record): not a document here
         claimed.update(files)
         path = record.bag_path.removeprefix("data/")
-        documents.append(_Document(path, None, tuple(p.removeprefix("data/") for p in files)))
+        documents.append(_Document(path, None, len(documents) + 1,
+                                   tuple(listed[p] for p in files)))
         kept.append(PayloadFile(path, None, record.size, record.sha256.lower(), "metadata",
                                 stored_key=record.stored_key))
-    unlinked = sorted(p.removeprefix("data/") for p in data if p not in claimed)
+    unlinked = [listed[p] for p in sorted(p for p in data if p not in claimed)]
     names.take([d.record for d in documents] + [cf.aip_path for cf, _ in content])
     return documents, content, kept, unlinked
 
@@ -234,27 +255,62 @@ def plan_tt05(submission: Submission, *, archive_code: str,
     file_code = record.file_code or ""
     arc = arc_file_code(archive_code, file_code)
     names = _Names()
-    documents, content, carried_records, unlinked = _carried_documents(previous, names)
-    by_path = {f.path: f for f in submission.content()}
+    carried_documents, carried_content, carried_records, unlinked = _carried_documents(
+        previous, names)
+    # the keyed lookup of a document's files (held while planning only): a file a document
+    # names moves from ``unused`` to ``used``, so what stays in ``unused`` is no record's
+    unused = {f.path: f for f in submission.content()}
+    used: dict[str, SubmittedFile] = {}
     prefix = f"{submission.package_prefix}/" if submission.package_prefix else ""
-    used: set[str] = set()
-    for doc in record.documents:
-        ordinal = len(documents) + 1
-        files = [by_path[prefix + rel] for rel in doc.data_files if prefix + rel in by_path]
-        record_path, data_paths = _names(doc.ead_doc, [f.path for f in files], ordinal, names,
-                                         prefix)
-        documents.append(_Document(record_path, document_values(doc.fields, arc, ordinal),
-                                   tuple(data_paths)))
-        for f, path in zip(files, data_paths, strict=True):
-            content.append(_content(submission, f, path))
-            used.add(f.path)
-    for f in submission.content():  # not described by any record (not expected when valid)
-        if f.path not in used:
-            path = _free_sequence_names(names, len(content) + 1, [f.path], "")[1][0]
-            content.append(_content(submission, f, path))
-            unlinked.append(path)
-    return Tt05Plan(record.kind, arc, file_code, tuple(documents), tuple(content),
-                    tuple(carried_records), tuple(unlinked))
+    count = len(carried_content)  # data files named so far
+
+    def files_of(doc: Tt05DocumentRecord) -> list[SubmittedFile]:
+        files = []
+        for rel in doc.data_files:
+            f = used.get(prefix + rel) or unused.pop(prefix + rel, None)
+            if f is not None:
+                used[f.path] = f
+                files.append(f)
+        return files
+
+    def named() -> Iterator[_Document]:
+        """Every document, its names decided (the carried ones, then the SIP's, in order)."""
+        nonlocal count
+        yield from carried_documents
+        for source, doc in enumerate(record.documents):
+            ordinal = len(carried_documents) + source + 1
+            files = files_of(doc)
+            record_path, data_paths = _names(doc.ead_doc, [f.path for f in files], ordinal,
+                                             names, prefix)
+            yield _Document(record_path, source, ordinal,
+                            tuple(_data_of(submission, f, path)
+                                  for f, path in zip(files, data_paths, strict=True)))
+            count += len(files)
+
+    documents = spooled(named(), fields_of, from_fields(_Document), keep=model.KEEP,
+                        what="AIP document")
+    loose: list[tuple[SubmittedFile, str]] = []
+    for f in unused.values():  # not described by any record (not expected when valid)
+        path = _free_sequence_names(names, count + len(loose) + 1, [f.path], "")[1][0]
+        loose.append((f, path))
+        unlinked.append(_data_of(submission, f, path))
+    unused.clear()
+
+    def content() -> Iterator[tuple[ContentFile, PayloadFile]]:
+        """Every data file: the carried ones, each new document's, then the loose ones."""
+        yield from carried_content
+        for d in documents:
+            if d.source is not None:
+                files = files_of(record.documents[d.source])
+                for f, data in zip(files, d.data, strict=True):
+                    yield _content(submission, f, data[0])
+        for f, path in loose:
+            yield _content(submission, f, path)
+
+    return Tt05Plan(record.kind, arc, file_code, documents,
+                    spooled(content(), _pair_fields, _pair_from_fields, keep=model.KEEP,
+                            what="AIP content file"),
+                    carried_records, unlinked)
 
 
 def _names(ead_doc: str, data: list[str], ordinal: int, names: _Names, prefix: str
@@ -285,12 +341,35 @@ def _free_sequence_names(names: _Names, n: int, data: list[str], record: str
         n += 1
 
 
+def _format(submission: Submission, f: SubmittedFile) -> FormatId:
+    return submission.formats.get(f.path) or FormatId(None, basis="not identified")
+
+
 def _content(submission: Submission, f: SubmittedFile, path: str
              ) -> tuple[ContentFile, PayloadFile]:
-    fmt = submission.formats.get(f.path) or FormatId(None, basis="not identified")
+    fmt = _format(submission, f)
     cf = ContentFile(str(uuid.uuid4()), path, f.original_name, f.size, f.sha256, fmt,
                      fmt.mime or mime_type(path))
     return cf, PayloadFile(path, f.fs_path, f.size, f.sha256, "content", f.original_name, fmt)
+
+
+def _data_of(submission: Submission, f: SubmittedFile, path: str) -> _Data:
+    """What rep1's METS says of the data file ``f`` named ``path`` (as :func:`_content`)."""
+    return path, f.size, f.sha256, _format(submission, f).mime or mime_type(path), \
+        f.original_name
+
+
+def _data(cf: ContentFile) -> _Data:
+    return cf.aip_path, cf.size, cf.sha256, cf.mime, cf.original_name
+
+
+def _pair_fields(pair: tuple[ContentFile, PayloadFile]) -> tuple[Any, ...]:
+    """A content file and its payload file as plain values, for a spooled sequence."""
+    return content_file_fields(pair[0]), payload_fields(pair[1])
+
+
+def _pair_from_fields(values: tuple[Any, ...]) -> tuple[ContentFile, PayloadFile]:
+    return content_file_from_fields(values[0]), payload_from_fields(values[1])
 
 
 def _written(item: PayloadFile, base: str = "", mime: str | None = None) -> WrittenFile:
@@ -299,24 +378,40 @@ def _written(item: PayloadFile, base: str = "", mime: str | None = None) -> Writ
 
 
 def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
-               staging: Path) -> list[PayloadFile]:
-    """Write every metadata file of the AIP into staging; return the whole payload.
+               staging: Path) -> Sequence[PayloadFile]:
+    """Write every metadata file of the AIP into staging; return the whole payload (the content
+    files, the carried records, the new records, then the other metadata files), spooled.
 
-    PREMIS and both METS files are streamed (:func:`aip.tt05_aip_staging.write_streamed`):
-    their size does not decide the memory an ingest needs.
+    PREMIS, both METS files and the document records are streamed or written one at a time
+    (:func:`aip.tt05_aip_staging.write_streamed`): their number and size do not decide the
+    memory an ingest needs.
     """
     title = desc.label
     ead = write(staging, EAD, package_record(
         plan.kind, package_values(plan.kind, submission.tt05.fields if submission.tt05 else {},
                                   plan.arc_file_code, len(plan.documents))))
-    records = {d.record: write(staging, d.record, document_record(d.values))
-               for d in plan.documents if d.values is not None}
-    records.update({r.aip_path: r for r in plan.carried_records})
+    sip_documents = submission.tt05.documents if submission.tt05 else ()
+    carried_records = {r.aip_path: r for r in plan.carried_records}
+
+    def record_files() -> Iterator[PayloadFile]:
+        """Each document's record, in order: written now (its values made and dropped one
+        document at a time), or carried by reference."""
+        for d in plan.documents:
+            if d.source is None:
+                yield carried_records[d.record]
+            else:
+                values = document_values(sip_documents[d.source].fields, plan.arc_file_code,
+                                         d.ordinal)
+                yield write(staging, d.record, document_record(values))
+
+    records = spooled(record_files(), payload_fields, payload_from_fields, keep=model.KEEP,
+                      what="AIP record")
     schemas = [write(staging, f"schemas/{name}", schema_file(name, packaged))
                for name, packaged in METS_SCHEMAS.items()]
     schemas += [write(staging, f"schemas/{name}", schema_bytes(name))
                 for name in AIP_RECORD_SCHEMAS]
-    evidence = [*producer_metadata(submission), *submission_evidence(staging, submission)]
+    evidence = spooled_payload(chain(producer_metadata(submission),
+                                     submission_evidence(staging, submission)))
     premis = write_streamed(staging, PREMIS, lambda path: write_premis_package(path, desc))
     premis_rep = write_streamed(staging, PREMIS_REP,
                             lambda path: write_premis_representation(path, desc, "rep1"))
@@ -329,15 +424,15 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
                    fonds_code=desc.fonds_code or None, agency=None, file_code=plan.file_code,
                    label=title),
         record_status=desc.record_status, custodian=desc.organisation)
-    content = {cf.aip_path: (cf, p) for cf, p in plan.content}
     base = REP + "/"
-    documents = _Documents(plan.documents, records, content, base)
-    unlinked = [_written(content[p][1], base, content[p][0].mime) for p in plan.unlinked]
+    documents = _Documents(plan.documents, records, base)
+    unlinked = [_data_written(d, base) for d in plan.unlinked]
+    loose_names = {d[0].removeprefix(base): d[4] for d in plan.unlinked}
 
     def original_name(rel: str) -> str | None:
-        """The producer's name of a data file (FLocat xlink:title)."""
-        found = content.get(base + rel)
-        return found[0].original_name if found else None
+        """The producer's name of a data file no record describes (FLocat xlink:title); a
+        document's data files bring theirs (:attr:`AipDocument.originals`)."""
+        return loose_names.get(rel)
 
     rep = write_streamed(staging, f"{REP}/METS.xml", lambda path: write_aip_rep_mets(
         path, head, ids, documents, premis=_written(premis_rep, base), unlinked=unlinked,
@@ -345,25 +440,30 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
     mets = write_streamed(staging, "METS.xml", lambda path: write_aip_root_mets(
         path, head, ids, ead=_written(ead), schemas=[_written(s) for s in schemas],
         rep=_written(rep), premis=_written(premis),
-        documentation=[_written(e) for e in evidence]))
-    return [*(p for _, p in plan.content), *plan.carried_records,
-            *(records[d.record] for d in plan.documents if d.values is not None),
-            ead, *schemas, *evidence, premis, premis_rep, rep, mets]
+        documentation=_WrittenFiles(evidence)))
+    new_records = (r for d, r in zip(plan.documents, records, strict=True)
+                   if d.source is not None)
+    return spooled_payload(chain((p for _, p in plan.content), plan.carried_records,
+                                 new_records, (ead,), schemas, evidence,
+                                 (premis, premis_rep, rep, mets)))
 
 
 class _Documents(Sequence[AipDocument]):
     """The rep1 METS documents of a plan, made when read (the METS writer reads them in several
     passes; a list of them would hold a few hundred bytes per document)."""
 
-    def __init__(self, documents: Sequence[_Document], records: Mapping[str, PayloadFile],
-                 content: Mapping[str, tuple[ContentFile, PayloadFile]], base: str) -> None:
+    def __init__(self, documents: Sequence[_Document], records: Sequence[PayloadFile],
+                 base: str) -> None:
         self._documents = documents
         self._records = records
-        self._content = content
         self._base = base
 
     def __len__(self) -> int:
         return len(self._documents)
+
+    def __iter__(self) -> Iterator[AipDocument]:
+        for d, record in zip(self._documents, self._records, strict=True):
+            yield self._document(d, record)
 
     @overload
     def __getitem__(self, index: int) -> AipDocument: ...
@@ -374,8 +474,39 @@ class _Documents(Sequence[AipDocument]):
     def __getitem__(self, index: int | slice) -> AipDocument | Sequence[AipDocument]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        d = self._documents[index]
+        return self._document(self._documents[index], self._records[index])
+
+    def _document(self, d: _Document, record: PayloadFile) -> AipDocument:
         base = self._base
-        return AipDocument(d.record, _written(self._records[d.record], base),
-                           tuple(_written(self._content[p][1], base, self._content[p][0].mime)
-                                 for p in d.data))
+        return AipDocument(d.record, _written(record, base),
+                           tuple(_data_written(data, base) for data in d.data),
+                           originals=tuple(data[4] for data in d.data))
+
+
+class _WrittenFiles(Sequence[WrittenFile]):
+    """The METS file entries of payload files, made when read."""
+
+    def __init__(self, items: Sequence[PayloadFile]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[WrittenFile]:
+        return map(_written, self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> WrittenFile: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[WrittenFile]: ...
+
+    def __getitem__(self, index: int | slice) -> WrittenFile | Sequence[WrittenFile]:
+        if isinstance(index, slice):
+            return [_written(item) for item in self._items[index]]
+        return _written(self._items[index])
+
+
+def _data_written(data: _Data, base: str) -> WrittenFile:
+    path, size, sha256, mime, _ = data
+    return WrittenFile(path.removeprefix(base), size, sha256, mime)

@@ -14,15 +14,18 @@ equal an object of the previous version is not stored again. Its fetch line is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from aip import model
 from aip.model import FormatId, PayloadFile, PreviousVersion, ReusableFile
 from aip.renamed_names import RENAMED_NAMES, renamed_names_text
 from preservation import SOFTWARE_NAME, __version__
+from preservation.findings_spool import SpooledSequence
 from preservation.formats import format_fields, format_from_fields
 from preservation.hashing import sha256_bytes
 from preservation.manifest import (
@@ -36,12 +39,17 @@ from preservation.manifest import (
     manifest_text,
 )
 from preservation.signing import SigningIdentity, sign_detached
+from preservation.spooled import spooled
 from preservation.timestamps import timestamp_signature
 from preservation.timeutil import iso
 from preservation.xmlstream import HashingWriter
 
 FETCH = "fetch.txt"
 _LINES_PER_WRITE = 1024
+#: a payload of more runs already in bag-path order than this is sorted as a whole
+_MAX_RUNS = 32
+#: objects read ahead, over all runs, while the runs are merged
+_MERGE_WINDOW = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,22 +128,28 @@ def bag_info(ident: BagIdentity, oxum: str) -> list[tuple[str, str]]:
     return fields
 
 
-def staged(payload: Sequence[PayloadFile], previous: PreviousVersion | None
-           ) -> list[StagedObject]:
-    """Bag objects for the payload; identical bytes of the previous version are reused."""
+def staged(payload: Iterable[PayloadFile], previous: PreviousVersion | None, *,
+           keep: int | None = None) -> SpooledSequence[StagedObject]:
+    """Bag objects for the payload, in its order; identical bytes of the previous version are
+    reused. One pass: a spooled sequence (the first ``keep``, default :data:`aip.model.KEEP`,
+    in memory, the rest in a temporary file, :mod:`preservation.spooled`), never a list of
+    every object."""
     reusable: dict[tuple[str, int], ReusableFile] = {}
     for prev in previous.files if previous is not None else ():
         reusable.setdefault((prev.sha256.lower(), prev.size), prev)
-    out = []
-    for p in payload:
-        key = p.stored_key
-        if key is None:
-            match = reusable.get((p.sha256.lower(), p.size))
-            key = match.stored_key if match is not None else None
-        out.append(StagedObject("data/" + p.aip_path, None if key else p.source, p.size,
-                                p.sha256, p.role, original_name=p.original_name,
-                                format=p.format, stored_key=key))
-    return out
+
+    def objects() -> Iterator[StagedObject]:
+        for p in payload:
+            key = p.stored_key
+            if key is None and reusable:
+                match = reusable.get((p.sha256.lower(), p.size))
+                key = match.stored_key if match is not None else None
+            yield StagedObject("data/" + p.aip_path, None if key else p.source, p.size,
+                               p.sha256, p.role, original_name=p.original_name,
+                               format=p.format, stored_key=key)
+
+    return spooled(objects(), staged_fields, staged_from_fields,
+                   keep=model.KEEP if keep is None else keep, what="AIP object")
 
 
 def fetch_lines(objects: Iterable[StagedObject]) -> Iterator[str]:
@@ -148,6 +162,51 @@ def fetch_lines(objects: Iterable[StagedObject]) -> Iterator[str]:
 
 def _bag_path(o: StagedObject) -> str:
     return o.bag_path
+
+
+def _scan(payload: Iterable[StagedObject]) -> tuple[int, int, bool, list[int] | None]:
+    """One pass over the payload: its total size, its count, whether an object is reused, and
+    where each run already in bag-path order starts (None: more than :data:`_MAX_RUNS` runs)."""
+    size = count = 0
+    reused = False
+    starts: list[int] | None = [0]
+    last = ""
+    for o in payload:
+        size += o.size
+        reused = reused or bool(o.stored_key)
+        if starts is not None and count and o.bag_path < last:
+            if len(starts) < _MAX_RUNS:
+                starts.append(count)
+            else:
+                starts = None
+        last = o.bag_path
+        count += 1
+    return size, count, reused, starts
+
+
+def _in_bag_path_order(payload: Sequence[StagedObject], count: int, starts: list[int] | None
+                       ) -> Callable[[], Iterable[StagedObject]]:
+    """A fresh pass over ``payload`` sorted by bag path, each time it is called: the payload
+    itself when it is in order already, its sorted runs merged when it is made of a few (the
+    content, then each group of metadata files the builder writes), a sorted copy only when it
+    is not (the same order in every case: the sort and the merge are both stable)."""
+    if starts is None:
+        everything = sorted(payload, key=_bag_path)
+        return lambda: everything
+    if len(starts) == 1:
+        return lambda: payload
+    bounds = list(zip(starts, [*starts[1:], count], strict=True))
+    window = max(_MERGE_WINDOW // len(bounds), 16)
+    return lambda: heapq.merge(*(_window(payload, start, stop, window)
+                                 for start, stop in bounds), key=_bag_path)
+
+
+def _window(objects: Sequence[StagedObject], start: int, stop: int, size: int
+            ) -> Iterator[StagedObject]:
+    """``objects[start:stop]``, read ``size`` at a time (a spooled sequence reads a slice from
+    its nearest index mark: no pass from its first record)."""
+    for at in range(start, stop, size):
+        yield from objects[at:min(at + size, stop)]
 
 
 def _write_tag(staging: Path, name: str, text: str) -> StagedObject:
@@ -180,14 +239,14 @@ def write_bag(
     tsa_url: str = "",
 ) -> tuple[list[StagedObject], StagedObject, StagedObject]:
     """Write the tag files and the signature; return (tag files, tagmanifest, signature)."""
-    oxum = f"{sum(p.size for p in payload)}.{len(payload)}"
-    ordered = sorted(payload, key=_bag_path)  # once, for the manifest and fetch.txt
+    size, count, reused, starts = _scan(payload)
+    ordered = _in_bag_path_order(payload, count, starts)  # for the manifest and fetch.txt
     tags = [_write_tag(staging, "bagit.txt", BAGIT_TXT),
-            _write_tag(staging, "bag-info.txt", bag_info_text(bag_info(ident, oxum))),
+            _write_tag(staging, "bag-info.txt", bag_info_text(bag_info(ident, f"{size}.{count}"))),
             _write_lines(staging, MANIFEST,
-                         manifest_lines((o.bag_path, o.sha256) for o in ordered))]
-    if any(p.stored_key for p in payload):
-        tags.append(_write_lines(staging, FETCH, fetch_lines(ordered)))
+                         manifest_lines((o.bag_path, o.sha256) for o in ordered()))]
+    if reused:
+        tags.append(_write_lines(staging, FETCH, fetch_lines(ordered())))
     names = renamed_names_text(payload)
     if names:  # original names of renamed producer files: in the bag, signed (rebuild reads it)
         tags.append(_write_tag(staging, RENAMED_NAMES, names))

@@ -77,6 +77,9 @@ class AipDocument:
     key: str  # unique per document (its record path), for deterministic IDs
     record: WrittenFile
     data: tuple[WrittenFile, ...]
+    #: the producer's name of each data file (FLocat xlink:title), in ``data``'s order; None:
+    #: asked of the writer's ``original_names``
+    originals: tuple[str | None, ...] | None = None
 
 
 def _aip_header(root: etree._Element, head: AipHeader) -> None:
@@ -192,44 +195,52 @@ def _stub(item: WrittenFile) -> bool:
 
 
 class _RepFiles:
-    """The data files of rep1 in the order of its METS groups (several passes, no copies)."""
+    """The data files of rep1 in the order of its METS groups (several passes, no copies),
+    each with its producer's name."""
 
-    def __init__(self, documents: Sequence[AipDocument], unlinked: Sequence[WrittenFile]
-                 ) -> None:
+    def __init__(self, documents: Sequence[AipDocument], unlinked: Sequence[WrittenFile],
+                 original_names: OriginalNames) -> None:
         self.documents = documents
         self.unlinked = unlinked
+        self.original_names = original_names
 
     def described(self) -> Iterator[AipDocument]:
         """The documents with at least one data file (each has a dmdSec and a link div)."""
         return (doc for doc in self.documents if doc.data)
 
-    def data(self) -> Iterator[WrittenFile]:
+    def _named(self, doc: AipDocument, start: int = 0) -> Iterator[tuple[WrittenFile,
+                                                                         str | None]]:
+        originals = doc.originals
+        for k in range(start, len(doc.data)):
+            item = doc.data[k]
+            yield item, (originals[k] if originals is not None
+                         else self.original_names(item.rel))
+
+    def data(self) -> Iterator[tuple[WrittenFile, str | None]]:
         """The Data group: every document's first file, then the others, then the unlinked;
         ``X.fetch.txt`` stubs are in the Holeyfile group instead."""
         for doc in self.described():
             if not _stub(doc.data[0]):
-                yield doc.data[0]
+                yield next(self._named(doc))
         for doc in self.documents:
-            yield from (item for item in doc.data[1:] if not _stub(item))
-        yield from self.unlinked
+            yield from (named for named in self._named(doc, 1) if not _stub(named[0]))
+        yield from ((item, self.original_names(item.rel)) for item in self.unlinked)
 
-    def holey(self) -> Iterator[WrittenFile]:
+    def holey(self) -> Iterator[tuple[WrittenFile, str | None]]:
         for doc in self.documents:
-            yield from (item for item in doc.data if _stub(item))
+            yield from (named for named in self._named(doc) if _stub(named[0]))
 
 
-def _rep_body(head: AipHeader, ids: IdMaker, files: _RepFiles, premis: WrittenFile,
-              original_names: OriginalNames) -> Body:
+def _rep_body(head: AipHeader, ids: IdMaker, files: _RepFiles, premis: WrittenFile) -> Body:
     created = head.mets.created
 
-    def file_group(sink: XmlSink, role: str, use: str, items: Iterator[WrittenFile],
-                   md_id: str) -> None:
+    def file_group(sink: XmlSink, role: str, use: str,
+                   items: Iterator[tuple[WrittenFile, str | None]], md_id: str) -> None:
         with sink.open(mets_tag("fileGrp"), {"ID": ids(f"rep1:fileGrp:{role}"), "USE": use}
                        ) as grp:
-            for item in items:
+            for item, original in items:
                 el = add_file(grp, ids, item, created, f"{REP_DIR}/{item.rel}")
                 el.set("ADMID", md_id)
-                original = original_names(item.rel)
                 if original:
                     el[0].set(xlink_tag("title"), original)
                 sink.flush()
@@ -296,8 +307,8 @@ def aip_rep_mets(
     records could not be matched to them): listed in the Data group, in no MetadataLink div.
     ``original_names`` gives a data file's producer name (its FLocat ``xlink:title``).
     """
-    return document_tree(_rep_body(head, ids, _RepFiles(documents, unlinked), premis,
-                                   original_names))
+    return document_tree(_rep_body(head, ids, _RepFiles(documents, unlinked, original_names),
+                                   premis))
 
 
 def write_aip_rep_mets(
@@ -313,8 +324,8 @@ def write_aip_rep_mets(
     """Stream representations/rep1/METS.xml (see :func:`aip_rep_mets`) to ``path``, one
     document at a time; ``documents`` is read several times (one pass per METS section), so
     it may be a lazy sequence. Returns the file's size and SHA-256."""
-    return write_document(path, _rep_body(head, ids, _RepFiles(documents, unlinked), premis,
-                                          original_names))
+    return write_document(path, _rep_body(head, ids,
+                                          _RepFiles(documents, unlinked, original_names), premis))
 
 
 __all__ = ["AipDocument", "AipHeader", "OriginalNames", "aip_rep_mets", "aip_root_mets",

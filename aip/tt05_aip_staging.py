@@ -9,14 +9,15 @@ validation report are kept under ``submission/`` as evidence of what was receive
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from aip.model import ContentFile, FormatId, PayloadFile, ReusableFile
 from preservation.findings import Report
-from preservation.hashing import sha256_bytes
+from preservation.hashing import CHUNK, sha256_bytes
 from preservation.report_json import report_document, write_json
 from preservation.xmlstream import HashingWriter
 from sip.submission import FileRole, SipKind, Submission
@@ -50,6 +51,17 @@ def write(staging: Path, aip_path: str, data: bytes, mime: str = "application/xm
     return PayloadFile(aip_path, target, len(data), sha256_bytes(data), "metadata")
 
 
+def copy_file(staging: Path, aip_path: str, source: Path) -> PayloadFile:
+    """Copy ``source`` to ``staging/data/<aip_path>`` a chunk at a time, hashing as it goes
+    (a producer's manifest has a line per file: never read whole); a metadata payload file."""
+    target = staging / "data" / aip_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with source.open("rb") as src, target.open("wb") as dst:
+        out = HashingWriter(dst)
+        shutil.copyfileobj(src, out, CHUNK)
+    return PayloadFile(aip_path, target, out.size, out.sha256, "metadata")
+
+
 def write_streamed(staging: Path, aip_path: str,
                    writer: Callable[[Path], tuple[int, str]]) -> PayloadFile:
     """Stream a metadata file to ``staging/data/<aip_path>`` with ``writer`` (it writes the path
@@ -74,20 +86,19 @@ def schema_file(name: str, packaged: str | None = None) -> bytes:
     return (resources.files("preservation") / "schemas" / (packaged or name)).read_bytes()
 
 
-def producer_metadata(submission: Submission) -> list[PayloadFile]:
-    """The producer's METS, records, schemas and documentation, kept under submission/sip/.
+def producer_metadata(submission: Submission) -> Iterator[PayloadFile]:
+    """The producer's METS, records, schemas and documentation, kept under submission/sip/
+    (one at a time: a TT05 SIP has a record per document).
 
     Portable names keep their path (so the AIP stays readable without this software); any other
     name gets a sequence number, and its original path is recorded in METS and the catalog.
     """
-    out = []
     for n, f in enumerate((f for f in submission.files if f.role is FileRole.METADATA), 1):
         # a producer's own "renamed/" folder is renamed too: it would collide with ours
         keep = portable(f.path) and not f.path.startswith("renamed/")
         name = f.path if keep else f"renamed/{n:06d}{extension(f.path)}"
-        out.append(PayloadFile(f"submission/sip/{name}", f.fs_path, f.size, f.sha256, "metadata",
-                               original_name=f.path))
-    return out
+        yield PayloadFile(f"submission/sip/{name}", f.fs_path, f.size, f.sha256, "metadata",
+                          original_name=f.path)
 
 
 def submission_evidence(staging: Path, submission: Submission) -> list[PayloadFile]:
@@ -98,7 +109,7 @@ def submission_evidence(staging: Path, submission: Submission) -> list[PayloadFi
         for entry in sorted(root.iterdir(), key=lambda e: e.name):
             if (_PRODUCER_TAG_FILE.match(entry.name) and entry.is_file()
                     and not entry.is_symlink()):
-                out.append(write(staging, f"submission/{entry.name}", entry.read_bytes()))
+                out.append(copy_file(staging, f"submission/{entry.name}", entry))
     out.append(write_streamed(staging, VALIDATION_REPORT,
                               lambda path: write_report_json(path, submission.report)))
     return out
