@@ -29,12 +29,12 @@ import logging
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aip.builder import Actors, BuiltAip, PreviousVersion, StagedObject, build_aip
 from aip.ingest_fonds import chosen_fonds, registered_fonds
@@ -42,6 +42,8 @@ from aip.ingest_parallel import all_or_first_failure, each
 from aip.ingest_records import catalog_records, replication_event
 from aip.ingest_resuming import ResumingBackend
 from aip.ingest_reused import (
+    NONE_COPIED,
+    CopiedIn,
     bring_reused,
     has_reused,
     registered_copies,
@@ -80,6 +82,7 @@ from sip.validate import ValidationOptions, open_sip
 
 log = logging.getLogger(__name__)
 WORKERS = 4
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -215,14 +218,13 @@ def _built_and_stored(
 ) -> tuple[BuiltAip, tuple[CopyResult, ...]]:
     backends = [open_location(s.url, **s.options) for s in config.storage]
     abort = threading.Event()  # the first failure on any location stops them all
+    resuming = [ResumingBackend(b, staging, loc.name, abort)
+                for loc, b in zip(config.storage, backends, strict=True)]
     try:
         try:
             built = _build(config, submission, staging, identity, asked, fonds_code, clock)
-            copies = replicate_all(
-                built, config.storage,
-                [ResumingBackend(b, staging, loc.name, abort)
-                 for loc, b in zip(config.storage, backends, strict=True)], progress, clock,
-                registered_copies(catalog, built))
+            copies = replicate_all(built, config.storage, resuming, progress, clock,
+                                   registered_copies(catalog, built))
             agents = standard_agents(config.name, asked.archivist)
             replications = [replication_event(built.uuid, c, agents) for c in copies]
             # the history beside the AIP is written before the catalog row: a catalog rebuilt
@@ -237,6 +239,8 @@ def _built_and_stored(
             raise
         staging.remove()
     finally:
+        for lane in resuming:
+            lane.read_back.close()
         for backend in backends:
             backend.close()
     return built, copies
@@ -281,7 +285,7 @@ def replicate_all(built: BuiltAip, locations: Sequence[StorageConfig],
     once every lane has stopped, so that the caller's cleanup races with no put.
     """
     brought = bring_reused(built, locations, backends, registered, WORKERS)
-    own = [o for o in built.objects if stored_key(o) is None]  # the objects put, not reused
+    own = OwnObjects.of(built.objects)  # the objects put, not reused: a view, never a list
     with ThreadPoolExecutor(min(len(backends), WORKERS), "ingest-lane") as lanes:
         futures = [lanes.submit(replicate, built, own, loc, backend, progress, clock, copied)
                    for loc, backend, copied in zip(locations, backends, brought, strict=True)]
@@ -289,29 +293,55 @@ def replicate_all(built: BuiltAip, locations: Sequence[StorageConfig],
     return tuple(f.result() for f in futures)
 
 
-def replicate(built: BuiltAip, own: Sequence[StagedObject], loc: StorageConfig,
+@dataclass(frozen=True)
+class OwnObjects:
+    """The AIP's own objects (not reused from an earlier version), in ``built.objects`` order:
+    a filtered view that every pass (and every location's lane) iterates afresh, so that no
+    list of them is ever made; with the counts of :meth:`of`'s one pass over all of them."""
+
+    objects: Iterable[StagedObject]  # every object of the AIP (``built.objects``), re-iterable
+    count: int  # the AIP's own objects
+    bytes: int  # their size
+    every: int  # all objects, reused ones included
+
+    @classmethod
+    def of(cls, objects: Iterable[StagedObject]) -> OwnObjects:
+        count = size = every = 0
+        for obj in objects:
+            every += 1
+            if stored_key(obj) is None:
+                count += 1
+                size += obj.size
+        return cls(objects, count, size, every)
+
+    def __iter__(self) -> Iterator[StagedObject]:
+        return (obj for obj in self.objects if stored_key(obj) is None)
+
+
+def replicate(built: BuiltAip, own: OwnObjects, loc: StorageConfig,
               backend: ResumingBackend, progress: Progress, clock: Callable[[], datetime],
-              copied_in: Sequence[StagedObject] = ()) -> CopyResult:
+              copied_in: CopiedIn = NONE_COPIED) -> CopyResult:
     """Write one complete copy, make it durable, then read all of it back and verify it.
 
     The objects are put in a write session (``durable=False``: no flush per object), and
     ``backend.sync()`` comes before the read-back: it makes the whole copy durable at once
     (file://: one ``syncfs``; S3: nothing to do), and a failure to do so fails the ingest like
-    any other storage error. ``copied_in``: objects of the previous version that this location
-    lacked, copied in by :func:`bring_reused`; they count as objects written here. ``own``:
-    the AIP's own objects (not reused from an earlier version), in ``built.objects`` order.
+    any other storage error. ``copied_in``: the objects of the previous version that this
+    location lacked, copied in by :func:`bring_reused`; they count as objects written here.
+    ``own``: the AIP's own objects (not reused from an earlier version), in ``built.objects``
+    order, with their counts (shared by every location's lane).
     """
     store_copy(built, backend, loc.name, progress, own)
     backend.sync()
     verify_copy(built, backend, loc.name, progress)
-    written = [*own, *copied_in]
-    return CopyResult(location=loc.name, url=backend.describe(), objects=len(written),
-                      bytes=sum(o.size for o in written), verified_at=iso(clock()),
-                      reused=len(built.objects) - len(written), copied_in=len(copied_in))
+    written = own.count + copied_in.objects
+    return CopyResult(location=loc.name, url=backend.describe(), objects=written,
+                      bytes=own.bytes + copied_in.bytes, verified_at=iso(clock()),
+                      reused=own.every - written, copied_in=copied_in.objects)
 
 
 def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: Progress,
-               own: Sequence[StagedObject]) -> None:
+               own: Iterable[StagedObject]) -> None:
     """Put ``own``, every object of the AIP's own (not those reused from an earlier version,
     which :func:`bring_reused` checked), in a write session; the signature goes last, so a copy with
     a signature is complete. The caller syncs the location before it relies on the copy.
@@ -321,8 +351,12 @@ def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: P
     after the sync and compares its SHA-256 with the one validated, and any difference fails
     the ingest, whose cleanup deletes everything under the AIP's prefix. So the AIP is
     registered only if every object on every location has exactly the validated bytes, as when
-    each put hashed its stream; S3 servers still check each put's SHA-256 themselves."""
-    total = sum(o.size for o in own)
+    each put hashed its stream; S3 servers still check each put's SHA-256 themselves.
+
+    ``own`` is iterated lazily, never copied (an :class:`OwnObjects` knows its size in bytes;
+    any other iterable is summed in a pass of its own); the signature is the last object it
+    gives."""
+    total = own.bytes if isinstance(own, OwnObjects) else sum(o.size for o in own)
 
     def put(obj: StagedObject) -> None:
         if obj.source is None:
@@ -332,9 +366,22 @@ def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: P
                         sha256=obj.sha256, durable=False, verify_later=True)
         progress(f"store {name}", obj.size, total)
 
-    *body, signature = own
-    each(backend, put, body, WORKERS)
-    each(backend, put, [signature], WORKERS)
+    last: list[StagedObject] = []
+    each(backend, put, all_but_last(own, last), WORKERS)
+    if not last:
+        raise ValueError(f"copy {name}: the AIP {built.uuid} has no object of its own to store")
+    each(backend, put, last, WORKERS)
+
+
+def all_but_last(objects: Iterable[T], last: list[T]) -> Iterator[T]:
+    """Every item of ``objects`` but the last, lazily; the last is appended to ``last`` once
+    the others are all given (nothing is, for no items)."""
+    held: list[T] = []
+    for item in objects:
+        if held:
+            yield held.pop()
+        held.append(item)
+    last.extend(held)
 
 
 def verify_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: Progress

@@ -3,6 +3,7 @@ its files (with the key that holds each one's bytes), copies and events."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -31,11 +32,12 @@ def replication_event(aip_id: str, copy: CopyResult, agents: tuple[AgentRecord, 
 
 
 def catalog_records(
-    config: Config, built: BuiltAip, copies: tuple[CopyResult, ...],
+    config: Config, built: BuiltAip, copies: Sequence[CopyResult],
     replications: list[EventRecord],
-) -> tuple[AipRecord, list[FileRecord], list[CopyRecord], list[EventRecord]]:
+) -> tuple[AipRecord, Iterator[FileRecord], list[CopyRecord], list[EventRecord]]:
     """The catalog rows of a built and replicated AIP: its version facts, fonds and OBJID as
-    the builder described them (``built.description``), its files, copies and events."""
+    the builder described them (``built.description``), its files (a generator, for one pass:
+    :func:`file_records`), copies and events."""
     aid = built.uuid
     desc = built.description
     agent = f"{SOFTWARE_NAME} {__version__}"
@@ -49,16 +51,22 @@ def catalog_records(
         package_id=desc.package_uuid, previous_id=desc.previous_uuid,
         record_status=desc.record_status, fonds_code=desc.fonds_code,
         objid=desc.objid or f"urn:uuid:{aid}", arc_file_code=one_line(built.arc_file_code))
-    files = [FileRecord(aid, o.bag_path, o.role, o.size, o.sha256, o.original_name,
-                        o.format.puid if o.format else None,
-                        o.format.name if o.format else None, o.stored_key or None)
-             for o in built.objects]
     copy_records = [CopyRecord(aid, c.location, c.url, c.verified_at, "ok", c.verified_at)
                     for c in copies]
     events = [EventRecord(e.uuid, aid, e.type, iso(e.datetime), e.outcome, e.detail,
                           e.outcome_detail, None, agent) for e in desc.events]
     events.extend(replications)
-    return aip, files, copy_records, events
+    return aip, file_records(built), copy_records, events
+
+
+def file_records(built: BuiltAip) -> Iterator[FileRecord]:
+    """The catalog row of every object of the AIP, in ``built.objects`` order, one at a time
+    (the catalog inserts them in batches: never all of an AIP's files in memory at once)."""
+    aid = built.uuid
+    for o in built.objects:
+        yield FileRecord(aid, o.bag_path, o.role, o.size, o.sha256, o.original_name,
+                         o.format.puid if o.format else None,
+                         o.format.name if o.format else None, o.stored_key or None)
 
 
 def one_line(value: str) -> str:

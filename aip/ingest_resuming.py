@@ -5,6 +5,7 @@ what an interrupted attempt of the same ingest already stored kept instead of se
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -26,6 +27,65 @@ def same_object(backend: StorageBackend, info: ObjectInfo, size: int, sha256: st
         return sha256_stream(stream) == (sha256, size)
 
 
+class ReadKeys:
+    """The keys of one location whose bytes this run already read and checked (objects kept on
+    resume where HEAD gives no SHA-256), so that the read-back does not read them again.
+
+    Held out of memory, in a private temporary SQLite database (its page cache is bounded; the
+    file goes when it is closed), made at the first key: an ingest resumed after 100,000
+    objects were stored does not hold 100,000 keys. Only an optimisation: a key it cannot
+    record (the temporary folder unwritable) is simply read again by the read-back. Safe to use
+    from several threads at once.
+    """
+
+    def __init__(self) -> None:
+        self._db: sqlite3.Connection | None = None
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            if self._failed:
+                return
+            try:
+                if self._db is None:
+                    self._db = _private_database()
+                self._db.execute("INSERT OR IGNORE INTO keys VALUES (?)", (key,))
+            except sqlite3.Error as e:
+                log.warning("cannot note that %s was read already (%s): the read-back reads "
+                            "it again", key, e)
+                self._failed = True
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            if self._db is None or self._failed:
+                return False
+            try:
+                found = self._db.execute("SELECT 1 FROM keys WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error:
+                return False
+            return found is not None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _private_database() -> sqlite3.Connection:
+    """An empty temporary SQLite set of keys, deleted when closed (nothing made durable)."""
+    db = sqlite3.connect("", check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("CREATE TABLE keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 class Cancelled(Exception):
     """Work refused because the ingest already failed elsewhere (another object or location);
     the ingest raises that first failure, never this."""
@@ -41,9 +101,9 @@ class ResumingBackend(StorageBackend):
     deleted and stored anew — it belongs to this very AIP, which no catalog knows yet.
 
     Thread safety: an ingest writes all its locations at once, each with several threads. Each
-    location has its own ``ResumingBackend`` (``read_back`` is per location; adding to a set
-    is atomic); what they share is the staging folder, whose journal lines are written under
-    its lock (:meth:`Staging.note`), one whole line at a time, and the ``abort`` event: once
+    location has its own ``ResumingBackend`` (``read_back`` is per location, and locked);
+    what they share is the staging folder, whose journal lines are written under its lock
+    (:meth:`Staging.note`), one whole line at a time, and the ``abort`` event: once
     set (the first failure anywhere), every later ``put`` and ``open`` of every location of the
     ingest raises :class:`Cancelled` instead of working, so a failed ingest stops at once and
     its cleanup never races with a put still running.
@@ -57,8 +117,8 @@ class ResumingBackend(StorageBackend):
         self.staging = staging
         self.location = location
         self.abort = abort if abort is not None else threading.Event()
-        #: keys kept in this run after their bytes were read and checked
-        self.read_back: set[str] = set()
+        #: keys kept in this run after their bytes were read and checked (out of memory)
+        self.read_back = ReadKeys()
 
     def check_running(self) -> None:
         """Raise :class:`Cancelled` once the ingest has failed somewhere."""
@@ -115,4 +175,5 @@ class ResumingBackend(StorageBackend):
         return self.inner.describe()
 
     def close(self) -> None:
+        self.read_back.close()
         self.inner.close()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
 
 from aip.builder import BuiltAip, StagedObject
 from aip.ingest_parallel import each
@@ -18,6 +20,18 @@ from preservation.hashing import sha256_stream
 from preservation.storage import StorageBackend
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CopiedIn:
+    """What :func:`bring_reused` copied into one location: objects of the previous version it
+    lacked (they count as written for that copy), and their size in bytes."""
+
+    objects: int = 0
+    bytes: int = 0
+
+
+NONE_COPIED = CopiedIn()
 
 
 def stored_key(obj: StagedObject) -> str | None:
@@ -35,10 +49,10 @@ def registered_copies(catalog: Catalog, built: BuiltAip) -> dict[str, set[str]]:
 def bring_reused(built: BuiltAip, locations: Sequence[StorageConfig],
                  backends: Sequence[ResumingBackend],
                  registered: Mapping[str, Collection[str]], workers: int
-                 ) -> list[list[StagedObject]]:
+                 ) -> list[CopiedIn]:
     """Check that every object reused from an earlier version is on every location; copy in
     the ones a location added since lacks from another location that has them intact.
-    Returns, per location, the objects copied in.
+    Returns, per location, how many objects (and bytes) were copied in.
 
     ``registered`` maps the UUID of each AIP that holds reused objects (the first segment of
     their keys) to the locations where the catalog records a verified copy of it. A location
@@ -59,11 +73,13 @@ def bring_reused(built: BuiltAip, locations: Sequence[StorageConfig],
     are the earlier version's exact bytes under its own keys, which no cleanup of this AIP
     touches.
     """
-    reused = [o for o in built.objects if stored_key(o) is not None]
+    reused = (o for o in built.objects if stored_key(o) is not None)  # one lazy pass
+    first = next(reused, None)
     names = [loc.name for loc in locations]
-    copied: list[list[StagedObject]] = [[] for _ in backends]
-    if not reused or not backends:
-        return copied
+    if first is None or not backends:
+        return [NONE_COPIED for _ in backends]
+    counts = [0 for _ in backends]
+    sizes = [0 for _ in backends]
     lock = threading.Lock()
 
     def bring(obj: StagedObject) -> None:
@@ -81,12 +97,13 @@ def bring_reused(built: BuiltAip, locations: Sequence[StorageConfig],
             source = _copy_in(backend, names[index], key, obj, [
                 (names[i], backends[i]) for i in range(len(backends)) if present[i]])
             with lock:
-                copied[index].append(obj)
+                counts[index] += 1
+                sizes[index] += obj.size
             log.warning("copy %s lacked %s of the previous version: copied in from %s "
                         "(size and SHA-256 checked)", names[index], key, source)
 
-    each(backends[0], bring, reused, workers)
-    return copied
+    each(backends[0], bring, chain((first,), reused), workers)
+    return [CopiedIn(n, size) for n, size in zip(counts, sizes, strict=True)]
 
 
 def _copy_in(target: ResumingBackend, name: str, key: str, obj: StagedObject,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -123,6 +124,8 @@ class FondsCounts:
 
 
 R = TypeVar("R")
+#: Rows given to the driver's ``executemany`` at a time by :meth:`Catalog._insert`.
+INSERT_BATCH = 1000
 #: Called inside a fonds transaction after the row is written; raising rolls the row back.
 FondsHook = Callable[[FondsRecord], object]
 
@@ -253,6 +256,9 @@ class Catalog:
             self._insert("events", events)
 
     def _insert(self, table: str, records: Iterable[Any]) -> None:
+        """Insert every record of ``records`` (dataclasses of one kind) in one pass: any
+        iterable, a generator too, consumed ``INSERT_BATCH`` rows at a time, so that the files
+        of an AIP of 100,000 files are never all in memory at once (nor in the driver's)."""
         rows = iter(records)
         first = next(rows, None)
         if first is None:
@@ -261,7 +267,8 @@ class Catalog:
         sql = (f"INSERT INTO {table} ({', '.join(names)}) "
                f"VALUES ({', '.join('?' for _ in names)})")
         self._db.execute(sql, [getattr(first, n) for n in names])
-        self._db.executemany(sql, ([getattr(r, n) for n in names] for r in rows))
+        while batch := [[getattr(r, n) for n in names] for r in islice(rows, INSERT_BATCH)]:
+            self._db.executemany(sql, batch)
 
     # --- reading ---------------------------------------------------------------------------
 
