@@ -28,7 +28,7 @@ from __future__ import annotations
 import getpass
 import itertools
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -44,11 +44,10 @@ from aip.model import (
     PreviousVersion,
     ReusableFile,
     spooled_content_files,
-    spooled_payload,
 )
 from aip.premis import sip_object_uuid, write_premis_package, write_premis_representation
 from aip.provenance import ingest_provenance
-from aip.tt05_aip import PREMIS, PREMIS_REP, plan_tt05, tt05_objid, write_tt05
+from aip.tt05_aip import PREMIS, PREMIS_REP, tt05_objid, write_tt05
 from aip.tt05_aip_bag import (
     BagIdentity,
     StagedObject,
@@ -57,6 +56,7 @@ from aip.tt05_aip_bag import (
     staged_from_fields,
     write_bag,
 )
+from aip.tt05_aip_plan import plan_tt05
 from aip.tt05_aip_staging import (
     carried,
     extension,
@@ -184,7 +184,7 @@ def build_aip(
         return replace(desc, files=files, agents=agents, events=events)
 
     arc_code = ""
-    payload: Sequence[PayloadFile]
+    payload: Iterable[PayloadFile]  # one pass, read by staged(): spooled there, once
     if tt05:
         plan = plan_tt05(submission, archive_code=archive_code, previous=previous)
         arc_code = plan.arc_file_code
@@ -215,11 +215,12 @@ def _eark_payload(
     submission: Submission, desc: AipDescription, staging: Path,
     previous: PreviousVersion | None,
     described: Callable[[AipDescription, Sequence[ContentFile]], AipDescription],
-) -> tuple[Sequence[PayloadFile], AipDescription]:
+) -> tuple[Iterator[PayloadFile], AipDescription]:
     """The E-ARK-shaped AIP of an E-ARK SIP or a BagIt bag: content numbered in rep1/data.
 
     The content files are made in one pass and spooled (``desc.files``); the payload is
-    derived from them and the submission's content again, pass by pass, never held as a list.
+    derived from them and the submission's content again, pass by pass, never held as a list:
+    a single pass, read once by :func:`aip.tt05_aip_bag.staged` (which spools the objects).
     """
     content = submission.content()
     prefixed = _several_representations(content)
@@ -262,8 +263,7 @@ def _eark_payload(
     premis = write_streamed(staging, PREMIS_PATH, lambda path: write_premis_package(path, desc))
     mets = write_streamed(staging, "METS.xml",
                       lambda path: write_mets(path, desc, _metadata(premis)))
-    return spooled_payload(itertools.chain(
-        content_payload(), kept, (premis, premis_rep), schemas, (mets,))), desc
+    return itertools.chain(content_payload(), kept, (premis, premis_rep), schemas, (mets,)), desc
 
 
 def _several_representations(content: Sequence[SubmittedFile]) -> bool:

@@ -29,7 +29,7 @@ from typing import Any
 from lxml import etree
 
 from aip.builder import PreviousVersion, ReusableFile
-from aip.tt05_aip import PreviousTt05
+from aip.tt05_aip_plan import PreviousTt05
 from preservation.catalog import AipRecord, Catalog, FileRecord
 from preservation.config import Config
 from preservation.errors import RejectedError, StorageError, UsageError, XmlError
@@ -116,7 +116,7 @@ def previous_version(catalog: Catalog, request: VersionRequest, config: Config |
     """What the builder needs about the version to build on, and that version's fonds code.
 
     With ``config``, a supplement of a TT05 version also gets its documents as its rep1 METS
-    ties them (:class:`~aip.tt05_aip.PreviousTt05`), read from the first location that has it;
+    ties them (:class:`~aip.tt05_aip_plan.PreviousTt05`), read from the first location that has it;
     INGEST-PREVIOUS-METS-UNREADABLE when no location does. Without it, the TT05 builder ties
     the carried records to their files by name.
     """

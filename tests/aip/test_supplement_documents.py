@@ -14,7 +14,7 @@ from lxml import etree
 
 from aip.builder import Actors, BuiltAip, build_aip
 from aip.ingest import ingest
-from aip.tt05_aip import PreviousTt05, _free_sequence_names, _Names
+from aip.tt05_aip_plan import PreviousTt05, _free_sequence_names, _Names
 from aip.versions import SUPPLEMENT, VersionRequest, previous_documents, previous_version
 from preservation.errors import RejectedError
 from preservation.findings import Report
