@@ -13,6 +13,7 @@ import pytest
 from lxml import etree
 
 import aip.ingest as ingest_module
+import aip.ingest_replicate as replicate_module
 from aip.ingest import ingest
 from aip.ingest_staging import locked_folder
 from preservation.config import Config
@@ -138,7 +139,7 @@ def test_not_a_folder_is_a_usage_error(repo: Repository, tmp_path: Path) -> None
 def test_failure_after_first_copy_leaves_no_trace_and_rerun_succeeds(
         repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = tree_digest(transfer)
-    real_verify = ingest_module.verify_copy
+    real_verify = replicate_module.verify_copy
     calls: list[str] = []
 
     def verify_then_die(built: object, backend: object, name: str, progress: object) -> None:
@@ -147,7 +148,7 @@ def test_failure_after_first_copy_leaves_no_trace_and_rerun_succeeds(
         if name == "copy1":  # copy2 is written and verified at the same time, or stopped
             raise StorageError("injected failure after the first copy was written and verified")
 
-    monkeypatch.setattr(ingest_module, "verify_copy", verify_then_die)
+    monkeypatch.setattr(replicate_module, "verify_copy", verify_then_die)
     with pytest.raises(StorageError, match="injected"):
         run_ingest(repo, transfer)
     assert "copy1" in calls and set(calls) <= {"copy1", "copy2"}
@@ -157,7 +158,7 @@ def test_failure_after_first_copy_leaves_no_trace_and_rerun_succeeds(
     assert list((repo.config.work_dir / "ingest").iterdir()) == []
     assert tree_digest(transfer) == before
 
-    monkeypatch.setattr(ingest_module, "verify_copy", real_verify)
+    monkeypatch.setattr(replicate_module, "verify_copy", real_verify)
     result = run_ingest(repo, transfer)
     assert repo.catalog.aip_ids() == [result.aip_id]
 
@@ -173,7 +174,7 @@ def test_ingest_killed_midway_is_swept_by_the_ingest_of_another_transfer(
         staged.append(built.uuid)  # type: ignore[attr-defined]
         raise KeyboardInterrupt  # stands in for the kill; cleanup below is undone next
 
-    monkeypatch.setattr(ingest_module, "verify_copy", die)
+    monkeypatch.setattr(replicate_module, "verify_copy", die)
     monkeypatch.setattr(ingest_module, "_abandon", lambda *a, **k: None)  # as if killed
     with pytest.raises(KeyboardInterrupt):
         run_ingest(repo, transfer)
@@ -294,7 +295,7 @@ def test_every_copy_is_synced_before_it_is_verified_and_registered(
         repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = _deferred(repo.config)
     calls: list[tuple[str, str]] = []
-    real_sync, real_verify = FilesystemBackend.sync, ingest_module.verify_copy
+    real_sync, real_verify = FilesystemBackend.sync, replicate_module.verify_copy
     real_register = repo.catalog.register_aip
 
     def sync(self: FilesystemBackend) -> None:
@@ -311,7 +312,7 @@ def test_every_copy_is_synced_before_it_is_verified_and_registered(
         real_register(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(FilesystemBackend, "sync", sync)
-    monkeypatch.setattr(ingest_module, "verify_copy", verify)
+    monkeypatch.setattr(replicate_module, "verify_copy", verify)
     monkeypatch.setattr(repo.catalog, "register_aip", register)
     result = ingest(config, transfer, identity=repo.identity(), catalog=repo.catalog,
                     fonds=add_test_fonds(repo.catalog))

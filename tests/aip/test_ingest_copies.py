@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import aip.ingest as ingest_module
+import aip.ingest_replicate as replicate_module
 from aip.builder import BuiltAip
 from aip.ingest import IngestResult, ingest
 from aip.ingest_resuming import ResumingBackend
@@ -62,8 +63,8 @@ def test_objects_are_put_without_a_flush_each_and_each_copy_is_synced_before_its
     a syncfs of that location's own filesystem handle between its puts and its read-back."""
     events: list[tuple[str, object]] = []
     lock = threading.Lock()
-    real_fsync, real_store, real_verify = os.fsync, ingest_module.store_copy, \
-        ingest_module.verify_copy
+    real_fsync, real_store, real_verify = os.fsync, replicate_module.store_copy, \
+        replicate_module.verify_copy
 
     def fsync(fd: int) -> None:
         with lock:
@@ -90,8 +91,8 @@ def test_objects_are_put_without_a_flush_each_and_each_copy_is_synced_before_its
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(durability, "SYNCFS", syncfs)
-    monkeypatch.setattr(ingest_module, "store_copy", store)
-    monkeypatch.setattr(ingest_module, "verify_copy", verify)
+    monkeypatch.setattr(replicate_module, "store_copy", store)
+    monkeypatch.setattr(replicate_module, "verify_copy", verify)
     result = run(repo, transfer)
     assert repo.catalog.aip_ids() == [result.aip_id]
     for index, name in enumerate(("copy1", "copy2")):

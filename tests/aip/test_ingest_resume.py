@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import aip.ingest as ingest_module
+import aip.ingest_replicate as replicate_module
 from aip.ingest import IngestResult, ingest
 from aip.ingest_staging import OBJECT_LOG
 from preservation.audit import audit
@@ -66,7 +67,7 @@ def puts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
         return backend
 
     monkeypatch.setattr(ingest_module, "open_location", opened)
-    monkeypatch.setattr(ingest_module, "WORKERS", 1)
+    monkeypatch.setattr(replicate_module, "WORKERS", 1)
     yield done
 
 
@@ -205,6 +206,7 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 import aip.ingest as m
+import aip.ingest_replicate as r
 from preservation.repository import Repository
 
 home, source, count, marker = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
@@ -225,7 +227,7 @@ def opened(url, **options):
     return backend
 
 m.open_location = opened
-m.WORKERS = 1
+r.WORKERS = 1
 with Repository.open(home) as repo:
     m.ingest(repo.config, source, identity=repo.identity(), catalog=repo.catalog, fonds="TEST")
 """

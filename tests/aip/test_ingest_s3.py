@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import aip.ingest as ingest_module
+import aip.ingest_replicate as replicate_module
 from aip.ingest import ingest
 from preservation.errors import DeleteRefusedError, StorageError
 from preservation.repository import Repository, init_repository
@@ -53,7 +53,7 @@ def test_objects_on_an_object_lock_location_are_locked(locked_repo: Repository,
 def test_failed_ingest_on_locked_location_registers_nothing(
         locked_repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    real_store = ingest_module.store_copy
+    real_store = replicate_module.store_copy
     calls: list[str] = []
 
     def store_then_fail(built, backend, name, progress, own):  # type: ignore[no-untyped-def]
@@ -62,7 +62,7 @@ def test_failed_ingest_on_locked_location_registers_nothing(
         if name == "copy2":
             raise StorageError("injected failure after writing the locked copy")
 
-    monkeypatch.setattr(ingest_module, "store_copy", store_then_fail)
+    monkeypatch.setattr(replicate_module, "store_copy", store_then_fail)
     with locked_repo as repo, caplog.at_level(logging.ERROR), \
             pytest.raises(StorageError, match="injected"):
         ingest(repo.config, transfer, identity=repo.identity(), catalog=repo.catalog)

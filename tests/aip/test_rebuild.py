@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import aip.ingest as ingest_module
+import aip.ingest_replicate as replicate_module
 from aip.ingest import IngestResult, ingest
 from aip.rebuild import is_deleted, rebuild_catalog
 from aip.rebuild_copy import check_copy
@@ -322,7 +322,7 @@ def test_on_object_lock_the_leftovers_of_a_failed_ingest_are_not_registered(
     repo = locked_repo
     good = ingest(repo.config, make_sample_transfer(tmp_path / "good"),
                   identity=repo.identity(), catalog=repo.catalog, fonds=TEST_FONDS)
-    real_store = ingest_module.store_copy
+    real_store = replicate_module.store_copy
 
     def store_then_fail(built, backend, name, *args, **kwargs):  # type: ignore[no-untyped-def]
         real_store(built, backend, name, *args, **kwargs)
@@ -330,7 +330,7 @@ def test_on_object_lock_the_leftovers_of_a_failed_ingest_are_not_registered(
             raise StorageError("injected failure after writing the locked copy")
 
     with monkeypatch.context() as patch, pytest.raises(StorageError, match="injected"):
-        patch.setattr(ingest_module, "store_copy", store_then_fail)
+        patch.setattr(replicate_module, "store_copy", store_then_fail)
         ingest(repo.config, make_sample_transfer(tmp_path / "bad"), identity=repo.identity(),
                catalog=repo.catalog, fonds=TEST_FONDS)
     before = snapshot(repo.catalog)
