@@ -67,7 +67,9 @@ class ReadKeys:
             return found is not None
 
     def close(self) -> None:
+        """Delete the keys; a later :meth:`add` notes nothing (the read-back reads again)."""
         with self._lock:
+            self._failed = True
             if self._db is not None:
                 self._db.close()
                 self._db = None
