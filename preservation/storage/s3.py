@@ -213,10 +213,24 @@ class S3Backend(StorageBackend):
             else:
                 self._put_multipart(verifier, common)
         except (BotoCoreError, ClientError) as exc:
-            raise self._error(exc, key, "put") from exc
+            error = self._error(exc, key, "put")
+            if not (isinstance(error, ObjectExistsError) and self._ours(key, size, sha256)):
+                raise error from exc
+            # absent at the HEAD above, present now with our size and SHA-256: a request the
+            # client retried (a lost or garbled answer) after its first attempt was stored
+            log.info("put %s: stored by an earlier attempt of the same request", key)
         return ObjectInfo(
             key=key, size=size, sha256=sha256, retain_until=lock.until if lock else None
         )
+
+    def _ours(self, key: str, size: int, sha256: str) -> bool:
+        """Whether ``key`` now holds an object of this size recorded with this SHA-256 (one
+        that a put of these bytes stored: the server checked its checksum)."""
+        try:
+            info = self.head(key)
+        except StorageError:
+            return False
+        return info is not None and info.size == size and info.sha256 == sha256
 
     def _retention(self, retention: Retention | None) -> Retention | None:
         """The retention a put applies: the call's own, else the location's default, else none."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+import urllib3
 from botocore.awsrequest import AWSPreparedRequest, AWSRequest, AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 
@@ -450,3 +451,35 @@ def test_invalid_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigError) as caught:
         S3Backend("s3://bucket/p", region="us-east-1", **options)
     assert caught.value.code == "CONFIG-STORAGE-OPTION"
+
+
+@pytest.mark.s3
+def test_a_put_the_client_retried_after_it_was_stored_succeeds_once(
+    seaweedfs: SeaweedFS, s3_bucket: str, prefix: str
+) -> None:
+    """botocore retries a PUT whose answer was lost or garbled; the first attempt may have been
+    stored, so the retry's ``If-None-Match: *`` fails. The same bytes: the put succeeded.
+    Other bytes under the key: still refused as existing."""
+    raw = seaweedfs.client()
+    sent_twice: list[int] = []
+
+    def send_twice(request: AWSPreparedRequest, **_: Any) -> None:
+        """Send the signed request once ourselves (stored), then let botocore send it again."""
+        if "If-None-Match" not in request.headers or sent_twice:
+            return
+        body = request.body
+        data = body.getvalue() if isinstance(body, io.BytesIO) else body
+        answer = urllib3.PoolManager().request(request.method, request.url, body=data,
+                                               headers=dict(request.headers.items()),
+                                               retries=False)
+        sent_twice.append(answer.status)
+
+    raw.meta.events.register("before-send.s3.PutObject", send_twice)  # type: ignore[arg-type]
+    backend = location(f"s3://{s3_bucket}/{prefix}", raw)
+    info = backend.put("k", io.BytesIO(b"bytes"), size=5, sha256=sha256_hex(b"bytes"))
+    assert sent_twice == [200] and info.sha256 == sha256_hex(b"bytes")
+    with backend.open("k") as stream:
+        assert stream.read() == b"bytes"
+    with pytest.raises(ObjectExistsError):
+        put_bytes(backend, "k", b"other")
+    raw.close()
