@@ -15,9 +15,10 @@ from typing import Any
 # FormatId lives in the core (preservation/ must not import aip/); re-exported here
 from preservation.formats import FormatId as FormatId
 from preservation.formats import format_fields, format_from_fields
+from preservation.spooled import KEEP as SPOOL_KEEP
 from preservation.spooled import spooled
 
-KEEP = 1000
+KEEP = SPOOL_KEEP  # preservation.spooled.KEEP; a test may lower it here
 """Per-file records of an AIP (content files, payload, bag objects, file UUIDs of an event)
 kept in memory before the rest go to a temporary file (:mod:`preservation.spooled`); read at
 each call, so a test may lower it."""

@@ -24,6 +24,7 @@ from typing import Any
 from preservation.errors import NotFoundError, UsageError
 from preservation.findings import Report
 from preservation.paths import printable
+from preservation.spooled import KEEP as SPOOL_KEEP
 from preservation.spooled import spooled
 from sip.bagit_checks import SUPPORTED_ALGORITHMS, BagValidation
 from sip.bagit_tree import Hashed, Tree, describe_error
@@ -32,7 +33,7 @@ from sip.bagit_tree import walk as _walk
 __all__ = ["SUPPORTED_ALGORITHMS", "BagCheck", "PayloadFile", "validate_bag"]
 
 #: Payload files of a :class:`BagCheck` kept in memory; the rest are in a temporary file.
-KEEP = 1000
+KEEP = SPOOL_KEEP  # preservation.spooled.KEEP; a test may lower it here
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from preservation.findings import Report
 from preservation.formats import FormatId
+from preservation.spooled import KEEP as SPOOL_KEEP
 from preservation.spooled import spooled
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class SubmittedFile:
 
 #: Files of a submission kept in memory; the rest are in a temporary file (see
 #: :func:`preservation.spooled.spooled`).
-KEEP = 1000
+KEEP = SPOOL_KEEP  # preservation.spooled.KEEP; a test may lower it here
 
 
 def submitted_fields(f: SubmittedFile) -> tuple[Any, ...]:
