@@ -253,7 +253,7 @@ def _handover_row(number: int, package: ExportedPackage) -> HandoverPackage:
 def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
     """Move every finished file into ``out_dir`` without overwriting anything; all or nothing.
 
-    The files and ``out_dir`` are synced before this returns: the dissemination events
+    The files, ``out_dir`` and its parent are synced before this returns: the dissemination events
     recorded next never describe a handover a crash could still lose."""
     placed: list[Path] = []
     try:
@@ -264,6 +264,7 @@ def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
         for path in placed:
             fsync_file(path)
         fsync_directory(out_dir)
+        fsync_directory(out_dir.parent)  # a folder this export made is itself a new name
     except FileExistsError as e:
         for path in placed:
             path.unlink()
