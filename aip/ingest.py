@@ -159,7 +159,7 @@ def _validated_and_stored(
                 f"report: {report_path}", submission.report)
         fonds_code = registered_fonds(catalog, chosen_fonds(
             config, explicit=asked.fonds, previous=asked.previous_fonds, submission=submission))
-        refuse_mixed_kinds(catalog, asked.previous, submission)
+        refuse_mixed_kinds(asked.previous, submission)
         report_path = save_report(config, submission.report, source, clock())
         previous = asked.previous
         parameters = {"label": asked.label or "", "fonds": fonds_code,
@@ -201,9 +201,7 @@ def _built_and_stored(
             replications = [replication_event(built.uuid, c, agents) for c in copies]
             # the history beside the AIP is written before the catalog row: a catalog rebuilt
             # from storage registers only AIPs whose replication is recorded there
-            _publish_replications(backends, built.uuid, replications, agents)
-            for backend in backends:  # the events, on a location configured "deferred"
-                backend.sync()
+            _publish_replications(backends, built.uuid, replications, agents)  # each synced
             catalog.register_aip(*catalog_records(config, built, copies, replications))
         except BaseException:
             if catalog.aip(staging.uuid) is None:  # interrupted after the commit: keep it all
@@ -212,9 +210,7 @@ def _built_and_stored(
         staging.remove()
     finally:
         for lane in resuming:
-            lane.read_back.close()
-        for backend in backends:
-            backend.close()
+            lane.close()  # its keys read back, then its location
     return built, copies
 
 

@@ -120,7 +120,7 @@ def replicate(built: BuiltAip, own: OwnObjects, loc: StorageConfig,
 
 
 def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: Progress,
-               own: Iterable[StagedObject]) -> None:
+               own: OwnObjects) -> None:
     """Put ``own``, every object of the AIP's own (not those reused from an earlier version,
     which :func:`bring_reused` checked), in a write session; the signature goes last, so a copy with
     a signature is complete. The caller syncs the location before it relies on the copy.
@@ -132,10 +132,8 @@ def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: P
     registered only if every object on every location has exactly the validated bytes, as when
     each put hashed its stream; S3 servers still check each put's SHA-256 themselves.
 
-    ``own`` is iterated lazily, never copied (an :class:`OwnObjects` knows its size in bytes;
-    any other iterable is summed in a pass of its own); the signature is the last object it
-    gives."""
-    total = own.bytes if isinstance(own, OwnObjects) else sum(o.size for o in own)
+    ``own`` is iterated lazily, never copied; the signature is the last object it gives."""
+    total = own.bytes
 
     def put(obj: StagedObject) -> None:
         if obj.source is None:

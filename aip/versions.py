@@ -214,17 +214,15 @@ def aip_kind(kind_label: str) -> str:
     return "eark" if kind in ("eark", "bagit") else kind
 
 
-def refuse_mixed_kinds(catalog: Catalog, previous: PreviousVersion | None,
-                       submission: Submission) -> None:
+def refuse_mixed_kinds(previous: PreviousVersion | None, submission: Submission) -> None:
     """INGEST-VERSION-KIND-MISMATCH when ``submission`` would make a version of another kind
     of AIP than ``previous`` (call after validation, before building: nothing is written).
 
-    The kind is the ``source_kind`` :func:`previous_version` carried (``catalog`` is not read
+    The kind is the ``source_kind`` :func:`previous_version` carried (the catalog is not read
     again). A previous version whose kind is not recorded (an AIP rebuilt from a bag without
     ``Source-Kind``) is refused too, with INGEST-VERSION-KIND-UNKNOWN: whether the new version
     would keep the package's kind cannot be told, and a version is never built on a guess.
     """
-    del catalog  # kept for the callers' signature: the kind travels on ``previous``
     if previous is None:
         return
     verb = "supplement" if previous.mode == SUPPLEMENT else "replace"
