@@ -125,6 +125,10 @@ class Submission:
         until ``files`` is assigned anew."""
         content = self._content
         if content is None:
-            content = spooled_files(f for f in self.files if f.role is FileRole.CONTENT)
+            files = self.files
+            if all(f.role is FileRole.CONTENT for f in files):  # a plain bag: not spooled again
+                content = files
+            else:
+                content = spooled_files(f for f in files if f.role is FileRole.CONTENT)
             object.__setattr__(self, "_content", content)
         return content
