@@ -43,7 +43,6 @@ manifests already record it, and a second record here could only disagree with t
 from __future__ import annotations
 
 import errno
-import io
 import logging
 import os
 import stat
@@ -72,6 +71,7 @@ from preservation.storage.base import (
     check_prefix,
 )
 from preservation.storage.durability import Pending
+from preservation.storage.kernel_copy import kernel_copy
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class FilesystemBackend(StorageBackend):
             with os.fdopen(fd, "wb") as out:
                 # Errors reading the source propagate as the source's OSError (also from the
                 # kernel copy); only our own I/O is a StorageError.
-                if not (verify_later and _kernel_copy(source, out.fileno(), verifier, where)):
+                if not (verify_later and kernel_copy(source, out.fileno(), verifier, where)):
                     while chunk := verifier.read(CHUNK_SIZE):
                         with _os_errors("write", key, where):
                             out.write(chunk)
@@ -420,42 +420,6 @@ def root_from_url(url: str) -> Path:
     if problem:
         raise ConfigError(f"invalid storage URL {url!r}: {problem}", code="CONFIG-STORAGE-URL")
     return Path(unquote(parts.path))
-
-
-def _kernel_copy(source: BinaryIO, out: int, verifier: StreamVerifier, where: str) -> bool:
-    """Copy ``verifier.size`` bytes of a regular-file source to ``out`` with ``sendfile``, from
-    the source's current position; False (nothing copied) where that cannot be done, and the
-    caller streams instead. The verifier is left as if it had read exactly those bytes, so its
-    ``finish`` checks that the source ends there."""
-    try:
-        in_fd = source.fileno()
-        start = source.tell()
-        if not stat.S_ISREG(os.fstat(in_fd).st_mode):
-            return False
-    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
-        return False
-    copied = 0
-    while copied < verifier.size:
-        try:
-            sent = os.sendfile(out, in_fd, start + copied, min(verifier.size - copied, 1 << 30))
-        except OSError as exc:
-            if copied == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP,
-                                             errno.ENOTSOCK, errno.EXDEV):
-                return False  # not for these files here: stream them
-            _raise_source_error(in_fd, start + copied)
-            raise StorageError(f"cannot copy into {where}: {exc}", location=where) from exc
-        if sent == 0:
-            break  # the source is shorter than announced
-        copied += sent
-    source.seek(start + copied)
-    verifier.count = copied
-    return True
-
-
-def _raise_source_error(in_fd: int, offset: int) -> None:
-    """After a failed ``sendfile``: if reading the source where it stopped fails, raise that
-    ``OSError`` of the source (as a streamed put would); else return (the failure was ours)."""
-    os.pread(in_fd, 1, offset)
 
 
 def _mtime(stat_result: os.stat_result) -> datetime:
