@@ -34,7 +34,7 @@ from preservation.errors import (
     PreservationError,
     StorageError,
 )
-from preservation.events import AgentRecord, new_event, publish_event, standard_agents
+from preservation.events import AgentRecord, new_event, record_event, standard_agents
 from preservation.findings import Report
 from preservation.hashing import CHUNK
 from preservation.manifest import MANIFEST, SIGNATURE, TAGMANIFEST, object_key, parse_manifest
@@ -352,10 +352,9 @@ def _record(catalog: Catalog, result: CopyAudit, when: datetime,
         detail=f"SHA-256 of {result.files_checked} objects ({result.bytes_read} bytes) and the "
                f"tagmanifest signature on copy {result.location}",
         outcome_detail=problems, location=result.location, agents=agents)
-    failed = publish_event(reachable, event, agents)
-    if failed or not reachable:
+    failed = record_event(catalog, reachable, (), event, agents)
+    if failed:
         result.report.add("EVENT-NOT-WRITTEN", result.location, event=event.type,
-                          event_id=event.id, locations=", ".join(failed) or "(none reachable)")
-    catalog.add_events([event])
+                          event_id=event.id, locations=", ".join(failed))
     catalog.set_copy_status(result.aip_id, result.location, "ok" if result.ok else "failed",
                             event.datetime)
