@@ -234,13 +234,15 @@ def test_each_fixity_check_is_also_an_event_document_on_every_location(
 
 def test_an_event_that_cannot_be_written_is_a_warning(
         repo: Repository, stored: IngestResult, monkeypatch: pytest.MonkeyPatch) -> None:
-    import preservation.audit
+    import preservation.events
 
-    monkeypatch.setattr(preservation.audit, "publish_event",
+    monkeypatch.setattr(preservation.events, "publish_event",
                         lambda backends, event, agents=(): ["file:///gone"])
     [result] = run_audit(repo)
     assert result.ok
     assert all(c.report.codes() == {"EVENT-NOT-WRITTEN"} for c in result.copies)
+    assert all(any(e.type == "fixity check" for e in repo.catalog.events(c.aip_id))
+               for c in result.copies)  # the catalog has the event all the same
 
 
 def clone_sharing_content(repo: Repository, aip_id: str) -> tuple[str, FileRecord]:
