@@ -7,7 +7,7 @@ the listed file with ``O_NOFOLLOW`` and checks that it is still the same regular
 inode, size, modification time) before a byte is read, so a file swapped for a link, a FIFO or
 another file after the walk is reported as changed rather than read.
 
-:func:`hash_files` reads each file once, in 1 MiB chunks, feeding every requested algorithm from
+:func:`hash_each` reads each file once, in 1 MiB chunks, feeding every requested algorithm from
 the same buffer, with a small thread pool (hashlib releases the GIL on large updates).
 """
 
@@ -213,7 +213,7 @@ def _hash_one(root: Path, listed: Listed, algorithms: frozenset[str],
 
 
 class Jobs(Protocol):
-    """What :func:`hash_files` hashes: a list of jobs, or a :class:`JobList`."""
+    """What :func:`hash_each` hashes: a list of jobs, or a :class:`JobList`."""
 
     def __len__(self) -> int: ...
 
@@ -274,19 +274,6 @@ def _batches(jobs: Jobs) -> Iterator[list[tuple[int, _Job]]]:
 def workers() -> int:
     """Threads used for hashing: min(4, CPUs)."""
     return max(1, min(4, os.cpu_count() or 1))
-
-
-def hash_files(root: Path, jobs: Jobs, *,
-               progress: Callable[[int], None] | None = None) -> list[Hashed]:
-    """Hash every job's file once with all its algorithms; results in the order of ``jobs``.
-
-    ``progress(n)`` is called in the caller's thread with the number of bytes read since the
-    previous call. See :func:`hash_each` for results as they come, without a list of them all.
-    """
-    results: list[Hashed | None] = [None] * len(jobs)
-    for index, hashed in hash_each(root, jobs, progress=progress):
-        results[index] = hashed
-    return [r for r in results if r is not None]
 
 
 def hash_each(root: Path, jobs: Jobs, *, progress: Callable[[int], None] | None = None
