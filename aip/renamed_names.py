@@ -26,6 +26,8 @@ import json
 from collections.abc import Iterable
 from typing import Protocol
 
+from preservation.paths import path_problems
+
 #: the tag file (bag root, beside bag-info.txt)
 RENAMED_NAMES = "renamed-names.json"
 #: the bag folder of the renamed producer metadata files
@@ -87,7 +89,7 @@ def parse_renamed_names(data: bytes) -> dict[str, str]:
         raise ValueError('no "names" object')
     out: dict[str, str] = {}
     for path, name in names.items():
-        if not is_renamed(path) or "\\" in path or "/.." in path or "/./" in path:
+        if not is_renamed(path) or path_problems(path):
             raise ValueError(f"{path!r} is not a renamed file's bag path")
         if not isinstance(name, str) or not name:
             raise ValueError(f"the name of {path!r} is not a non-empty text")

@@ -71,12 +71,22 @@ def test_no_renamed_file_no_tag_file() -> None:
     b'{"about": "no names"}',
     b'{"names": {"data/submission/sip/METS.xml": "METS.xml"}}',
     b'{"names": {"data/submission/sip/renamed/../../../bag-info.txt": "x"}}',
+    b'{"names": {"data/submission/sip/renamed/000001.txt/.": "x"}}',
+    b'{"names": {"data/submission/sip/renamed/000001\\u0000.txt": "x"}}',
+    b'{"names": {"data/submission/sip/renamed/a\\\\b": "x"}}',
     b'{"names": {"data/submission/sip/renamed/000001.txt": ""}}',
     b'{"names": {"data/submission/sip/renamed/000001.txt": 7}}',
 ])
 def test_a_document_this_software_did_not_write_is_refused_whole(data: bytes) -> None:
     with pytest.raises(ValueError):
         parse_renamed_names(data)
+
+
+def test_a_document_larger_than_any_this_software_writes_is_refused() -> None:
+    from aip.renamed_names import MAX_BYTES
+
+    with pytest.raises(ValueError, match="larger than"):
+        parse_renamed_names(b" " * (MAX_BYTES + 1))
 
 
 @pytest.fixture
