@@ -38,11 +38,11 @@ from aip.mets import write_mets
 from aip.model import (
     AipDescription,
     ContentFile,
-    FormatId,
     MetadataFile,
     PayloadFile,
     PreviousVersion,
     ReusableFile,
+    content_format,
     spooled_content_files,
 )
 from aip.premis import sip_object_uuid, write_premis_package, write_premis_representation
@@ -68,7 +68,6 @@ from aip.tt05_aip_staging import (
     write_streamed,
 )
 from preservation import SOFTWARE_NAME, __version__
-from preservation.formats import shared_format
 from preservation.signing import SigningIdentity
 from preservation.spooled import spooled
 from sip.submission import SipKind, Submission, SubmittedFile
@@ -82,7 +81,6 @@ PREMIS_PATH = PREMIS
 RECORD_STATUS = {None: "NEW", "supplement": "SUPPLEMENT", "replace": "REPLACEMENT"}
 _TT05_KINDS = (SipKind.TT05_HOSO, SipKind.TT05_TAILIEU)
 _REP_DATA = "representations/rep1/data/"
-_NOT_IDENTIFIED = FormatId(puid=None, name=None, mime=None, basis="not identified")
 
 
 @dataclass(frozen=True)
@@ -236,7 +234,7 @@ def _eark_payload(
             n += 1
             while content_path(n, f.path) in taken:
                 n += 1
-            fmt = _format(submission, f)
+            fmt = content_format(submission.formats, f.path)
             name = f"{f.representation}/{f.original_name}" if prefixed else f.original_name
             yield ContentFile(str(uuid.uuid4()), content_path(n, f.path), name, f.size,
                               f.sha256, fmt, fmt.mime or "application/octet-stream")
@@ -291,6 +289,3 @@ def _metadata(item: PayloadFile) -> MetadataFile:
     return MetadataFile(item.aip_path, item.size, item.sha256, mime_of(item))
 
 
-def _format(submission: Submission, f: SubmittedFile) -> FormatId:
-    fmt = submission.formats.get(f.path)
-    return _NOT_IDENTIFIED if fmt is None else shared_format(fmt)

@@ -6,7 +6,7 @@ catalog stores a projection of them. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,15 @@ KEEP = SPOOL_KEEP  # preservation.spooled.KEEP; a test may lower it here
 """Per-file records of an AIP (content files, payload, bag objects, file UUIDs of an event)
 kept in memory before the rest go to a temporary file (:mod:`preservation.spooled`); read at
 each call, so a test may lower it."""
+
+#: the format of a content file fido did not identify (one shared object)
+NOT_IDENTIFIED = FormatId(None, basis="not identified")
+
+
+def content_format(formats: Mapping[str, FormatId], path: str) -> FormatId:
+    """The identified format of the submission's file ``path`` (``Submission.formats``, whose
+    objects are already shared), else :data:`NOT_IDENTIFIED`."""
+    return formats.get(path) or NOT_IDENTIFIED
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,12 @@ from typing import Any
 from aip import model
 from aip.model import (
     ContentFile,
-    FormatId,
     PayloadFile,
     PreviousVersion,
     ReusableFile,
     content_file_fields,
     content_file_from_fields,
+    content_format,
     payload_fields,
     payload_from_fields,
 )
@@ -266,13 +266,11 @@ def _free_sequence_names(names: _Names, n: int, data: list[str], record: str
         n += 1
 
 
-def _format(submission: Submission, f: SubmittedFile) -> FormatId:
-    return submission.formats.get(f.path) or FormatId(None, basis="not identified")
 
 
 def _content(submission: Submission, f: SubmittedFile, path: str
              ) -> tuple[ContentFile, PayloadFile]:
-    fmt = _format(submission, f)
+    fmt = content_format(submission.formats, f.path)
     cf = ContentFile(str(uuid.uuid4()), path, f.original_name, f.size, f.sha256, fmt,
                      fmt.mime or mime_type(path))
     return cf, PayloadFile(path, f.fs_path, f.size, f.sha256, "content", f.original_name, fmt)
@@ -280,8 +278,8 @@ def _content(submission: Submission, f: SubmittedFile, path: str
 
 def _data_of(submission: Submission, f: SubmittedFile, path: str) -> PlannedData:
     """What rep1's METS says of the data file ``f`` named ``path`` (as :func:`_content`)."""
-    return path, f.size, f.sha256, _format(submission, f).mime or mime_type(path), \
-        f.original_name
+    mime = content_format(submission.formats, f.path).mime or mime_type(path)
+    return path, f.size, f.sha256, mime, f.original_name
 
 
 def _data(cf: ContentFile) -> PlannedData:
