@@ -27,7 +27,8 @@ from preservation.paths import printable
 from preservation.spooled import KEEP as SPOOL_KEEP
 from preservation.spooled import spooled
 from sip.bagit_checks import SUPPORTED_ALGORITHMS, BagValidation
-from sip.bagit_tree import Hashed, Tree, describe_error
+from sip.bagit_hash import Hashed
+from sip.bagit_tree import Tree, describe_error
 from sip.bagit_tree import walk as _walk
 
 __all__ = ["SUPPORTED_ALGORITHMS", "BagCheck", "PayloadFile", "validate_bag"]

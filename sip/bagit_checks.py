@@ -10,28 +10,35 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from preservation.diskmap import DiskMap
 from preservation.findings import Report, Severity
 from preservation.paths import printable
+from sip.bagit_flat import Repeats, close, first_of, keep, mapping, merged_masks, spool
+from sip.bagit_hash import Hashed
 from sip.bagit_names import NameChecks
+from sip.bagit_payload import Check as _Check
+from sip.bagit_payload import Exact as _Exact
+from sip.bagit_payload import Payload as _Payload
+from sip.bagit_payload import hash_listed, may_collide, spool_checks
+from sip.bagit_payload import nfc as _nfc
 from sip.bagit_text import (
     Declaration,
     FetchLine,
     InfoElement,
     ManifestLine,
+    iter_fetch,
+    iter_manifest,
     parse_declaration,
-    parse_fetch,
     parse_info,
-    parse_manifest,
     payload_oxum,
     read_lines,
 )
-from sip.bagit_tree import ChangedError, Hashed, JobList, Listed, Tree, describe_error, hash_each
+from sip.bagit_tree import WRITE_BATCH, ChangedError, Listed, Tree, describe_error
 from sip.bagit_tree import open_listed as _open_listed
 
 _HEX_LENGTH = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
@@ -46,6 +53,7 @@ MAX_INFO_BYTES = 8 * 1024 * 1024
 MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
 
 _T = TypeVar("_T")
+_may_collide = may_collide  # its old name here
 _MANIFEST_NAME = re.compile(r"^(tag)?manifest-(.+)\.txt$", re.DOTALL)
 
 
@@ -59,35 +67,6 @@ class Outcome:
     #: is handed out
     payload: Iterator[Hashed]
     manifest_algorithms: tuple[str, ...]  # verified payload manifest algorithms
-
-
-class _Payload:
-    """The payload files of a listing (those below ``data/``), without a copy of them: a
-    read-only view of ``tree.files`` answering ``in``, ``get``, iteration (sorted), ``values``
-    and ``len``."""
-
-    __slots__ = ("_count", "_files")
-
-    def __init__(self, files: dict[str, Listed]) -> None:
-        self._files = files
-        self._count: int | None = None
-
-    def __contains__(self, rel: object) -> bool:
-        return isinstance(rel, str) and rel.startswith("data/") and rel in self._files
-
-    def get(self, rel: str) -> Listed | None:
-        return self._files.get(rel) if rel.startswith("data/") else None
-
-    def __iter__(self) -> Iterator[str]:
-        return (rel for rel in self._files if rel.startswith("data/"))
-
-    def values(self) -> Iterator[Listed]:
-        return (f for rel, f in self._files.items() if rel.startswith("data/"))
-
-    def __len__(self) -> int:
-        if self._count is None:
-            self._count = sum(1 for _ in self)
-        return self._count
 
 
 class BagValidation:
@@ -104,8 +83,8 @@ class BagValidation:
         self.not_regular = tree.not_regular()
         self.names = NameChecks(report)
         #: see _name_index: None until a manifest names a file not listed as written
-        self._by_nfc: dict[str, str] | None = None
-        self._by_case: dict[str, str] | None = None
+        self._by_nfc: DiskMap[str] | None = None
+        self._by_case: DiskMap[str] | None = None
         self.declaration = Declaration(None, None, None, "utf-8")
 
     # --- the steps, in order --------------------------------------------------------------------
@@ -130,10 +109,13 @@ class BagValidation:
         tag_lines = {name: self.read_manifest(name, alg) for name, alg in tag_manifests.items()}
         fetch = self.read_fetch()
 
-        fetch_targets = {f.path for f in fetch}
+        fetch_targets = mapping(((f.path, None) for f in fetch), what="fetched file")
         listed, payload_checks = self.match_payload(payload_lines, fetch_targets)
+        close(fetch_targets, self._by_nfc, self._by_case)
         del fetch_targets
+        self._by_nfc = self._by_case = None
         self.check_unlisted(listed, list(payload_lines))
+        close(*listed)
         del listed
         self.check_fetch(fetch, payload_lines)
         del fetch
@@ -155,14 +137,15 @@ class BagValidation:
                                  if a in SUPPORTED_ALGORITHMS}))
         return Outcome(self.declaration, info, self._hashed_payload(hashed), verified)
 
-    def _hashed_payload(self, hashed: dict[str, Hashed]) -> Iterator[Hashed]:
-        """The payload files hashed without trouble, sorted by path; each outcome is let go as
-        it is handed out (the caller keeps what it needs of it)."""
-        for rel in self.payload:
-            h = hashed.pop(rel, None)
-            if h is not None and h.digests:
-                yield h
-        hashed.clear()
+    def _hashed_payload(self, hashed: DiskMap[Hashed]) -> Iterator[Hashed]:
+        """The payload files hashed without trouble, sorted by path (every payload file is in
+        ``hashed``, which is iterated in path order); ``hashed`` is closed at the end."""
+        try:
+            for rel, h in hashed.items():
+                if rel.startswith("data/") and h.digests:
+                    yield h
+        finally:
+            hashed.close()
 
     # --- reading tag files ----------------------------------------------------------------------
 
@@ -236,83 +219,108 @@ class BagValidation:
                             algorithms=", ".join(sorted(set(supported))))
         return payload, tag
 
-    def read_manifest(self, name: str, algorithm: str) -> list[ManifestLine]:
+    def read_manifest(self, name: str, algorithm: str) -> Sequence[ManifestLine]:
+        """Every line of a manifest, read once (past ``KEEP`` lines in a temporary file)."""
+        empty: Sequence[ManifestLine] = ()
         return self.parse_file(
             name, MAX_MANIFEST_BYTES,
-            lambda lines: parse_manifest(iter(lines), name=name,
-                                         hex_length=_HEX_LENGTH.get(algorithm),
-                                         algorithm=algorithm, declaration=self.declaration,
-                                         report=self.report),
-            [])
+            lambda lines: spool(iter_manifest(iter(lines), name=name,
+                                              hex_length=_HEX_LENGTH.get(algorithm),
+                                              algorithm=algorithm,
+                                              declaration=self.declaration,
+                                              report=self.report),
+                                ManifestLine, "manifest line"),
+            empty)
 
-    def read_fetch(self) -> list[FetchLine]:
+    def read_fetch(self) -> Sequence[FetchLine]:
+        empty: Sequence[FetchLine] = ()
         return self.parse_file(
             "fetch.txt", MAX_MANIFEST_BYTES,
-            lambda lines: parse_fetch(iter(lines), declaration=self.declaration,
-                                      report=self.report),
-            [])
+            lambda lines: spool(iter_fetch(iter(lines), declaration=self.declaration,
+                                           report=self.report),
+                                FetchLine, "fetch line"),
+            empty)
 
     # --- matching what the tag files say against what is on disk --------------------------------
 
-    def duplicates(self, name: str, lines: list[ManifestLine]) -> None:
-        first: dict[str, ManifestLine] = {}
+    def duplicates(self, name: str, lines: Sequence[ManifestLine]) -> None:
+        """Paths listed twice; only the lines whose path may repeat are looked at exactly."""
+        repeats = Repeats((entry.path for entry in lines), len(lines))
+        if not repeats:
+            return
+        first: DiskMap[tuple[int, str]] = DiskMap(keep=keep(), what="manifest path")
         for entry in lines:
-            earlier = first.setdefault(entry.path, entry)
-            if earlier is entry:
+            if entry.path not in repeats:
                 continue
-            same = earlier.checksum == entry.checksum
+            earlier = first.get(entry.path)
+            if earlier is None:
+                first[entry.path] = (entry.line, entry.checksum)
+                continue
+            same = earlier[1] == entry.checksum
             severity = (Severity.WARNING if same and not self.declaration.at_least(1, 0)
                         else Severity.ERROR)
             self.report.add("BAGIT-MANIFEST-DUPLICATE", name, line=entry.line, severity=severity,
                             manifest=name, file=printable(entry.path),
-                            first_line=earlier.line)
+                            first_line=earlier[0])
+        first.close()
 
-    def match_payload(self, manifests: dict[str, list[ManifestLine]], fetch_targets: set[str]
-                      ) -> tuple[dict[str, int], list[_Check]]:
+    def match_payload(self, manifests: dict[str, Sequence[ManifestLine]],
+                      fetch_targets: Container[str]
+                      ) -> tuple[list[DiskMap[None]], Sequence[_Check]]:
         """Resolve every payload manifest line to a file on disk, reporting what does not.
 
-        Returns, for each file a manifest lists, the manifests that list it as a bit mask (bit
-        *i*: the *i*-th of ``manifests``; a small int, one shared object, not a set per file),
-        and the checksums to compare once the files are read.
+        Returns, for each of ``manifests`` in order, the files it lists (a map iterated in
+        path order), and the checksums to compare once the files are read (past ``KEEP`` in a
+        temporary file).
         """
-        listed: dict[str, int] = {}
-        checks: list[_Check] = []
-        for index, (name, lines) in enumerate(manifests.items()):
-            algorithm = _algorithm(name)
-            bit = 1 << index
-            self.duplicates(name, lines)
-            exact = {entry.path for entry in lines}
-            for entry in lines:
-                if not self.names.named(entry.path, location=name, line=entry.line):
-                    continue
-                if not entry.path.startswith("data/"):
-                    self.report.add("BAGIT-MANIFEST-PATH-OUTSIDE-PAYLOAD", name, line=entry.line,
-                                    manifest=name, file=printable(entry.path))
-                    continue
-                target = self.resolve(name, entry, exact, fetch_targets)
-                if target is None:
-                    continue
-                listed[target] = listed.get(target, 0) | bit
-                if entry.checksum and algorithm in SUPPORTED_ALGORITHMS:
-                    checks.append(_Check(target, algorithm, bytes.fromhex(entry.checksum),
-                                         name, entry.line))
-        return listed, checks
+        listed: list[DiskMap[None]] = []
 
-    def _name_index(self) -> tuple[dict[str, str], dict[str, str]]:
+        def checks() -> Iterator[_Check]:
+            for name, lines in manifests.items():
+                algorithm = _algorithm(name)
+                self.duplicates(name, lines)
+                exact = _Exact(lines)
+                targets: DiskMap[None] = DiskMap(keep=keep(), order="key", what="listed path")
+                listed.append(targets)
+                batch: list[tuple[str, None]] = []
+                for entry in lines:
+                    if not self.names.named(entry.path, location=name, line=entry.line):
+                        continue
+                    if not entry.path.startswith("data/"):
+                        self.report.add("BAGIT-MANIFEST-PATH-OUTSIDE-PAYLOAD", name,
+                                        line=entry.line, manifest=name,
+                                        file=printable(entry.path))
+                        continue
+                    target = self.resolve(name, entry, exact, fetch_targets)
+                    if target is None:
+                        continue
+                    batch.append((target, None))
+                    if len(batch) >= WRITE_BATCH:
+                        targets.update(batch)
+                        batch.clear()
+                    if entry.checksum and algorithm in SUPPORTED_ALGORITHMS:
+                        yield _Check(target, algorithm, bytes.fromhex(entry.checksum), name,
+                                     entry.line)
+                targets.update(batch)
+                exact.close()
+
+        return listed, spool_checks(checks())
+
+    def _name_index(self) -> tuple[DiskMap[str], DiskMap[str]]:
         """The first payload file (in sorted order) of each NFC form and of each case-folded
         NFC form; made when a manifest first names a file not listed as it is written."""
         if self._by_nfc is None or self._by_case is None:
-            by_nfc: dict[str, str] = {}
-            by_case: dict[str, str] = {}
-            for rel in self.payload:
-                by_nfc.setdefault(_nfc(rel), rel)
-                by_case.setdefault(_nfc(_nfc(rel).casefold()), rel)
-            self._by_nfc, self._by_case = by_nfc, by_case
+            count = len(self.payload)
+            self._by_nfc = first_of(lambda: ((_nfc(rel), rel) for rel in self.payload), count)
+            self._by_case = first_of(
+                lambda: ((_nfc(_nfc(rel).casefold()), rel) for rel in self.payload), count)
         return self._by_nfc, self._by_case
 
-    def resolve(self, name: str, entry: ManifestLine, exact: set[str],
-                fetch_targets: set[str]) -> str | None:
-        """The payload file a manifest line names, or None (reported unless reported already)."""
+    def resolve(self, name: str, entry: ManifestLine, exact: Container[str],
+                fetch_targets: Container[str]) -> str | None:
+        """The payload file a manifest line names, or None (reported unless reported already).
+
+        ``exact``: the paths the manifest lists."""
         path = entry.path
         if path in self.payload:
             return path
@@ -334,11 +342,10 @@ class BagValidation:
                         file=printable(path))
         return None
 
-    def check_unlisted(self, listed: dict[str, int], manifests: list[str]) -> None:
+    def check_unlisted(self, listed: list[DiskMap[None]], manifests: list[str]) -> None:
         """``listed``: what :meth:`match_payload` gave for ``manifests`` (in the same order)."""
         severity = Severity.ERROR if self.declaration.at_least(1, 0) else Severity.WARNING
-        for rel in self.payload:
-            names = listed.get(rel, 0)
+        for rel, names in merged_masks(self.payload, listed):
             if not names:
                 if manifests:
                     self.report.add("BAGIT-PAYLOAD-UNLISTED", printable(rel),
@@ -349,11 +356,12 @@ class BagValidation:
                     self.report.add("BAGIT-MANIFEST-INCOMPLETE", printable(rel),
                                     severity=severity, file=printable(rel), manifest=name)
 
-    def check_fetch(self, fetch: list[FetchLine], manifests: dict[str, list[ManifestLine]]
-                    ) -> None:
+    def check_fetch(self, fetch: Sequence[FetchLine],
+                    manifests: dict[str, Sequence[ManifestLine]]) -> None:
         if not fetch:
             return
-        exact = {name: {entry.path for entry in lines} for name, lines in manifests.items()}
+        exact = {name: mapping(((entry.path, None) for entry in lines), what="manifest path")
+                 for name, lines in manifests.items()}
         missing = 0
         for entry in fetch:
             safe = self.names.named(entry.path, location="fetch.txt", line=entry.line)
@@ -376,11 +384,14 @@ class BagValidation:
                         self.report.add("BAGIT-FETCH-NOT-IN-MANIFEST", "fetch.txt",
                                         line=entry.line, file=printable(entry.path),
                                         manifest=name)
+        close(*exact.values())
         if not missing:
             self.report.add("BAGIT-FETCH-SATISFIED", "fetch.txt", count=len(fetch))
 
-    def match_tags(self, manifests: dict[str, list[ManifestLine]]) -> list[_Check]:
-        checks: list[_Check] = []
+    def match_tags(self, manifests: dict[str, Sequence[ManifestLine]]) -> Sequence[_Check]:
+        return spool_checks(self._tag_checks(manifests))
+
+    def _tag_checks(self, manifests: dict[str, Sequence[ManifestLine]]) -> Iterator[_Check]:
         for name, lines in manifests.items():
             algorithm = _algorithm(name)
             self.duplicates(name, lines)
@@ -397,33 +408,25 @@ class BagValidation:
                     continue
                 if entry.path in self.tree.files:
                     if entry.checksum and algorithm in SUPPORTED_ALGORITHMS:
-                        checks.append(_Check(entry.path, algorithm,
-                                             bytes.fromhex(entry.checksum), name, entry.line))
+                        yield _Check(entry.path, algorithm, bytes.fromhex(entry.checksum), name,
+                                     entry.line)
                 elif entry.path not in self.not_regular:
                     self.report.add("BAGIT-TAGMANIFEST-FILE-MISSING", name, line=entry.line,
                                     manifest=name, file=printable(entry.path))
-        return checks
 
     # --- reading the files ----------------------------------------------------------------------
 
-    def hash(self, payload_algorithms: frozenset[str], tag_checks: list[_Check]
-             ) -> dict[str, Hashed]:
+    def hash(self, payload_algorithms: frozenset[str], tag_checks: Sequence[_Check]
+             ) -> DiskMap[Hashed]:
         """Read every payload file and every tag file to check once, all digests at a time.
 
         Every payload file shares the one set of ``payload_algorithms``; only the tag files
-        (never below ``data/``) have sets of their own.
+        (never below ``data/``) have sets of their own. The outcomes, by path (iterated in path
+        order), past ``KEEP`` in a temporary file.
         """
-        tags: dict[str, set[str]] = {}
-        for check in tag_checks:
-            tags.setdefault(check.path, set()).add(check.algorithm)
-        jobs = JobList(list(self.payload.values()), payload_algorithms,
-                       [(self.tree.files[rel], frozenset(algs)) for rel, algs in tags.items()])
-        del tags
-        hashed = {h.listed.rel: h
-                  for _, h in hash_each(self.root, jobs, progress=self.progress)}
-        del jobs
-        for rel in sorted(hashed):
-            h = hashed[rel]
+        hashed = hash_listed(self.root, self.tree, self.payload, payload_algorithms,
+                             tag_checks, self.progress)
+        for rel, h in hashed.items():
             if h.changed:
                 self.report.add("BAGIT-FILE-CHANGED", printable(rel), file=printable(rel))
             elif h.error is not None:
@@ -431,8 +434,8 @@ class BagValidation:
                                 error=h.error)
         return hashed
 
-    def compare(self, payload_checks: list[_Check], tag_checks: list[_Check],
-                hashed: dict[str, Hashed]) -> None:
+    def compare(self, payload_checks: Sequence[_Check], tag_checks: Sequence[_Check],
+                hashed: DiskMap[Hashed]) -> None:
         for checks, code in ((payload_checks, "BAGIT-MANIFEST-MISMATCH"),
                              (tag_checks, "BAGIT-TAGMANIFEST-MISMATCH")):
             for check in checks:
@@ -455,40 +458,7 @@ class BagValidation:
                             actual_octets=actual_octets, actual_files=len(self.payload))
 
 
-@dataclass(frozen=True, slots=True)
-class _Check:
-    """A checksum a manifest line claims for a file on disk."""
-
-    path: str
-    algorithm: str
-    expected: bytes  # the checksum's bytes (half the memory of its lower-case hex text)
-    manifest: str
-    line: int
-
-
 def _algorithm(manifest_name: str) -> str:
     match = _MANIFEST_NAME.match(manifest_name)
     assert match is not None
     return match[2]
-
-
-def _nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-def _may_collide(lines: list[ManifestLine]) -> Iterator[tuple[str, int]]:
-    """``(path, line)`` of the entries whose path may collide with another's, in order.
-
-    Two paths that collide (equal after NFC normalisation, or after case folding as well) have
-    the same case-folded NFC form; only the entries whose form's hash is shared by two entries
-    are passed on, so the collision check groups a few names, not every name a big manifest
-    lists (a hash shared by chance only passes on a name that then does not collide)."""
-    seen: set[int] = set()
-    shared: set[int] = set()
-    for entry in lines:
-        key = hash(_nfc(_nfc(entry.path).casefold()))
-        (shared if key in seen else seen).add(key)
-    del seen
-    if shared:
-        yield from ((entry.path, entry.line) for entry in lines
-                    if hash(_nfc(_nfc(entry.path).casefold())) in shared)

@@ -6,10 +6,13 @@ name and problem, whether the name came from the disk listing or from a tag file
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Iterable
 
 from preservation.findings import Report
 from preservation.paths import UNSAFE, collisions, path_problems, printable
+from sip.bagit_flat import flat_collisions
 from sip.bagit_tree import Tree
 
 PATH_CODES = {
@@ -71,7 +74,7 @@ class NameChecks:
         for rel in tree.empty_dirs:
             if rel.startswith("data/"):
                 report.add("BAGIT-PAYLOAD-EMPTY-DIR", printable(rel), file=printable(rel))
-        for rel in [*tree.files, *tree.dirs]:
+        for rel in itertools.chain(tree.files, tree.dirs):
             if rel.startswith("data/"):
                 name = rel.rpartition("/")[2]
                 known = _SYSTEM_NAMES.get(name.casefold())
@@ -80,10 +83,10 @@ class NameChecks:
                 if known is not None:
                     report.add("BAGIT-PAYLOAD-SYSTEM-FILE", printable(rel), file=printable(rel),
                                name=known)
-        folders = set(tree.dirs)
-        for a, b, kind in collisions(tree.names()):
+        folders = tree.dirs  # sorted
+        for a, b, kind in flat_collisions(tree.names, tree.count()):
             self._collision(a, b, kind, location=printable(a), line=None,
-                            folders=a in folders and b in folders)
+                            folders=_in_sorted(folders, a) and _in_sorted(folders, b))
 
     def named(self, path: str, *, location: str, line: int) -> bool:
         """Report the problems of a path a tag file names; False if it must not be looked up.
@@ -129,3 +132,8 @@ class NameChecks:
         else:
             code = "BAGIT-PATH-NORMALISATION-COLLISION"
         self.report.add(code, location, line=line, file=printable(a), other=printable(b))
+
+
+def _in_sorted(items: list[str], name: str) -> bool:
+    at = bisect.bisect_left(items, name)
+    return at < len(items) and items[at] == name

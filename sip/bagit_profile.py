@@ -253,10 +253,13 @@ class _ProfileCheck:
     def data_empty(self, tree: Tree) -> None:
         if not self.profile.data_empty:
             return
-        files = [f for rel, f in tree.files.items() if rel.startswith("data/")]
-        if len(files) > 1 or (files and files[0].size > 0):
-            self.report.add("PROFILE-DATA-NOT-EMPTY", "data", count=len(files),
-                            octets=sum(f.size for f in files))
+        count = octets = 0  # one pass, no list of the payload files
+        for rel, f in tree.files.items():
+            if rel.startswith("data/"):
+                count += 1
+                octets += f.size
+        if count > 1 or octets > 0:
+            self.report.add("PROFILE-DATA-NOT-EMPTY", "data", count=count, octets=octets)
 
 
 def check_profile(profile: BagitProfile, check: BagCheck, bag_root: Path, report: Report, *,

@@ -328,7 +328,14 @@ def parse_manifest(lines: Iterator[tuple[int, str]], *, name: str, hex_length: i
                    algorithm: str, declaration: Declaration, report: Report
                    ) -> list[ManifestLine]:
     """Parse a (tag)manifest: ``checksum`` then one or more spaces or tabs, then ``filepath``."""
-    out: list[ManifestLine] = []
+    return list(iter_manifest(lines, name=name, hex_length=hex_length, algorithm=algorithm,
+                              declaration=declaration, report=report))
+
+
+def iter_manifest(lines: Iterator[tuple[int, str]], *, name: str, hex_length: int | None,
+                  algorithm: str, declaration: Declaration, report: Report
+                  ) -> Iterator[ManifestLine]:
+    """:func:`parse_manifest` one line at a time (its findings as each line is read)."""
     for number, text in lines:
         if text.strip() == "":
             continue
@@ -345,9 +352,7 @@ def parse_manifest(lines: Iterator[tuple[int, str]], *, name: str, hex_length: i
             checksum = ""
         path = decode_path(written, name=name, line=number, declaration=declaration,
                            report=report)
-        out.append(ManifestLine(path=path, written=written, checksum=checksum.lower(),
-                                line=number))
-    return out
+        yield ManifestLine(path=path, written=written, checksum=checksum.lower(), line=number)
 
 
 @dataclass(frozen=True)
@@ -369,7 +374,12 @@ def parse_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
     other. The validator never fetches, so a file it names that is not in the bag is
     BAGIT-FETCH-INCOMPLETE whatever its URL.
     """
-    out: list[FetchLine] = []
+    return list(iter_fetch(lines, declaration=declaration, report=report))
+
+
+def iter_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
+               report: Report) -> Iterator[FetchLine]:
+    """:func:`parse_fetch` one line at a time (BAGIT-FETCH-URL-RELATIVE after the last)."""
     relative: tuple[int, str] | None = None  # the first relative line: (number, url)
     relative_count = 0
     for number, text in lines:
@@ -387,11 +397,10 @@ def parse_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
         path = decode_path(match[3], name="fetch.txt", line=number, declaration=declaration,
                            report=report)
         length = None if match[2] == "-" else int(match[2])
-        out.append(FetchLine(url=match[1], length=length, path=path, line=number))
+        yield FetchLine(url=match[1], length=length, path=path, line=number)
     if relative is not None:
         report.add("BAGIT-FETCH-URL-RELATIVE", "fetch.txt", line=relative[0],
                    url=printable(relative[1]), count=relative_count)
-    return out
 
 
 def _url_form(url: str) -> bool:

@@ -7,29 +7,33 @@ the listed file with ``O_NOFOLLOW`` and checks that it is still the same regular
 inode, size, modification time) before a byte is read, so a file swapped for a link, a FIFO or
 another file after the walk is reported as changed rather than read.
 
-:func:`hash_each` reads each file once, in 1 MiB chunks, feeding every requested algorithm from
-the same buffer, with a small thread pool (hashlib releases the GIL on large updates).
+The listing's files are a ``dict`` up to :data:`KEEP` files and a
+:class:`~preservation.diskmap.DiskMap` past that (flat memory, the same interface). Hashing them
+(:func:`sip.bagit_hash.hash_each`) is in :mod:`sip.bagit_hash`; its names are importable from here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
+import bisect
 import os
 import stat
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty, SimpleQueue
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO
 
+from preservation.diskmap import DiskMap
+from preservation.spooled import KEEP as SPOOL_KEEP
+
+#: Files of a listing (and of the other per-file maps of a validation) kept in a plain dict;
+#: past this many, in a temporary SQLite file (:class:`preservation.diskmap.DiskMap`). Read at
+#: each use, so a test may lower it here.
+KEEP = SPOOL_KEEP
+#: Entries written to a map on disk per transaction.
+WRITE_BATCH = 1024
+#: Files are read in pieces of this many bytes.
 CHUNK = 1024 * 1024
-#: Small files are hashed in batches of about this many bytes or files per task.
-BATCH_BYTES = 8 * CHUNK
-BATCH_FILES = 256
 _OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
                | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 
@@ -45,11 +49,25 @@ class Listed:
     mtime_ns: int
 
 
+def listed_fields(listed: Listed) -> tuple[str, int, int, int, int]:
+    """A :class:`Listed` as plain values (for a temporary file)."""
+    return listed.rel, listed.size, listed.dev, listed.ino, listed.mtime_ns
+
+
+def listed_of(values: Any) -> Listed:
+    """The :class:`Listed` of :func:`listed_fields`."""
+    return Listed(*values)
+
+
 @dataclass
 class Tree:
-    """Everything under a bag root, by "/"-separated relative path, sorted."""
+    """Everything under a bag root, by "/"-separated relative path, sorted.
 
-    files: dict[str, Listed] = field(default_factory=dict)
+    ``files`` is a ``dict`` sorted by path for up to :data:`KEEP` files, past that a
+    :class:`~preservation.diskmap.DiskMap` iterated in path order (the same mapping interface).
+    """
+
+    files: MutableMapping[str, Listed] = field(default_factory=dict)
     dirs: list[str] = field(default_factory=list)
     empty_dirs: list[str] = field(default_factory=list)
     symlinks: list[str] = field(default_factory=list)
@@ -64,10 +82,36 @@ class Tree:
         yield from (rel for rel, _ in self.specials)
         yield from (rel for rel, _ in self.unreadable)
 
-    def not_regular(self) -> set[str]:
+    def count(self) -> int:
+        """How many paths :meth:`names` yields."""
+        return (len(self.files) + len(self.dirs) + len(self.symlinks) + len(self.specials)
+                + len(self.unreadable))
+
+    def not_regular(self) -> NotRegular:
         """Paths that exist but are not regular files (already reported on their own)."""
-        return ({*self.dirs, *self.symlinks} | {rel for rel, _ in self.specials}
-                | {rel for rel, _ in self.unreadable})
+        return NotRegular(self)
+
+
+class NotRegular:
+    """``rel in tree.not_regular()``: looked up in the sorted folders and links, without a set
+    of them all."""
+
+    __slots__ = ("_dirs", "_others", "_symlinks")
+
+    def __init__(self, tree: Tree) -> None:
+        self._dirs, self._symlinks = tree.dirs, tree.symlinks
+        self._others = {rel for rel, _ in tree.specials} | {rel for rel, _ in tree.unreadable}
+
+    def __contains__(self, rel: object) -> bool:
+        if not isinstance(rel, str):
+            return False
+        return rel in self._others or _in_sorted(self._dirs, rel) or _in_sorted(
+            self._symlinks, rel)
+
+
+def _in_sorted(items: list[str], rel: str) -> bool:
+    at = bisect.bisect_left(items, rel)
+    return at < len(items) and items[at] == rel
 
 
 def describe_error(error: OSError) -> str:
@@ -94,24 +138,54 @@ def walk(root: Path) -> Tree:
     listed are recorded in ``unreadable``.
     """
     tree = Tree()
+    files: DiskMap[Listed] = DiskMap(encode=listed_fields, decode=listed_of, keep=KEEP,
+                                     order="key", what="listed file")
+    pending: list[tuple[str, Listed]] = []  # written to ``files`` a batch at a time
     stack: list[str] = [""]
     first = True
     devices: dict[int, int] = {}  # one int object per device, not one per file
     while stack:
         rel_dir = stack.pop()
+        marks = len(tree.dirs), len(tree.symlinks)
         try:
-            with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
-                entries = sorted(it, key=lambda e: e.name)
+            found, subdirs, specials, unreadable = _scan(root, rel_dir, tree, files, pending,
+                                                         devices)
         except OSError as error:
             if first:
                 raise
+            _forget(rel_dir, tree, files, pending, marks)
             tree.unreadable.append((rel_dir, describe_error(error)))
             continue
         first = False
-        if not entries and rel_dir:
+        if not found and rel_dir:
             tree.empty_dirs.append(rel_dir)
-        subdirs = []
-        for entry in entries:
+        tree.specials += specials
+        tree.unreadable += unreadable
+        stack.extend(reversed(subdirs))
+    tree.dirs.sort()
+    tree.empty_dirs.sort()
+    tree.symlinks.sort()
+    files.update(pending)
+    del pending
+    # a small bag keeps a plain dict, sorted by path, as fast as ever
+    tree.files = files if files.on_disk else dict(files.items())
+    return tree
+
+
+def _scan(root: Path, rel_dir: str, tree: Tree, files: DiskMap[Listed],
+          pending: list[tuple[str, Listed]], devices: dict[int, int]
+          ) -> tuple[bool, list[str], list[tuple[str, str]], list[tuple[str, str]]]:
+    """List one folder: its files go to ``pending`` (and on to ``files``), its folders and
+    links to ``tree``. Returns whether it holds anything, and its sub-folders, special files and
+    unreadable entries sorted by name. Its entries are not held: a folder of 100,000 files costs
+    no more memory than one of ten."""
+    found = False
+    subdirs: list[str] = []
+    specials: list[tuple[str, str]] = []
+    unreadable: list[tuple[str, str]] = []
+    with os.scandir(os.path.join(root, rel_dir) if rel_dir else root) as it:
+        for entry in it:
+            found = True
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:
                 if entry.is_symlink():
@@ -123,18 +197,34 @@ def walk(root: Path) -> Tree:
                     st = entry.stat(follow_symlinks=False)
                     if stat.S_ISREG(st.st_mode):
                         dev = devices.setdefault(st.st_dev, st.st_dev)
-                        tree.files[rel] = Listed(rel, st.st_size, dev, st.st_ino,
-                                                st.st_mtime_ns)
+                        pending.append((rel, Listed(rel, st.st_size, dev, st.st_ino,
+                                                    st.st_mtime_ns)))
+                        if len(pending) >= WRITE_BATCH:
+                            files.update(pending)
+                            pending.clear()
                     else:
-                        tree.specials.append((rel, _kind(st.st_mode)))
+                        specials.append((rel, _kind(st.st_mode)))
             except OSError as error:
-                tree.unreadable.append((rel, describe_error(error)))
-        stack.extend(reversed(subdirs))
-    tree.dirs.sort()
-    tree.empty_dirs.sort()
-    tree.symlinks.sort()
-    tree.files = dict(sorted(tree.files.items()))
-    return tree
+                unreadable.append((rel, describe_error(error)))
+    subdirs.sort()
+    specials.sort()
+    unreadable.sort()
+    return found, subdirs, specials, unreadable
+
+
+def _forget(rel_dir: str, tree: Tree, files: DiskMap[Listed],
+            pending: list[tuple[str, Listed]], marks: tuple[int, int]) -> None:
+    """Undo what :func:`_scan` recorded of a folder that failed to list part-way (its entries
+    are the only ones below it listed so far: its sub-folders come later)."""
+    del tree.dirs[marks[0]:]
+    del tree.symlinks[marks[1]:]
+
+    def inside(rel: str) -> bool:
+        return rel.startswith(f"{rel_dir}/") and "/" not in rel[len(rel_dir) + 1:]
+
+    pending[:] = [(rel, listed) for rel, listed in pending if not inside(rel)]
+    for rel in [rel for rel in files if inside(rel)]:
+        del files[rel]
 
 
 class ChangedError(Exception):
@@ -170,153 +260,13 @@ def open_listed(root: Path, listed: Listed, *, buffering: int = 64 * 1024
         yield stream
 
 
-@dataclass(frozen=True, slots=True)
-class Hashed:
-    """The outcome of hashing one listed file: digests, or why there are none."""
-
-    listed: Listed
-    digests: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-    changed: bool = False
+#: The hashing half, in :mod:`sip.bagit_hash`, importable from here as before.
+_HASHING = frozenset({"BATCH_BYTES", "BATCH_FILES", "BIG_FIRST", "Hashed", "JobList", "Jobs",
+                      "hash_each", "hashed_fields", "hashed_of", "workers"})
 
 
-_Job = tuple[Listed, frozenset[str]]
-_buffers = threading.local()
-
-
-def _hash_one(root: Path, listed: Listed, algorithms: frozenset[str],
-              report_bytes: Callable[[int], None] | None) -> Hashed:
-    buffer: bytearray | None = getattr(_buffers, "buffer", None)
-    if buffer is None:  # one 1 MiB buffer per thread, not per file
-        buffer = _buffers.buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
-    try:
-        with open_listed(root, listed, buffering=0) as stream:
-            hashers = [(a, hashlib.new(a, usedforsecurity=False)) for a in sorted(algorithms)]
-            total = 0
-            while n := stream.readinto(buffer):  # type: ignore[attr-defined]
-                chunk = view[:n]
-                for _, hasher in hashers:
-                    hasher.update(chunk)
-                total += n
-                if report_bytes is not None:
-                    report_bytes(n)
-            if total != listed.size:
-                return Hashed(listed, changed=True)
-            return Hashed(listed, {a: h.hexdigest() for a, h in hashers})
-    except ChangedError:
-        return Hashed(listed, changed=True)
-    except OSError as error:
-        return Hashed(listed, error=describe_error(error))
-    finally:
-        view.release()
-
-
-class Jobs(Protocol):
-    """What :func:`hash_each` hashes: a list of jobs, or a :class:`JobList`."""
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, index: int, /) -> _Job: ...
-
-
-class JobList:
-    """Jobs without a tuple per file: ``files`` all hashed with the one shared set of
-    ``algorithms``, then ``others`` (files with algorithms of their own)."""
-
-    __slots__ = ("algorithms", "files", "others")
-
-    def __init__(self, files: list[Listed], algorithms: frozenset[str],
-                 others: list[_Job] | None = None) -> None:
-        self.files = files
-        self.algorithms = algorithms
-        self.others = others if others is not None else []
-
-    def __len__(self) -> int:
-        return len(self.files) + len(self.others)
-
-    def __getitem__(self, index: int, /) -> _Job:
-        if 0 <= index < len(self.files):
-            return self.files[index], self.algorithms
-        if index < 0:
-            raise IndexError("job index out of range")
-        return self.others[index - len(self.files)]
-
-
-def _hash_batch(root: Path, batch: list[tuple[int, _Job]],
-                report_bytes: Callable[[int], None] | None) -> list[tuple[int, Hashed]]:
-    return [(index, _hash_one(root, listed, algorithms, report_bytes))
-            for index, (listed, algorithms) in batch]
-
-
-def _batches(jobs: Jobs) -> Iterator[list[tuple[int, _Job]]]:
-    """Jobs in batches of about BATCH_BYTES (one big file alone) or BATCH_FILES files, so the
-    pool stays busy to the end and small files do not cost a future each: files of
-    :data:`CHUNK` bytes or more first, biggest first, then the smaller ones in the order given
-    (only the big ones are sorted: a bag of many small files costs no index per file)."""
-    count = len(jobs)
-    big = sorted((i for i in range(count) if jobs[i][0].size >= CHUNK),
-                 key=lambda i: -jobs[i][0].size)
-    small = (i for i in range(count) if jobs[i][0].size < CHUNK)
-    batch: list[tuple[int, _Job]] = []
-    size = 0
-    for index in itertools.chain(big, small):
-        job = jobs[index]
-        batch.append((index, job))
-        size += job[0].size
-        if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def workers() -> int:
-    """Threads used for hashing: min(4, CPUs)."""
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def hash_each(root: Path, jobs: Jobs, *, progress: Callable[[int], None] | None = None
-              ) -> Iterator[tuple[int, Hashed]]:
-    """``(index in jobs, outcome)`` of every job's file, hashed once with all its algorithms,
-    as the batches finish (not in the order of ``jobs``).
-
-    ``progress(n)`` is called in the caller's thread with the number of bytes read since the
-    previous call. At most a few batches per worker are in flight, so a million files do not
-    make a million futures.
-    """
-    queue: SimpleQueue[int] = SimpleQueue()
-    report_bytes = queue.put if progress is not None else None
-    window = workers() * 3
-
-    def drain() -> None:
-        if progress is None:
-            return
-        total = 0
-        while True:
-            try:
-                total += queue.get_nowait()
-            except Empty:
-                break
-        if total:
-            progress(total)
-
-    with ThreadPoolExecutor(workers(), thread_name_prefix="bagit-hash") as pool:
-        batches = _batches(jobs)
-        pending: set[Future[list[tuple[int, Hashed]]]] = set()
-        exhausted = False
-        while not exhausted or pending:
-            while not exhausted and len(pending) < window:
-                batch = next(batches, None)
-                if batch is None:
-                    exhausted = True
-                else:
-                    pending.add(pool.submit(_hash_batch, root, batch, report_bytes))
-                    del batch
-            if pending:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield from future.result()
-                del done
-            drain()
-    drain()
+def __getattr__(name: str) -> Any:
+    if name in _HASHING:
+        from sip import bagit_hash
+        return getattr(bagit_hash, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,10 +11,11 @@ matches it against the listing.
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import unicodedata
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,13 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
+from preservation.diskmap import DiskMap
 from preservation.findings import Finding, Report
 from preservation.paths import path_problems
-from sip.bagit_tree import Hashed, JobList, Listed, Tree, hash_each, open_listed, walk
+from preservation.spooled import spooled
+from sip import bagit_tree
+from sip.bagit_hash import Hashed, JobList, hash_each, hashed_fields, hashed_of
+from sip.bagit_tree import Listed, Tree, listed_fields, listed_of, open_listed, walk
 
 #: Algorithm names as METS CHECKSUMTYPE / BagIt spell them → hashlib names.
 ALGORITHMS = {
@@ -50,11 +55,13 @@ class PackageTree:
     def __init__(self, root: Path, tree: Tree | None = None) -> None:
         self.root = root
         self.tree = tree if tree is not None else walk(root)
-        self._hashed: dict[str, Hashed] = {}
+        #: digests by path; past sip.bagit_tree.KEEP files in a temporary file
+        self._hashed: DiskMap[Hashed] = DiskMap(encode=hashed_fields, decode=hashed_of,
+                                                keep=bagit_tree.KEEP, what="hashed file")
         self._dirs = set(self.tree.dirs)
         #: NFC form → the listed path, only where the two differ (an NFC name maps to itself
         #: without an entry); later paths win, as the listing's sorted order would have it
-        self._nfc: dict[str, str] = {}
+        self._nfc: DiskMap[str] = DiskMap(keep=bagit_tree.KEEP, what="file name")
         for rel in self.tree.files:
             nfc = unicodedata.normalize("NFC", rel)
             if nfc != rel or nfc in self._nfc:
@@ -66,7 +73,7 @@ class PackageTree:
 
     # --- listing ------------------------------------------------------------------------------
     @property
-    def files(self) -> dict[str, Listed]:
+    def files(self) -> Mapping[str, Listed]:
         return self.tree.files
 
     def is_file(self, rel: str) -> bool:
@@ -87,8 +94,9 @@ class PackageTree:
     def children(self, folder: str) -> list[str]:
         """Names (not paths) of the files and folders directly inside ``folder``."""
         prefix = f"{folder.rstrip('/')}/" if folder else ""
-        names = {rel[len(prefix):].split("/", 1)[0]
-                 for rel in (*self.tree.files, *self.tree.dirs) if rel.startswith(prefix)}
+        names = {rel[len(prefix):].split("/", 1)[0]  # no tuple of every path first
+                 for rel in itertools.chain(self.tree.files, self.tree.dirs)
+                 if rel.startswith(prefix)}
         return sorted(n for n in names if n)
 
     def find_nfc(self, rel: str) -> str | None:
@@ -130,14 +138,21 @@ class PackageTree:
         digests join the ones already known unless the file is now unreadable or changed."""
         wanted = frozenset(algorithms)
         files = self.tree.files
-        # one list of the listed files and one shared set of algorithms, no tuple per file;
-        # each outcome is stored as it comes, no list of them all
-        jobs = JobList([files[rel] for rel in rels if rel in files], wanted)
+        # one sequence of the listed files (past KEEP in a temporary file) and one shared set
+        # of algorithms, no tuple per file; the outcomes are stored a batch at a time
+        jobs = JobList(spooled((files[rel] for rel in rels if rel in files), listed_fields,
+                               listed_of, keep=bagit_tree.KEEP, what="listed file"), wanted)
+        known = bool(self._hashed)  # else there is nothing to merge with: no lookup per file
+        batch: list[tuple[str, Hashed]] = []
         for _, hashed in hash_each(self.root, jobs, progress=progress):
-            previous = self._hashed.get(hashed.listed.rel)
+            previous = self._hashed.get(hashed.listed.rel) if known else None
             if previous is not None and not hashed.error and not hashed.changed:
                 hashed = Hashed(hashed.listed, {**previous.digests, **hashed.digests})
-            self._hashed[hashed.listed.rel] = hashed
+            batch.append((hashed.listed.rel, hashed))
+            if len(batch) >= bagit_tree.WRITE_BATCH:
+                self._hashed.update(batch)
+                batch.clear()
+        self._hashed.update(batch)
 
     def seed_digest(self, rel: str, algorithm: str, hexdigest: str) -> None:
         """Record a digest computed elsewhere (e.g. by the BagIt validator) to avoid a re-read."""
@@ -206,3 +221,4 @@ def resolve_href(base_dir: str, href: str) -> Resolved:
     return Resolved(href, joined)
 
 _EMPTY = Hashed(Listed("", 0, 0, 0, 0))
+
