@@ -47,7 +47,7 @@ from sip.eark_refs import ReferenceCheck
 from sip.eark_structmap import check_struct_map
 from sip.eark_structure import check_structure, representation_folders
 from sip.package import PackageTree
-from sip.xmlload import load_xml
+from sip.xmlload import load_xml, release_xml
 
 __all__ = ["EarkFile", "EarkPackage", "looks_like_eark", "validate_eark"]
 
@@ -146,6 +146,8 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
         report.add("EARK-ORPHANS-NOT-CHECKED", folder)
     references.orphans({doc.rel for doc in docs} | exempt, unchecked)
     header = root.find(m("metsHdr"))
+    if not tt05:  # the last validator to read them (TT05 reads them next)
+        release_xml(tree, *list(tree.parsed_xml))
     return EarkPackage(
         objid=root.get("OBJID"),
         package_type=None if header is None else header.get(csip("OAISPACKAGETYPE")),

@@ -19,12 +19,15 @@ Nothing in the package is modified; every path is matched against the package li
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
 from preservation.findings import Report
+from preservation.spooled import KEEP as SPOOL_KEEP
+from preservation.spooled import spooled
 from sip.package import PackageTree
 from sip.tt05_conventions import check_common, check_rep_mets, check_root_mets
 from sip.tt05_layout import (
@@ -40,8 +43,14 @@ from sip.tt05_links import RECORD_NAME, Tie, check_tie, record_paths
 from sip.tt05_mets import MetsFile, index_mets, line_of, local
 from sip.tt05_model import PackageKind
 from sip.tt05_records import Record, read_record
-from sip.tt05_rules import check_document_record, check_package_record, check_totals, check_unique
-from sip.xmlload import load_xml
+from sip.tt05_rules import (
+    DocumentTally,
+    check_document_record,
+    check_package_record,
+    check_totals,
+    check_unique,
+)
+from sip.xmlload import load_xml, release_xml
 
 __all__ = ["Tt05DocumentRecord", "Tt05Record", "looks_like_tt05", "validate_tt05"]
 
@@ -51,6 +60,8 @@ log = logging.getLogger(__name__)
 _DOSSIER_ONLY = frozenset({"maintenance", "mode", "language", "startDate", "endDate",
                            "confidenceLevel", "riskRecovery", "paperFileCode"})
 _DETECT_LIMIT = 1024 * 1024
+#: document records kept in memory (the rest in a temporary file); a test may lower it here
+KEEP = SPOOL_KEEP
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,8 @@ class Tt05Record:
     fonds_code: str | None  # the root agent's IDENTIFICATIONCODE note (mã phông)
     file_code: str | None  # fileCode of EAD.xml
     fields: Mapping[str, str] = field(default_factory=dict)
-    documents: tuple[Tt05DocumentRecord, ...] = ()
+    #: in the order of rep1's dmdSecs; past :data:`KEEP` in a temporary file (read-only)
+    documents: Sequence[Tt05DocumentRecord] = ()
 
 
 # --- detection ----------------------------------------------------------------------------------
@@ -204,25 +216,34 @@ def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool
     package = read_record(tree, EAD, report) if tree.is_file(EAD) else None
     if package is not None:
         check_package_record(package, kind, report, historical_archive=historical_archive)
-    documents = _documents(tree, tie, package, kind, report, historical_archive)
-    records = [doc for doc, _ in documents]
-    if package is not None:
-        check_totals(package, kind, records, len(tie.records), report)
-    check_unique(records, report)
-    check_ead_doc_schema(tree, records, report)
+    tally = DocumentTally(keep=KEEP)
+    try:
+        documents = spooled(
+            (_document_record(doc, rel, tie, package)
+             for doc, rel in _documents(tree, tie, package, kind, report, historical_archive,
+                                        tally)),
+            _document_fields, _document_from_fields, keep=KEEP, what="TT05 document")
+        if package is not None:
+            check_totals(package, kind, tally, len(tie.records), report)
+        check_unique(tally, report)
+        check_ead_doc_schema(tree, tally.doc_code, report)
+    finally:
+        tally.close()
+    # the last validator to read them: the METS trees are not needed for the content checks
+    release_xml(tree, *list(tree.parsed_xml))
     return Tt05Record(
         kind=kind, objid=objid, fonds_code=fonds,
         file_code=(package.get("fileCode") or None) if package is not None else None,
         fields=_filled(package.values) if package is not None else {},
-        documents=tuple(_document_record(doc, rel, tie, package)
-                        for doc, rel in documents),
+        documents=documents,
     )
 
 
 def _documents(tree: PackageTree, tie: Tie, package: Record | None, kind: PackageKind,
-               report: Report, historical_archive: bool) -> list[tuple[Record, str]]:
-    """Read and check every EAD_DOC record of rep1 (photo and media records: not checked)."""
-    out: list[tuple[Record, str]] = []
+               report: Report, historical_archive: bool, tally: DocumentTally
+               ) -> Iterator[tuple[Record, str]]:
+    """Read and check every EAD_DOC record of rep1 (photo and media records: not checked),
+    one at a time: each is counted in ``tally`` and yielded, then dropped with its tree."""
     for rel in tie.records:
         if not tree.is_file(rel):
             continue  # a dangling dmdSec reference: the E-ARK validator's finding
@@ -235,8 +256,8 @@ def _documents(tree: PackageTree, tie: Tie, package: Record | None, kind: Packag
             continue
         check_document_record(document, package, kind, report,
                               historical_archive=historical_archive)
-        out.append((document, rel))
-    return out
+        tally.add(document)
+        yield document, rel
 
 
 def _document_record(document: Record, rel: str, tie: Tie,
@@ -247,6 +268,15 @@ def _document_record(document: Record, rel: str, tie: Tie,
         doc_id=document.get("docId") or None, ead_doc=rel,
         data_files=tuple(tie.files_of.get(rel, ())), fields=_filled(document.values),
         confidence_level=level or None)
+
+
+def _document_fields(doc: Tt05DocumentRecord) -> tuple[Any, ...]:
+    return (doc.doc_id, doc.ead_doc, doc.data_files, dict(doc.fields), doc.confidence_level)
+
+
+def _document_from_fields(values: tuple[Any, ...]) -> Tt05DocumentRecord:
+    doc_id, ead_doc, data_files, fields, confidence_level = values
+    return Tt05DocumentRecord(doc_id, ead_doc, tuple(data_files), fields, confidence_level)
 
 
 def _filled(values: Mapping[str, str]) -> dict[str, str]:

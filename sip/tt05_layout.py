@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -25,7 +25,6 @@ from sip.package import PackageTree
 from sip.tt05_links import DATA, RECORDS, REP, record_paths
 from sip.tt05_mets import MetsFile, line_of, xpath_of
 from sip.tt05_model import PackageKind
-from sip.tt05_records import Record
 from sip.xmlload import load_xml
 
 ROOT_METS = "METS.xml"
@@ -159,11 +158,11 @@ def _stub_line_problem(line: str) -> str | None:
 
 # --- the sample's ead_doc.xsd defect ------------------------------------------------------------
 
-def check_ead_doc_schema(tree: PackageTree, documents: Sequence[Record],
-                         report: Report) -> None:
-    """schemas/ead_doc.xsd declaring arcDocCode (not docCode) while the records use docCode."""
+def check_ead_doc_schema(tree: PackageTree, doc_code: bool, report: Report) -> None:
+    """schemas/ead_doc.xsd declaring arcDocCode (not docCode) while the records use docCode
+    (``doc_code``: some document record has a docCode element)."""
     rel = "schemas/ead_doc.xsd"
-    if not tree.is_file(rel) or not any(d.present("docCode") for d in documents):
+    if not tree.is_file(rel) or not doc_code:
         return
     parsed = load_xml(tree, rel, report)
     if parsed is None:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator
 
+from preservation.diskmap import DiskMap
 from preservation.findings import Report
+from preservation.spooled import KEEP as SPOOL_KEEP
 from sip.tt05_model import (
     BORN_DIGITAL,
     DIGITISED,
@@ -32,6 +33,8 @@ from sip.tt05_records import Record, check_fields, number, parse_date
 TAILIEU_DOC_ID_LIMIT = 25
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|2\d\d\d)(?!\d)")
 _DOC_CODE = re.compile(r"(.*?)\.?(\d{7})")
+#: the fields unique across documents, in the order their duplicates are reported
+_UNIQUE = (("docId", "TT05-DOCID-DUPLICATE"), ("docCode", "TT05-DOCCODE-DUPLICATE"))
 
 
 def check_package_record(record: Record, kind: PackageKind, report: Report, *,
@@ -119,7 +122,63 @@ def _maintenance(record: Record, report: Report, historical_archive: bool) -> No
                    **record.where("maintenance"), value=value, label=MAINTENANCE[value])
 
 
-def check_totals(package: Record, kind: PackageKind, documents: Sequence[Record],
+class DocumentTally:
+    """What the rules across documents need from each document record, taken as it is read.
+
+    The records themselves (and their XML trees) are not kept, so a dossier of 100,000 documents
+    is checked in flat memory: the totals are running sums, and the docId / docCode values seen
+    are in :class:`~preservation.diskmap.DiskMap` s (a dict up to ``keep`` values), as are the
+    duplicates to report (rare; sorted as :func:`check_unique` reports them). :meth:`close`
+    removes their temporary files.
+    """
+
+    def __init__(self, *, keep: int = SPOOL_KEEP) -> None:
+        self.count = 0  # document records read
+        self.pages = 0  # the sum of their numberOfPage
+        self.pages_complete = True  # every one has a numberOfPage number
+        self.doc_code = False  # some record has a docCode element
+        #: per field of _UNIQUE: value → (index of the first record holding it, its path)
+        self._first: list[DiskMap[tuple[int, str]]] = [
+            DiskMap(keep=keep, what="document identifier") for _ in _UNIQUE]
+        #: "<field>:<first index>:<number>" → (path, line, xpath, value, first holder's path)
+        self._duplicates: DiskMap[tuple[str, int | None, str, str, str]] = DiskMap(
+            keep=keep, order="key", what="duplicate identifier")
+
+    def add(self, document: Record) -> None:
+        """Count one document record (once its own checks are done)."""
+        index = self.count
+        self.count += 1
+        pages = number(document, "numberOfPage")
+        if pages is None:
+            self.pages_complete = False
+        else:
+            self.pages += pages
+        self.doc_code = self.doc_code or document.present("docCode")
+        for slot, (name, _code) in enumerate(_UNIQUE):
+            if not document.has(name):
+                continue
+            value = document.get(name)
+            first = self._first[slot].get(value)
+            if first is None:
+                self._first[slot][value] = (index, document.rel)
+                continue
+            where = document.where(name)
+            key = f"{slot}:{first[0]:012d}:{len(self._duplicates):012d}"
+            self._duplicates[key] = (document.rel, where["line"], where["xpath"], value,
+                                     first[1])
+
+    def duplicates(self) -> Iterator[tuple[str, str, int | None, str, str, str]]:
+        """(code, path, line, xpath, value, first holder's path) in the order of check_unique."""
+        for key, (rel, line, xpath, value, other) in self._duplicates.items():
+            yield _UNIQUE[int(key.split(":", 1)[0])][1], rel, line, xpath, value, other
+
+    def close(self) -> None:
+        for first in self._first:
+            first.close()
+        self._duplicates.close()
+
+
+def check_totals(package: Record, kind: PackageKind, documents: DocumentTally,
                  record_count: int, report: Report) -> None:
     """totalDoc = number of documents; numberOfPage = sum of the documents' pages (warning)."""
     total = number(package, "totalDoc")
@@ -129,24 +188,16 @@ def check_totals(package: Record, kind: PackageKind, documents: Sequence[Record]
     if kind is not PackageKind.HOSO:
         return
     pages = number(package, "numberOfPage")
-    counts = [number(d, "numberOfPage") for d in documents]
     # compared only when every document record was read (photo and media records are not)
-    complete = len(counts) == record_count
-    if pages is not None and counts and complete and all(c is not None for c in counts):
-        summed = sum(c for c in counts if c is not None)
-        if summed != pages:
-            report.add("TT05-NUMBEROFPAGE-MISMATCH", package.rel,
-                       **package.where("numberOfPage"), declared=pages, found=summed)
+    complete = documents.count == record_count
+    if (pages is not None and documents.count and complete and documents.pages_complete
+            and documents.pages != pages):
+        report.add("TT05-NUMBEROFPAGE-MISMATCH", package.rel, **package.where("numberOfPage"),
+                   declared=pages, found=documents.pages)
 
 
-def check_unique(documents: Sequence[Record], report: Report) -> None:
-    """docId and docCode are unique across the package's documents."""
-    for name, code in (("docId", "TT05-DOCID-DUPLICATE"), ("docCode", "TT05-DOCCODE-DUPLICATE")):
-        seen: dict[str, list[Record]] = defaultdict(list)
-        for document in documents:
-            if document.has(name):
-                seen[document.get(name)].append(document)
-        for value, holders in seen.items():
-            for document in holders[1:]:
-                report.add(code, document.rel, **document.where(name), value=value,
-                           other=holders[0].rel)
+def check_unique(documents: DocumentTally, report: Report) -> None:
+    """docId and docCode are unique across the package's documents: every record holding a
+    value an earlier one holds, by field, then by the value's first holder, then in order."""
+    for code, rel, line, xpath, value, other in documents.duplicates():
+        report.add(code, rel, line=line, xpath=xpath, value=value, other=other)

@@ -59,6 +59,17 @@ def load_xml(tree: PackageTree, rel: str, report: Report, *,
     return parsed
 
 
+def release_xml(tree: PackageTree, *rels: str) -> None:
+    """Forget the trees :func:`load_xml` keeps on ``tree`` for ``rels`` (a METS file of many
+    thousand documents is tens of MiB of C memory): their findings stay (each report is still
+    told once); a later :func:`load_xml` parses the file again, quietly."""
+    cache = tree.parsed_xml
+    for rel in rels:
+        entry = cache.get(rel)
+        if entry is not None and entry[0] is not None:
+            cache[rel] = (None, entry[1], entry[2])
+
+
 def _load(tree: PackageTree, rel: str, report: Report, max_bytes: int
           ) -> etree._ElementTree | None:
     size = tree.size(rel)
