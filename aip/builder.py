@@ -44,6 +44,7 @@ from aip.model import (
     ReusableFile,
     content_format,
     spooled_content_files,
+    spooled_payload,
 )
 from aip.premis import sip_object_uuid, write_premis_package, write_premis_representation
 from aip.provenance import ingest_provenance
@@ -68,8 +69,9 @@ from aip.tt05_aip_staging import (
     write_streamed,
 )
 from preservation import SOFTWARE_NAME, __version__
+from preservation.diskmap import DiskMap
 from preservation.signing import SigningIdentity
-from preservation.spooled import spooled
+from preservation.spooled import fields_of, from_fields, spooled
 from sip.submission import SipKind, Submission, SubmittedFile
 
 __all__ = ["Actors", "BuiltAip", "PreviousVersion", "ReusableFile", "StagedObject", "build_aip",
@@ -223,10 +225,11 @@ def _eark_payload(
     content = submission.content()
     prefixed = _several_representations(content)
     carried_count = 0
-    taken: set[str] = set()  # the carried files' paths: the previous version's, not ours
+    # the carried files' paths: the previous version's, not ours (a DiskMap past model.KEEP)
+    taken: DiskMap[None] = DiskMap(keep=model.KEEP, what="carried AIP path")
     for cf, _ in _carried_content(previous):
         carried_count += 1
-        taken.add(cf.aip_path)
+        taken[cf.aip_path] = None
 
     def new_files() -> Iterator[ContentFile]:
         n = 0
@@ -241,6 +244,7 @@ def _eark_payload(
 
     files = spooled_content_files(itertools.chain(
         (cf for cf, _ in _carried_content(previous)), new_files()))
+    taken.close()
 
     def content_payload() -> Iterator[PayloadFile]:
         yield from (p for _, p in _carried_content(previous))
@@ -250,13 +254,15 @@ def _eark_payload(
                               cf.original_name, cf.format)
 
     schemas = [write(staging, f"schemas/{name}", schema_file(name)) for name in SCHEMA_FILES]
-    kept = [*producer_metadata(submission), *submission_evidence(staging, submission)]
+    kept = spooled_payload(itertools.chain(producer_metadata(submission),
+                                           submission_evidence(staging, submission)))
     desc = described(desc, files)
     premis_rep = write_streamed(staging, PREMIS_REP,
                             lambda path: write_premis_representation(path, desc, "rep1"))
     desc = replace(
         desc, schemas=tuple(_metadata(m) for m in schemas),
-        submission=tuple(_metadata(m) for m in kept),
+        submission=spooled(map(_metadata, kept), fields_of, from_fields(MetadataFile),
+                           keep=model.KEEP, what="AIP submission file"),
         metadata=(_metadata(premis_rep),))
     premis = write_streamed(staging, PREMIS_PATH, lambda path: write_premis_package(path, desc))
     mets = write_streamed(staging, "METS.xml",

@@ -135,7 +135,9 @@ class AipDescription:
     #: AIP-level metadata files referenced from METS (PREMIS.xml is added by the builder)
     metadata: tuple[MetadataFile, ...] = ()
     schemas: tuple[MetadataFile, ...] = ()
-    submission: tuple[MetadataFile, ...] = ()
+    #: the producer's files and our records kept under submission/: a tuple, or (as the E-ARK
+    #: builder makes it) a spooled sequence
+    submission: Sequence[MetadataFile] = ()
     record_status: str = "NEW"
     source_kind: str = "bagit"  # what was submitted: "bagit", "eark", "tt05-hoso", …
     extra: dict[str, str] = field(default_factory=dict)

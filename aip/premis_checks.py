@@ -10,17 +10,14 @@ they write (:func:`canonical_uuid`, :func:`timestamp`).
 
 from __future__ import annotations
 
-import bisect
-import heapq
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TypeVar
 
 from aip.model import EVENT_TYPES, AipDescription, Event
+from aip.premis_keys import SortedKeys
 
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _T = TypeVar("_T")
@@ -100,138 +97,6 @@ def _unique(items: Iterable[str], what: str) -> None:
         seen.add(key)
 
 
-class SortedKeys:
-    """Byte strings of one width, sorted into one ``bytes``: ``width`` bytes per key, where a
-    set of them would take about 100 (a UUID is 16 bytes, not a 36-character string).
-
-    Sorted in runs of :data:`RUN` keys; more than one run go to an anonymous temporary file
-    and are merged from it into the final bytes, so that making it takes little more than its
-    final size. Duplicates are kept (:meth:`duplicate` finds one).
-    """
-
-    __slots__ = ("_blob", "_count", "_fences", "_width")
-    RUN = 1024
-    #: one key in this many is also kept as a ``bytes`` object, so that a lookup bisects them
-    #: in C and then only a few keys of the blob (about 4 bytes per key, not 100)
-    FENCE = 16
-    #: keys read at a time from each run while the runs are merged
-    READ = 128
-
-    def __init__(self, keys: Iterable[bytes], width: int) -> None:
-        self._width = width
-        run: list[bytes] = []
-        runs = 0
-        spill = None
-        try:
-            for key in keys:
-                if len(key) != width:
-                    raise ValueError(f"a key of {len(key)} bytes among keys of {width}")
-                run.append(key)
-                if len(run) == self.RUN:
-                    run.sort()
-                    if spill is None:
-                        spill = tempfile.TemporaryFile(prefix="sorted-keys-")  # noqa: SIM115
-                    spill.write(b"".join(run))
-                    runs += 1
-                    run.clear()
-            run.sort()
-            last = b"".join(run)
-            del run
-            if spill is None:
-                self._blob: bytes | bytearray = last
-            else:
-                spill.write(last)
-                spill.flush()
-                del last
-                self._blob = self._merged(spill.fileno(), runs + 1, spill.tell())
-        finally:
-            if spill is not None:
-                spill.close()
-        self._count = len(self._blob) // width
-        step = self.FENCE * width
-        self._fences = [bytes(self._blob[at:at + width])
-                        for at in range(0, len(self._blob), step)]
-
-    def _lower_bound(self, key: bytes) -> int:
-        """The index of the first key not less than ``key`` (``len(self)`` if none)."""
-        fence = bisect.bisect_left(self._fences, key)
-        if fence == 0:
-            return 0
-        blob, width = self._blob, self._width
-        lo = (fence - 1) * self.FENCE + 1  # the key at (fence - 1) * FENCE is less than key
-        hi = min(fence * self.FENCE, self._count)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if blob[mid * width:mid * width + width] < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    def _merged(self, fd: int, runs: int, size: int) -> bytearray:
-        """The sorted runs of the file ``fd`` (the last one may be shorter) merged."""
-        span = self.RUN * self._width
-        merged = bytearray(size)
-        at = 0
-        width = self._width
-        for key in heapq.merge(*(self._read(fd, r * span, min(span, size - r * span))
-                                 for r in range(runs))):
-            merged[at:at + width] = key
-            at += width
-        return merged
-
-    def _read(self, fd: int, offset: int, length: int) -> Iterator[bytes]:
-        block = self.READ * self._width
-        end = offset + length
-        while offset < end:
-            data = os.pread(fd, min(block, end - offset), offset)
-            if not data or len(data) % self._width:
-                raise ValueError("the sorted keys' temporary file is truncated")
-            offset += len(data)
-            yield from self._keys(data)
-
-    def _keys(self, blob: bytes | bytearray) -> Iterator[bytes]:
-        width = self._width
-        return (bytes(blob[at:at + width]) for at in range(0, len(blob), width))
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, index: int) -> bytes:
-        if not 0 <= index < self._count:
-            raise IndexError("key index out of range")
-        at = index * self._width
-        return bytes(self._blob[at:at + self._width])
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._keys(self._blob)
-
-    def __contains__(self, key: object) -> bool:
-        if not isinstance(key, bytes) or len(key) != self._width:
-            return False
-        at = self._lower_bound(key)
-        return at < self._count and self[at] == key
-
-    def starting_with(self, prefix: bytes) -> Iterator[bytes]:
-        """The keys that start with ``prefix``, in order."""
-        at = self._lower_bound(prefix)
-        while at < self._count:
-            key = self[at]
-            if not key.startswith(prefix):
-                return
-            yield key
-            at += 1
-
-    def duplicate(self) -> bytes | None:
-        """A key held more than once (the first in order), or None."""
-        previous = None
-        for key in self:
-            if key == previous:
-                return key
-            previous = key
-        return None
-
-
 def uuid_key(value: str) -> bytes | None:
     """The 16 bytes of a UUID given in canonical form (:func:`canonical_uuid`), else None."""
     if not _CANONICAL_UUID.fullmatch(value):
@@ -248,7 +113,8 @@ class LinkedObjects:
 
     Every content file UUID, the AIP's (also linked by an event that names no object), its
     SIP's, its first representation's and the previous version's. The file UUIDs are kept as
-    :class:`SortedKeys` of their 16 bytes: 16 bytes per file, in one pass over the files.
+    :class:`~aip.premis_keys.SortedKeys` of their 16 bytes: 16 bytes per file, in one pass
+    over the files (in a temporary file past :data:`aip.model.KEEP` files).
     """
 
     def __init__(self, desc: AipDescription) -> None:

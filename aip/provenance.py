@@ -169,8 +169,9 @@ class _NewFiles:
     """The content files whose bytes came in this submission, in one pass over ``files``:
     their UUIDs (spooled) and the formats identified among them.
 
-    The submission's (SHA-256, size) pairs are :class:`~aip.premis_checks.SortedKeys`, 41
-    bytes each, while the files are read; no set, no list of them is kept.
+    The submission's (SHA-256, size) pairs are :class:`~aip.premis_keys.SortedKeys`, 41
+    bytes each (in a temporary file past :data:`aip.model.KEEP`), while the files are read;
+    no set, no list of them is kept.
     """
 
     def __init__(self, submission: Submission, files: Sequence[ContentFile]) -> None:

@@ -60,6 +60,7 @@ from aip.tt05_aip_staging import (
     write_streamed,
 )
 from preservation import SOFTWARE_NAME, __version__
+from preservation.diskmap import DiskMap
 from preservation.errors import PreservationError
 from preservation.fonds import MAX_CODE, code_is_valid
 from preservation.spooled import spooled
@@ -120,7 +121,9 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
         plan.kind, package_values(plan.kind, submission.tt05.fields if submission.tt05 else {},
                                   plan.arc_file_code, len(plan.documents))))
     sip_documents = submission.tt05.documents if submission.tt05 else ()
-    carried_records = {r.aip_path: r for r in plan.carried_records}
+    carried_records: DiskMap[PayloadFile] = DiskMap(
+        ((r.aip_path, r) for r in plan.carried_records), encode=payload_fields,
+        decode=payload_from_fields, keep=model.KEEP, what="carried AIP record")
 
     def record_files() -> Iterator[PayloadFile]:
         """Each document's record, in order: written now (its values made and dropped one
@@ -135,6 +138,7 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
 
     records = spooled(record_files(), payload_fields, payload_from_fields, keep=model.KEEP,
                       what="AIP record")
+    carried_records.close()
     schemas = [write(staging, f"schemas/{name}", schema_file(name, packaged))
                for name, packaged in METS_SCHEMAS.items()]
     schemas += [write(staging, f"schemas/{name}", schema_bytes(name))
@@ -156,7 +160,8 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
     base = REP + "/"
     documents = _Documents(plan.documents, records, base)
     unlinked = [_data_written(d, base) for d in plan.unlinked]
-    loose_names = {d[0].removeprefix(base): d[4] for d in plan.unlinked}
+    loose_names: DiskMap[str] = DiskMap(((d[0].removeprefix(base), d[4]) for d in plan.unlinked),
+                                        keep=model.KEEP, what="AIP data file name")
 
     def original_name(rel: str) -> str | None:
         """The producer's name of a data file no record describes (FLocat xlink:title); a

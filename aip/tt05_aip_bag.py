@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from aip import model
-from aip.model import FormatId, PayloadFile, PreviousVersion, ReusableFile
+from aip.model import FormatId, PayloadFile, PreviousVersion
 from aip.renamed_names import RENAMED_NAMES, renamed_names_text
 from preservation import SOFTWARE_NAME, __version__
+from preservation.diskmap import DiskMap
 from preservation.findings_spool import SpooledSequence
 from preservation.formats import format_fields, format_from_fields
 from preservation.hashing import sha256_bytes
@@ -134,22 +135,32 @@ def staged(payload: Iterable[PayloadFile], previous: PreviousVersion | None, *,
     reused. One pass: a spooled sequence (the first ``keep``, default :data:`aip.model.KEEP`,
     in memory, the rest in a temporary file, :mod:`preservation.spooled`), never a list of
     every object."""
-    reusable: dict[tuple[str, int], ReusableFile] = {}
+    # (size, SHA-256) -> the stored key of the previous version's first object with those
+    # bytes (a DiskMap past aip.model.KEEP objects)
+    reusable: DiskMap[str] = DiskMap(keep=model.KEEP, what="reusable object")
     for prev in previous.files if previous is not None else ():
-        reusable.setdefault((prev.sha256.lower(), prev.size), prev)
+        bytes_key = _bytes_key(prev.sha256, prev.size)
+        if bytes_key not in reusable:
+            reusable[bytes_key] = prev.stored_key
 
     def objects() -> Iterator[StagedObject]:
         for p in payload:
             key = p.stored_key
             if key is None and reusable:
-                match = reusable.get((p.sha256.lower(), p.size))
-                key = match.stored_key if match is not None else None
+                key = reusable.get(_bytes_key(p.sha256, p.size))
             yield StagedObject("data/" + p.aip_path, None if key else p.source, p.size,
                                p.sha256, p.role, original_name=p.original_name,
                                format=p.format, stored_key=key)
 
-    return spooled(objects(), staged_fields, staged_from_fields,
-                   keep=model.KEEP if keep is None else keep, what="AIP object")
+    every = spooled(objects(), staged_fields, staged_from_fields,
+                    keep=model.KEEP if keep is None else keep, what="AIP object")
+    reusable.close()
+    return every
+
+
+def _bytes_key(sha256: str, size: int) -> str:
+    """The key of (SHA-256 compared case-blind, size): equal exactly when both are."""
+    return f"{size}:{sha256.lower()}"
 
 
 def fetch_lines(objects: Iterable[StagedObject]) -> Iterator[str]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +40,9 @@ from aip.model import (
 from aip.tt05_aip_mets import FETCH_SUFFIX
 from aip.tt05_aip_records import arc_file_code
 from aip.tt05_aip_staging import carried, extension, portable
+from preservation.diskmap import DiskMap
 from preservation.spooled import fields_of, from_fields, spooled
-from sip.submission import Submission, SubmittedFile
+from sip.submission import Submission, SubmittedFile, submitted_fields, submitted_from_fields
 from sip.tt05 import Tt05DocumentRecord
 from sip.tt05_model import PackageKind
 from sip.tt05_xml import mime_type
@@ -94,17 +95,21 @@ class PreviousTt05(PreviousVersion):
 
 
 class _Names:
-    """AIP names already taken (compared case-folded: storage may be case-insensitive)."""
+    """AIP names already taken (compared case-folded: storage may be case-insensitive); a
+    :class:`~preservation.diskmap.DiskMap` past :data:`aip.model.KEEP` names."""
 
     def __init__(self) -> None:
-        self._taken: set[str] = set()
+        self._taken: DiskMap[None] = DiskMap(keep=model.KEEP, what="AIP name")
 
     def free(self, paths: Sequence[str]) -> bool:
         folded = [p.casefold() for p in paths]
-        return len(set(folded)) == len(folded) and not self._taken.intersection(folded)
+        return len(set(folded)) == len(folded) and not any(p in self._taken for p in folded)
 
     def take(self, paths: Sequence[str]) -> None:
-        self._taken.update(p.casefold() for p in paths)
+        self._taken.update((p.casefold(), None) for p in paths)
+
+    def close(self) -> None:
+        self._taken.close()
 
 
 def _owner(name: str, records: Collection[str]) -> str | None:
@@ -182,21 +187,16 @@ def plan_tt05(submission: Submission, *, archive_code: str,
     names = _Names()
     carried_documents, carried_content, carried_records, unlinked = _carried_documents(
         previous, names)
-    # the keyed lookup of a document's files (held while planning only): a file a document
-    # names moves from ``unused`` to ``used``, so what stays in ``unused`` is no record's
-    unused = {f.path: f for f in submission.content()}
-    used: dict[str, SubmittedFile] = {}
+    # the keyed lookup of a document's files (held while planning only, a DiskMap past
+    # aip.model.KEEP files): each with whether a document named it, so that those no document
+    # names are known at the end, in their order
+    files = _Files(submission.content())
     prefix = f"{submission.package_prefix}/" if submission.package_prefix else ""
     count = len(carried_content)  # data files named so far
 
     def files_of(doc: Tt05DocumentRecord) -> list[SubmittedFile]:
-        files = []
-        for rel in doc.data_files:
-            f = used.get(prefix + rel) or unused.pop(prefix + rel, None)
-            if f is not None:
-                used[f.path] = f
-                files.append(f)
-        return files
+        return [f for f in map(files.use, (prefix + rel for rel in doc.data_files))
+                if f is not None]
 
     def named() -> Iterator[PlannedDocument]:
         """Every document, its names decided (the carried ones, then the SIP's, in order)."""
@@ -215,11 +215,11 @@ def plan_tt05(submission: Submission, *, archive_code: str,
     documents = spooled(named(), fields_of, from_fields(PlannedDocument), keep=model.KEEP,
                         what="AIP document")
     loose: list[tuple[SubmittedFile, str]] = []
-    for f in unused.values():  # not described by any record (not expected when valid)
+    for f in files.unused():  # not described by any record (not expected when valid)
         path = _free_sequence_names(names, count + len(loose) + 1, [f.path], "")[1][0]
         loose.append((f, path))
         unlinked.append(_data_of(submission, f, path))
-    unused.clear()
+    names.close()
 
     def content() -> Iterator[tuple[ContentFile, PayloadFile]]:
         """Every data file: the carried ones, each new document's, then the loose ones."""
@@ -232,10 +232,45 @@ def plan_tt05(submission: Submission, *, archive_code: str,
         for f, path in loose:
             yield _content(submission, f, path)
 
-    return Tt05Plan(record.kind, arc, file_code, documents,
-                    spooled(content(), _pair_fields, _pair_from_fields, keep=model.KEEP,
-                            what="AIP content file"),
-                    carried_records, unlinked)
+    planned = spooled(content(), _pair_fields, _pair_from_fields, keep=model.KEEP,
+                      what="AIP content file")
+    files.close()
+    return Tt05Plan(record.kind, arc, file_code, documents, planned, carried_records, unlinked)
+
+
+class _Files:
+    """The submission's content files by path, each with whether a document named it (a
+    :class:`~preservation.diskmap.DiskMap` past :data:`aip.model.KEEP` files)."""
+
+    def __init__(self, content: Iterable[SubmittedFile]) -> None:
+        self._files: DiskMap[tuple[SubmittedFile, bool]] = DiskMap(
+            ((f.path, (f, False)) for f in content), encode=_file_fields,
+            decode=_file_from_fields, keep=model.KEEP, what="AIP content file")
+
+    def use(self, path: str) -> SubmittedFile | None:
+        """The file at ``path`` (None: no content file), now named by a document."""
+        entry = self._files.get(path)
+        if entry is None:
+            return None
+        f, used = entry
+        if not used:
+            self._files[path] = (f, True)
+        return f
+
+    def unused(self) -> Iterator[SubmittedFile]:
+        """The files no document named, in the submission's order."""
+        return (f for f, used in self._files.values() if not used)
+
+    def close(self) -> None:
+        self._files.close()
+
+
+def _file_fields(entry: tuple[SubmittedFile, bool]) -> tuple[Any, ...]:
+    return submitted_fields(entry[0]), entry[1]
+
+
+def _file_from_fields(values: tuple[Any, ...]) -> tuple[SubmittedFile, bool]:
+    return submitted_from_fields(values[0]), values[1]
 
 
 def _names(ead_doc: str, data: list[str], ordinal: int, names: _Names, prefix: str

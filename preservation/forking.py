@@ -82,7 +82,8 @@ def fork_map(function: Callable[[T], R], items: Sequence[T], *, processes: int,
     """``function(item)`` for every item, in ``processes`` forked workers, in input order.
 
     The caller makes sure forking is safe (:func:`can_fork`). ``function`` and ``items`` are
-    inherited, not pickled; the answers are pickled back, so they must be picklable. An
+    inherited, not pickled (``items`` may be a spooled sequence: a worker reads a slice of it
+    per chunk); the answers are pickled back, so they must be picklable. An
     exception ``function`` raises (other than :class:`CpuTimeExceeded`) ends the run and is
     raised here, as if it had been called in this process. ``cpu_limit``: processor seconds per
     item (None: no limit). See the module notes for workers that die.
@@ -166,15 +167,16 @@ def _out_of_time(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _run_chunk(start: int, stop: int) -> list[Any]:
-    """In a worker: items ``start`` to ``stop`` (exclusive), each within its limits."""
-    return [_run(index) for index in range(start, stop)]
+    """In a worker: items ``start`` to ``stop`` (exclusive), each within its limits. The chunk
+    is read as one slice (a spooled sequence reads it in one go, not item by item)."""
+    assert _JOB is not None
+    return [_run(item) for item in _JOB[1][start:stop]]
 
 
-def _run(index: int) -> Any:
+def _run(item: Any) -> Any:
     """In a worker: one item, within its processor-time limits."""
     assert _JOB is not None
-    function, items, cpu_limit = _JOB
-    item = items[index]
+    function, _items, cpu_limit = _JOB
     if cpu_limit is None:
         return function(item)
     _hard_limit(cpu_limit)

@@ -34,22 +34,28 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 
 from policies.formats import AcceptedFormat, FormatPolicy
+from preservation.diskmap import DiskMap
 from preservation.findings import Report
 from preservation.forking import DEFAULT_CPU_LIMIT, Crashed, can_fork, fork_map
 from preservation.formats import (
     FormatId,
     FormatIdentificationError,
     FormatIdentifier,
+    format_fields,
+    format_from_fields,
     shared_format,
 )
+from preservation.spooled import KEEP as SPOOL_KEEP
 from sip.bagit_tree import ChangedError
 from sip.content_findings import FindingRecorder, FindingSink, RecordedFinding, replay
+from sip.content_paths import ContentItem, ContentPaths
 from sip.content_pdf import PdfFacts, check_pdf
 from sip.content_virus import VirusScan
 from sip.package import PackageTree
@@ -70,15 +76,10 @@ MAX_PROCESSES = 8
 CHUNK = 16
 #: processor seconds one file's checks may take in a worker (then: CONTENT-UNREADABLE)
 CPU_LIMIT = DEFAULT_CPU_LIMIT
-
-
-@dataclass(frozen=True, slots=True)
-class ContentItem:
-    """A content file to check: its package-relative path, and whether it is a scan."""
-
-    path: str
-    #: TT05 confidenceLevel 02: a digitised paper record (must be two-layer PDF/A)
-    digitised: bool = False
+#: per-file records (the formats found, the paths seen, the files to examine) kept in memory;
+#: past it they go to temporary files (:mod:`preservation.diskmap`, :mod:`preservation.spooled`)
+#: so memory stays flat. Read at each call: a test may lower it.
+KEEP = SPOOL_KEEP
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,14 @@ def check_content(
     *,
     identifier: FormatIdentifier | None = None,
     progress: Callable[[int], None] | None = None,
-    scan_also: Sequence[str] = (),
+    scan_also: Iterable[str] = (),
     identify: bool = True,
-) -> dict[str, FormatId]:
+) -> DiskMap[FormatId]:
     """Check every item's content; add the findings to ``report``; return each identification.
 
     ``scan_also``: other files of the package (METS, metadata, documentation) that are not
-    records but must still pass the virus scan; their format is not judged.
+    records but must still pass the virus scan; their format is not judged. Read once, after
+    the items.
 
     ``identifier``: a loaded identifier to reuse (the caller keeps ownership); without one, one
     is loaded for this call and closed after it. ``progress(1)`` is called after each item.
@@ -119,6 +121,10 @@ def check_content(
     their findings are added here, file by file, in the order and with the content the checks
     give one by one in this process. The virus scan always runs here, after each file's other
     checks.
+
+    ``items`` is read twice (a sequence that reads a temporary file again is fine); the paths
+    seen and the formats returned are :class:`~preservation.diskmap.DiskMap` s (past
+    :data:`KEEP` files in a temporary database), equal formats one shared object.
     """
     owned = identifier is None and identify
     if owned:
@@ -126,17 +132,18 @@ def check_content(
             identifier = FormatIdentifier()
         except FormatIdentificationError as e:
             report.add("FMT-IDENTIFIER-UNAVAILABLE", None, error=e.message)
-    virus = VirusScan(options.clamd, report)
-    formats: dict[str, FormatId] = {}
-    done: set[str] = set()
+    virus = VirusScan(options.clamd, report, keep=KEEP)
+    formats: DiskMap[FormatId] = DiskMap(encode=format_fields, decode=_shared_format_of,
+                                         keep=KEEP, what="file format")
+    paths: ContentPaths | None = None
     answers: _Answers | None = None
     try:
-        answers = _examine_in_workers(tree, items, options, identifier)
+        paths = ContentPaths(items, lambda item: _checked(tree, item), keep=KEEP)
+        answers = _examine_in_workers(tree, paths.work, options, identifier)
         virus.start()
-        for item in items:
-            rel = item.path
-            if rel not in done:
-                done.add(rel)
+        for item, first in paths.firsts(items):
+            if first:
+                rel = item.path
                 fmt, readable = _check_item(tree, item, report, options, identifier, answers)
                 if fmt is not None:
                     # one object per distinct identification, however many files share it
@@ -145,17 +152,27 @@ def check_content(
                     virus.scan(tree, rel)
             if progress is not None:
                 progress(1)
+        done = paths.seen  # every item's path, and the other files scanned
         for rel in scan_also:
             if rel not in done and tree.is_file(rel) and tree.size(rel):
-                done.add(rel)
+                done[rel] = None
                 virus.scan(tree, rel)
     finally:
         if answers is not None:
             answers.close()  # stops the workers if this ends early
+        if paths is not None:
+            paths.close()
         virus.finish()
         if owned and identifier is not None:
             identifier.close()
     return formats
+
+
+def _shared_format_of(values: Any) -> FormatId:
+    """The shared :class:`FormatId` of :func:`~preservation.formats.format_fields`."""
+    fmt = format_from_fields(values)
+    assert fmt is not None  # a map of formats holds no None
+    return fmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,22 +194,20 @@ def _checked(tree: PackageTree, item: ContentItem) -> bool:
     return tree.is_file(item.path) and bool(tree.size(item.path))
 
 
-def _examine_in_workers(tree: PackageTree, items: Sequence[ContentItem],
+def _examine_in_workers(tree: PackageTree, work: Sequence[ContentItem],
                         options: ContentOptions, identifier: FormatIdentifier | None
                         ) -> _Answers | None:
-    """The answers of :func:`_examine` for every item :func:`_check_item` will examine (each
-    path once, in order), from forked worker processes; or None (each is examined here in
-    turn). Workers are used when forking is safe (:func:`~preservation.forking.can_fork`) and
-    either there are at least :data:`PARALLEL_MIN` such items and more than one CPU, or one of
-    them may be a PDF (then with one worker if need be: a PDF is never parsed here).
+    """The answers of :func:`_examine` for every item of ``work`` (those :func:`_check_item`
+    will examine, each path once, in order), from forked worker processes; or None (each is
+    examined here in turn). Workers are used when forking is safe
+    (:func:`~preservation.forking.can_fork`) and either there are at least
+    :data:`PARALLEL_MIN` such items and more than one CPU, or one of them may be a PDF (then
+    with one worker if need be: a PDF is never parsed here).
 
     Forking shares everything loaded here: fido's signatures, the listing, policy and trust
-    roots. The workers are forked when the answers are first asked for.
+    roots, ``work`` itself (a worker reads its chunks of it). The workers are forked when the
+    answers are first asked for.
     """
-    firsts: dict[str, ContentItem] = {}
-    for item in items:
-        firsts.setdefault(item.path, item)  # the first item of each path
-    work = [item for item in firsts.values() if _checked(tree, item)]
     if not work or not can_fork():
         return None
     processes = min(_cpus(), MAX_PROCESSES)

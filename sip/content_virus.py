@@ -22,7 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from preservation.diskmap import DiskMap
 from preservation.findings import Report
+from preservation.spooled import KEEP
 from sip.bagit_tree import ChangedError
 from sip.package import PackageTree
 
@@ -179,13 +181,16 @@ class VirusScan:
     """
 
     def __init__(self, address: str | None, report: Report, *,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, keep: int = KEEP) -> None:
         self.clamd = Clamd(address, timeout) if address else None
         self.report = report
         self.engine = ""
         self.scanned = 0
         self.active = False
-        self._failures: list[tuple[str, str]] = []  # errors in a row while nothing was scanned
+        # errors in a row while nothing was scanned, (path, error) by their place in the row;
+        # past ``keep`` of them in a temporary database
+        self._failures: DiskMap[tuple[str, str]] = DiskMap(keep=keep, what="refused file")
+        self._error: str | None = None  # the error of every failure so far, if only one
 
     def start(self) -> bool:
         """Check that clamd answers; report VIRUS-NOT-CHECKED if not. True if scanning."""
@@ -220,9 +225,12 @@ class VirusScan:
         elif self.scanned:
             self.report.add("VIRUS-FILE-NOT-CHECKED", rel, reason=result.error)
         else:
-            self._failures.append((rel, result.error))
-            if len(self._failures) >= GIVE_UP_AFTER and \
-                    len({error for _, error in self._failures}) == 1:
+            if not self._failures:
+                self._error = result.error
+            elif self._error != result.error:
+                self._error = None
+            self._failures[str(len(self._failures))] = (rel, result.error)
+            if len(self._failures) >= GIVE_UP_AFTER and self._error is not None:
                 self._stop(f"clamd answered “{result.error}” for every file")
 
     def finish(self) -> None:
@@ -239,7 +247,7 @@ class VirusScan:
         self.active = False
 
     def _flush(self) -> None:
-        for rel, error in self._failures:
+        for rel, error in self._failures.values():
             self.report.add("VIRUS-FILE-NOT-CHECKED", rel, reason=error)
         self._failures.clear()
 

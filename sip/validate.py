@@ -21,17 +21,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 from cryptography import x509
 
 from policies.formats import FormatPolicy, load_format_policy
 from preservation.config import ValidationConfig
+from preservation.diskmap import DiskMap
 from preservation.findings import Finding, Report
 from preservation.formats import FormatIdentificationError, FormatIdentifier
 from preservation.progress import Progress, no_progress
+from sip import submission as sip_submission
 from sip.archive import OpenedPackage, open_package
 from sip.bagit import BagCheck, validate_bag
 from sip.bagit_profile import BagitProfile, check_profile
@@ -171,7 +174,7 @@ def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
                       options: ValidationOptions, name: str, report: Report) -> None:
     """Check an E-ARK or TT05 package at ``tree`` (``prefix``: its place in the submission)."""
     tt05_kind = looks_like_tt05(tree)
-    digitised: set[str] = set()
+    digitised: DiskMap[None] = DiskMap(keep=sip_submission.KEEP, what="digitised file")
     if tt05_kind is not None:
         validate_eark(tree, report, tt05=True, name=name,
                       tolerate_line_endings=options.tolerate_line_endings)
@@ -185,8 +188,8 @@ def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
         sub.identifiers.update({k: v for k, v in (("objid", record.objid),
                                                   ("fileCode", record.file_code),
                                                   ("fonds", record.fonds_code)) if v})
-        digitised = {path for doc in record.documents if doc.digitised
-                     for path in doc.data_files}
+        digitised.update((path, None) for doc in record.documents if doc.digitised
+                         for path in doc.data_files)
     elif looks_like_eark(tree):
         package = validate_eark(tree, report, name=name,
                                 tolerate_line_endings=options.tolerate_line_endings)
@@ -200,9 +203,10 @@ def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
         return
     sub.package_prefix = prefix
     sub.files = spooled_files(_package_files(tree, prefix, digitised))
+    digitised.close()
 
 
-def _package_files(tree: PackageTree, prefix: str, digitised: set[str]
+def _package_files(tree: PackageTree, prefix: str, digitised: Container[str]
                    ) -> Iterator[SubmittedFile]:
     for rel, listed in tree.files.items():
         digest = tree.digest(rel, "sha256")
@@ -224,10 +228,11 @@ def _check_content(tree: PackageTree, sub: Submission, options: ValidationOption
     content = sub.content()
     if not content:
         return
-    items = [ContentItem(f.path, digitised=f.digitised) for f in content]
+    items = _ContentItems(content)
     content_options = ContentOptions(policy=options.format_policy or load_format_policy(None),
                                      trust_roots=options.pdf_trust_roots, clamd=options.clamd)
-    others = [f.path for f in sub.files if f.role is FileRole.METADATA]
+    # read once, after the content files (while sub.files stays the same)
+    others = (f.path for f in sub.files if f.role is FileRole.METADATA)
     try:
         identifier = FormatIdentifier()
     except FormatIdentificationError as e:
@@ -243,6 +248,35 @@ def _check_content(tree: PackageTree, sub: Submission, options: ValidationOption
         if identifier is not None:
             sub.fido_version = identifier.fido_version
             sub.signature_version = identifier.signature_version
+
+
+class _ContentItems(Sequence[ContentItem]):
+    """The content checks' item of each content file, made when read (the files may be in a
+    temporary file: a list of the items would hold every path)."""
+
+    def __init__(self, content: Sequence[SubmittedFile]) -> None:
+        self._content = content
+
+    def __len__(self) -> int:
+        return len(self._content)
+
+    def __iter__(self) -> Iterator[ContentItem]:
+        return map(_content_item, self._content)
+
+    @overload
+    def __getitem__(self, index: int) -> ContentItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ContentItem]: ...
+
+    def __getitem__(self, index: int | slice) -> ContentItem | Sequence[ContentItem]:
+        if isinstance(index, slice):
+            return [_content_item(f) for f in self._content[index]]
+        return _content_item(self._content[index])
+
+
+def _content_item(f: SubmittedFile) -> ContentItem:
+    return ContentItem(f.path, digitised=f.digitised)
 
 
 def _bag_title(check: BagCheck) -> str | None:

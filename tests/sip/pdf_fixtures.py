@@ -343,7 +343,7 @@ def make_package(root: Path, files: Mapping[str, bytes]) -> PackageTree:
 def run(root: Path, files: Mapping[str, bytes], *, digitised: Iterable[str] = (),
         items: Iterable[str] | None = None, policy: FormatPolicy | None = None,
         trust_roots: tuple[x509.Certificate, ...] = (), clamd: str | None = None,
-        ) -> tuple[Report, dict[str, FormatId]]:
+        ) -> tuple[Report, Mapping[str, FormatId]]:
     """Write ``files`` under ``root``, check them all (or ``items``), return report and formats."""
     tree = make_package(root, files)
     scans = set(digitised)
