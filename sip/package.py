@@ -91,6 +91,20 @@ class PackageTree:
         prefix = f"{folder.rstrip('/')}/" if folder else ""
         return (rel for rel in self.tree.files if rel.startswith(prefix))
 
+    def only_child(self, folder: str) -> str | None:
+        """The one name directly inside ``folder``; None when it holds nothing or several
+        (stops at the second name: no set of every path of a flat folder)."""
+        prefix = f"{folder.rstrip('/')}/" if folder else ""
+        only: str | None = None
+        for rel in itertools.chain(self.tree.files, self.tree.dirs):
+            if rel.startswith(prefix):
+                name = rel[len(prefix):].split("/", 1)[0]
+                if name and name != only:
+                    if only is not None:
+                        return None
+                    only = name
+        return only
+
     def children(self, folder: str) -> list[str]:
         """Names (not paths) of the files and folders directly inside ``folder``."""
         prefix = f"{folder.rstrip('/')}/" if folder else ""
@@ -156,11 +170,26 @@ class PackageTree:
 
     def seed_digest(self, rel: str, algorithm: str, hexdigest: str) -> None:
         """Record a digest computed elsewhere (e.g. by the BagIt validator) to avoid a re-read."""
-        listed = self.tree.files[rel]
-        previous = self._hashed.get(rel)
-        digests = dict(previous.digests) if previous is not None else {}
-        digests[algorithm] = hexdigest
-        self._hashed[rel] = Hashed(listed, digests)
+        self.seed_digests(((rel, algorithm, hexdigest),), strict=True)
+
+    def seed_digests(self, digests: Iterable[tuple[str, str, str]], *,
+                     strict: bool = False) -> None:
+        """:meth:`seed_digest` for many ``(rel, algorithm, hexdigest)``, written in batches;
+        a path that is not a listed file is skipped (``strict``: :class:`KeyError`)."""
+        files = self.tree.files
+        batch: list[tuple[str, Hashed]] = []
+        for rel, algorithm, hexdigest in digests:
+            listed = files[rel] if strict else files.get(rel)
+            if listed is None:
+                continue
+            previous = self._hashed.get(rel)
+            merged = dict(previous.digests) if previous is not None else {}
+            merged[algorithm] = hexdigest
+            batch.append((rel, Hashed(listed, merged)))
+            if len(batch) >= bagit_tree.WRITE_BATCH:
+                self._hashed.update(batch)
+                batch.clear()
+        self._hashed.update(batch)
 
     def digest(self, rel: str, algorithm: str = "sha256") -> str | None:
         """Lower-case hex digest of a listed file, or None (not listed, unreadable, changed)."""

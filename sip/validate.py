@@ -143,10 +143,8 @@ def _validate_bag(tree: PackageTree, sub: Submission, options: ValidationOptions
     # Its findings are located from the bag's top, like the bag's own.
     sub.wrapped_in_bag = True
     inner_tree = PackageTree(tree.root / inner)
-    for f in sub.files:  # the payload files that have a SHA-256
-        rel = f.path.removeprefix(f"{inner}/")
-        if rel in inner_tree.files:
-            inner_tree.seed_digest(rel, "sha256", f.sha256)
+    inner_tree.seed_digests(  # the payload files that have a SHA-256
+        (f.path.removeprefix(f"{inner}/"), "sha256", f.sha256) for f in sub.files)
     # "data" itself is no package name: then the package is named after the bag
     name = inner.rsplit("/", 1)[-1] if inner != "data" else sub.name
     inner_report = Report(sub.report.subject)
@@ -164,9 +162,9 @@ def _inner_package(tree: PackageTree) -> str | None:
     """``data`` or ``data/<one folder>`` when it holds a METS.xml, else None."""
     if tree.is_file("data/METS.xml"):
         return "data"
-    children = tree.children("data")
-    if len(children) == 1 and tree.is_file(f"data/{children[0]}/METS.xml"):
-        return f"data/{children[0]}"
+    only = tree.only_child("data")
+    if only is not None and tree.is_file(f"data/{only}/METS.xml"):
+        return f"data/{only}"
     return None
 
 
