@@ -16,7 +16,7 @@ from typing import Any
 from preservation.formats import FormatId as FormatId
 from preservation.formats import format_fields, format_from_fields
 from preservation.spooled import KEEP as SPOOL_KEEP
-from preservation.spooled import spooled
+from preservation.spooled import fields_of, from_fields, spooled
 
 KEEP = SPOOL_KEEP  # preservation.spooled.KEEP; a test may lower it here
 """Per-file records of an AIP (content files, payload, bag objects, file UUIDs of an event)
@@ -118,6 +118,52 @@ class Event:
     object_roles: tuple[tuple[str, str], ...] = ()
 
 
+class EventCodec:
+    """The encoding of :class:`Event` records for a spooled sequence (:func:`spooled_events`).
+
+    An event's ``object_uuids`` are a tuple (stored with it) or one of a few spooled sequences
+    shared by the events about every file, which cannot be stored as plain values: such a
+    sequence is stored as its index among :attr:`shared`, the sequences registered with this
+    codec. ``when`` (the moment of most events) is stored as None and comes back as that
+    very object; any other moment as ISO 8601 (the same instant and offset).
+    """
+
+    def __init__(self, when: datetime | None = None) -> None:
+        self.when = when
+        self.shared: list[Sequence[str]] = []
+
+    def encode(self, e: Event) -> tuple[Any, ...]:
+        objects: Any = e.object_uuids
+        if not isinstance(objects, tuple):
+            at = next((n for n, s in enumerate(self.shared) if s is objects), None)
+            if at is None:
+                self.shared.append(objects)
+                at = len(self.shared) - 1
+            objects = at
+        moment = None if self.when is not None and e.datetime is self.when \
+            else e.datetime.isoformat()
+        return (e.uuid, e.type, e.type_uri, moment, e.outcome, e.detail, e.outcome_detail,
+                e.agent_uuids, objects, e.object_roles)
+
+    def decode(self, values: tuple[Any, ...]) -> Event:
+        (uuid, kind, type_uri, moment, outcome, detail, outcome_detail, agents, objects,
+         roles) = values
+        when = self.when
+        return Event(uuid, kind, type_uri,
+                     when if moment is None and when is not None
+                     else datetime.fromisoformat(moment),
+                     outcome, detail, outcome_detail, tuple(agents),
+                     self.shared[objects] if isinstance(objects, int) else tuple(objects),
+                     tuple((str(u), str(r)) for u, r in roles))
+
+
+def spooled_events(events: Iterable[Event], when: datetime | None = None) -> Sequence[Event]:
+    """Every event of ``events``, in order, as a read-only sequence of flat memory (an ingest
+    of signed PDFs has an event per PDF); ``when``: the moment most of them share."""
+    codec = EventCodec(when)
+    return spooled(events, codec.encode, codec.decode, keep=KEEP, what="PREMIS event")
+
+
 @dataclass(frozen=True)
 class AipDescription:
     """Everything the METS and PREMIS writers need to describe one AIP."""
@@ -130,7 +176,8 @@ class AipDescription:
     software_version: str
     #: a tuple, or (as the builder makes it) a spooled sequence: iterate it, never copy it
     files: Sequence[ContentFile]
-    events: tuple[Event, ...] = ()
+    #: a tuple, or (as the builder makes it) a spooled sequence (:func:`spooled_events`)
+    events: Sequence[Event] = ()
     agents: tuple[Agent, ...] = ()
     #: AIP-level metadata files referenced from METS (PREMIS.xml is added by the builder)
     metadata: tuple[MetadataFile, ...] = ()
@@ -185,6 +232,12 @@ class ReusableFile:
     format_name: str | None = None
 
 
+def spooled_reusable(files: Iterable[ReusableFile]) -> Sequence[ReusableFile]:
+    """Every file of ``files``, in order, as a read-only sequence of flat memory."""
+    return spooled(files, fields_of, from_fields(ReusableFile), keep=KEEP,
+                   what="previous version file")
+
+
 @dataclass(frozen=True)
 class PreviousVersion:
     """The version a new AIP supplements or replaces, with the objects it may reuse."""
@@ -194,7 +247,9 @@ class PreviousVersion:
     version: int
     objid: str
     mode: str  # "supplement" | "replace"
-    files: tuple[ReusableFile, ...]
+    #: a tuple, or (as :func:`aip.versions.previous_version` makes it) a spooled sequence
+    #: (:func:`spooled_reusable`): iterate it, never copy it
+    files: Sequence[ReusableFile]
     #: the catalog's Source-Kind of that version ("tt05-hoso", "bagit+eark", …); "" when it is
     #: not recorded (an AIP rebuilt from a bag written before the field existed)
     source_kind: str = ""

@@ -254,12 +254,13 @@ _ROOT_ATTRIB = {"version": "3.0",
 def _events_and_agents(sink: XmlSink, root: etree._Element, desc: AipDescription,
                        events: Iterable[Event], objects: LinkedObjects, *,
                        every_agent: bool) -> None:
-    """The events, then every agent, or exactly the agents the events link."""
-    chosen = list(events)
+    """The events, then every agent, or exactly the agents the events link (one pass over
+    ``events``: there is an event per signed PDF, never a list of them)."""
     agents = {_uuid(a.uuid): a for a in desc.agents}
-    for event in chosen:
+    used: set[str] = set()
+    for event in events:
         _event(sink, event, agents, objects)
-    used = {_uuid(u) for e in chosen for u in e.agent_uuids}
+        used.update(_uuid(u) for u in event.agent_uuids)
     for agent in desc.agents:
         if every_agent or _uuid(agent.uuid) in used:
             _agent(root, agent)
@@ -312,7 +313,7 @@ def _representation_body(desc: AipDescription, representation: str) -> Body:
             for f in files():
                 _file_object(root, f, originator)
                 sink.flush()
-            chosen = [e for e in desc.events if about(e)]
+            chosen = (e for e in desc.events if about(e))
             _events_and_agents(sink, root, desc, chosen, objects, every_agent=False)
 
     return body

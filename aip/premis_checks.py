@@ -97,6 +97,22 @@ def _unique(items: Iterable[str], what: str) -> None:
         seen.add(key)
 
 
+def _unique_events(desc: AipDescription) -> None:
+    """A duplicate or malformed event UUID is refused. The events' UUIDs are
+    :class:`~aip.premis_keys.SortedKeys` of 16 bytes (an event per signed PDF: no set of
+    them); only when one is found twice are they read again, to name the first repeat."""
+    twice: bytes | None
+    try:
+        keys = SortedKeys((_file_key(e.uuid) for e in desc.events), 16)
+    except ValueError:  # a malformed one: refused in order, as a repeat before it would be
+        twice = b""
+    else:
+        twice = keys.duplicate()
+        keys.close()
+    if twice is not None:
+        _unique((e.uuid for e in desc.events), "event")
+
+
 def uuid_key(value: str) -> bytes | None:
     """The 16 bytes of a UUID given in canonical form (:func:`canonical_uuid`), else None."""
     if not _CANONICAL_UUID.fullmatch(value):
@@ -147,7 +163,7 @@ def checked(desc: AipDescription) -> LinkedObjects:
     duplicate UUID, a dangling link, an event type URI contradicting the vocabulary, a naive
     datetime. Returns the linkable objects."""
     objects = LinkedObjects(desc)
-    _unique([e.uuid for e in desc.events], "event")
+    _unique_events(desc)
     _unique([a.uuid for a in desc.agents], "agent")
     agents = {canonical_uuid(a.uuid): a for a in desc.agents}
     for event in desc.events:

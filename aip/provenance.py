@@ -17,22 +17,32 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
 
-from aip.model import EVENT_TYPES, Agent, ContentFile, Event, spooled_uuids
+from aip import model
+from aip.model import EVENT_TYPES, Agent, ContentFile, Event, EventCodec, spooled_uuids
 from aip.premis import sip_object_uuid
 from aip.premis_checks import SortedKeys, canonical_uuid
+from aip.provenance_pdf import (
+    NOT_CHECKED,
+    PDF_UNCHECKED,
+    SignatureFinding,
+    describe,
+    signature_fields,
+    signature_from_fields,
+    signature_outcome,
+)
 from preservation import SOFTWARE_NAME, __version__
+from preservation.diskmap import DiskMap
 from preservation.findings import Finding, Report, Severity
-from preservation.findings_spool import SpooledSequence
+from preservation.findings_spool import RecordSpool, SpooledSequence
+from preservation.spooled import SpoolError
 from sip.submission import SipKind, Submission, SubmittedFile
 
-NOT_CHECKED = "not checked"
-_PDF_UNCHECKED = ("PDF-ENCRYPTED", "PDF-NOT-CHECKED", "PDF-MALFORMED")
 _LOWER_HEX_64 = re.compile(r"[0-9a-f]{64}")
 #: width of :func:`_bytes_key`
 _KEY = 1 + 32 + 8
@@ -63,22 +73,39 @@ def pyhanko_version() -> str:
 
 
 class _Story:
-    """Collects the events of one ingest, all at the same moment."""
+    """Collects the events of one ingest, all at the same moment: the first
+    :data:`aip.model.KEEP` in memory, the rest (an ingest of signed PDFs has an event per PDF)
+    encoded to a temporary file (:class:`~aip.model.EventCodec`), as
+    :func:`aip.model.spooled_events` would."""
 
     def __init__(self, when: datetime) -> None:
         self.when = when
-        self.events: list[Event] = []
+        self._codec = EventCodec(when)
+        self._keep = model.KEEP
+        self._memory: list[Event] = []
+        self._spool: RecordSpool | None = None
 
     def add(self, kind: str, outcome: str, detail: str, outcome_detail: str,
             agents: Iterable[Agent], objects: Iterable[str] = (),
             roles: tuple[tuple[str, str], ...] = ()) -> None:
-        self.events.append(Event(
+        event = Event(
             uuid=str(uuid.uuid4()), type=kind, type_uri=EVENT_TYPES[kind], datetime=self.when,
             outcome=outcome, detail=detail, outcome_detail=outcome_detail,
             agent_uuids=tuple(a.uuid for a in agents),
             object_uuids=objects if isinstance(objects, tuple | SpooledSequence)
             else tuple(objects),
-            object_roles=roles))
+            object_roles=roles)
+        if self._spool is None and len(self._memory) < self._keep:
+            self._memory.append(event)
+            return
+        if self._spool is None:
+            self._spool = RecordSpool("PREMIS event", SpoolError)
+        self._spool.append(self._codec.encode(event))
+
+    @property
+    def events(self) -> Sequence[Event]:
+        """Every event added, in order (a read-only sequence of flat memory)."""
+        return SpooledSequence(self._memory, lambda: self._spool, self._codec.decode)
 
 
 def ingest_provenance(
@@ -86,8 +113,11 @@ def ingest_provenance(
     *, desc_uuid: str, sip_uuid: str = "",
     previous_uuid: str | None = None, record_status: str = "NEW", version_number: int = 1,
     signer: str = "", tsa_url: str = "",
-) -> tuple[tuple[Agent, ...], tuple[Event, ...]]:
+) -> tuple[tuple[Agent, ...], Sequence[Event]]:
     """The agents and events of the ingest of ``submission`` as the AIP ``desc_uuid``.
+
+    The events are a read-only sequence of flat memory (one event per signed PDF: past
+    :data:`aip.model.KEEP` they are in a temporary file): iterate it, never copy it.
 
     ``files`` are the AIP's content files; those whose bytes came in this submission get the
     per-file events (files carried over from a previous version by reference keep theirs in
@@ -152,7 +182,7 @@ def ingest_provenance(
               "(size and SHA-256 of every object) before it is registered in the catalog",
               "recorded before storage: each verified copy is a replication event written "
               "beside the AIP (events/<aip uuid>/)", [software, *responsible], (aip,))
-    return (*agents, *responsible), tuple(story.events)
+    return (*agents, *responsible), story.events
 
 
 def _bytes_key(sha256: str, size: int) -> bytes:
@@ -190,23 +220,41 @@ class _NewFiles:
         self.uuids = spooled_uuids(chosen())
 
 
-def _uuids_of_paths(submission: Submission, files: Sequence[ContentFile],
-                    paths: Iterable[str]) -> dict[str, list[str]]:
-    """Submission path of each of the content files at ``paths`` (a few: those a finding
-    names) -> the AIP file object(s) with its bytes, in ``files`` order."""
-    wanted = set(paths)
-    if not wanted:
-        return {}
-    keys: dict[str, tuple[str, int]] = {}
-    for f in submission.content():
-        if f.path in wanted:
-            keys[f.path] = (f.sha256, f.size)
-    by_bytes: dict[tuple[str, int], list[str]] = {key: [] for key in keys.values()}
-    for cf in files:
-        found = by_bytes.get((cf.sha256, cf.size))
-        if found is not None:
-            found.append(cf.uuid)
-    return {path: by_bytes[key] for path, key in keys.items()}
+class _ObjectsByPath:
+    """Submission path of each of the content files at ``paths`` (those a finding names: one
+    per signed PDF, per file clamd refused) -> the AIP file object(s) with its bytes, in
+    ``files`` order. Two :class:`~preservation.diskmap.DiskMap` (past :data:`aip.model.KEEP`
+    paths in a temporary file): path -> its (SHA-256, size) key, key -> the objects.
+    """
+
+    def __init__(self, submission: Submission, files: Sequence[ContentFile],
+                 paths: Iterable[str]) -> None:
+        # every path named, then its bytes' key (None: not a content file)
+        self._keys: DiskMap[str | None] = DiskMap(((p, None) for p in paths),
+                                                  keep=model.KEEP, what="named content file")
+        self._objects: DiskMap[tuple[str, ...]] = DiskMap(keep=model.KEEP,
+                                                          what="named content's bytes")
+        if not self._keys:
+            return
+        for f in submission.content():
+            if f.path in self._keys:
+                key = _bytes_key(f.sha256, f.size).hex()
+                self._keys[f.path] = key
+                self._objects[key] = ()
+        for cf in files:
+            key = _bytes_key(cf.sha256, cf.size).hex()
+            found = self._objects.get(key)
+            if found is not None:
+                self._objects[key] = (*found, cf.uuid)
+
+    def get(self, path: str) -> list[str]:
+        """The objects with the bytes of the content file at ``path`` ([]: none)."""
+        key = self._keys.get(path)
+        return [] if key is None else list(self._objects.get(key, ()))
+
+    def close(self) -> None:
+        self._keys.close()
+        self._objects.close()
 
 
 def _pdf_objects(submission: Submission, files: Sequence[ContentFile]) -> Sequence[str]:
@@ -271,13 +319,16 @@ def _virus_check(story: _Story, submission: Submission, files: Sequence[ContentF
               f"{scanned[-1].params.get('count', '?')} file(s) scanned by {engine}; "
               + (f"found: {', '.join(f.params.get('signature', '') for f in found)}" if found
                  else "no virus found"), [clamd, software], new_files)
-    refused = _with_code(report, "VIRUS-FILE-NOT-CHECKED")
-    by_path = _uuids_of_paths(submission, files, (f.location.path or "" for f in refused))
-    for finding in refused:
-        objects = by_path.get(finding.location.path or "", [])
+    def refused() -> Iterator[Finding]:  # one per file clamd refused: never a list of them
+        return (f for f in report.findings if f.code == "VIRUS-FILE-NOT-CHECKED")
+
+    by_path = _ObjectsByPath(submission, files, (f.location.path or "" for f in refused()))
+    for finding in refused():
+        objects = by_path.get(finding.location.path or "")
         if objects:
             story.add("virus check", NOT_CHECKED, "clamd did not scan this file",
                       finding.params.get("reason", ""), [clamd, software], objects)
+    by_path.close()
     return clamd
 
 
@@ -313,46 +364,34 @@ def _signature_validation(story: _Story, submission: Submission,
         return None
     pyhanko = Agent(str(uuid.uuid4()), "pyHanko", "software", pyhanko_version() or None,
                     "executing program")
-    findings: dict[str, list[Finding]] = defaultdict(list)
+    # the signature findings of each PDF (a DiskMap past aip.model.KEEP PDFs)
+    findings: DiskMap[tuple[SignatureFinding, ...]] = DiskMap(
+        encode=signature_fields, decode=signature_from_fields, keep=model.KEEP,
+        what="signed PDF")
     for finding in submission.report.findings:
         if finding.location.path and (finding.code.startswith("SIG-PDF-")
-                                      or finding.code in _PDF_UNCHECKED):
-            findings[finding.location.path].append(finding)
-    by_path = _uuids_of_paths(submission, files, findings)
+                                      or finding.code in PDF_UNCHECKED):
+            path = finding.location.path
+            findings[path] = (*findings.get(path, ()), SignatureFinding.of(finding))
+    by_path = _ObjectsByPath(submission, files, findings)
     signed = 0
     for f in submission.content():
         if not _is_pdf(submission, f):
             continue
-        objects = by_path.get(f.path, [])
-        mine = [x for x in findings.get(f.path, []) if x.code != "SIG-PDF-EMPTY-FIELD"]
+        objects = by_path.get(f.path)
+        mine = [x for x in findings.get(f.path, ()) if x.code != "SIG-PDF-EMPTY-FIELD"]
         if not mine or not objects:
             continue
         signed += 1
-        story.add("digital signature validation", _signature_outcome(mine),
+        story.add("digital signature validation", signature_outcome(mine),
                   "every signature of this PDF: integrity of the signed bytes, coverage, "
                   "changes after signing, signer trust and timestamps",
-                  "; ".join(_describe(x) for x in mine), [pyhanko, software], objects)
+                  "; ".join(describe(x) for x in mine), [pyhanko, software], objects)
+    by_path.close()
+    findings.close()
     if not signed:
         story.add("digital signature validation", "success",
                   "PDF digital signatures (PAdES / PKCS#7) of the content files",
                   f"no signed PDFs among {pdfs} PDF file(s)", [pyhanko, software],
                   _pdf_objects(submission, files))
     return pyhanko
-
-
-def _signature_outcome(findings: Sequence[Finding]) -> str:
-    if any(f.code in _PDF_UNCHECKED for f in findings):
-        return "failure" if any(f.severity is Severity.ERROR for f in findings) else NOT_CHECKED
-    if any(f.severity is Severity.ERROR for f in findings):
-        return "failure"
-    if any(f.severity in (Severity.WARNING, Severity.NOT_CHECKED) for f in findings):
-        return "warning"
-    return "success"
-
-
-def _describe(finding: Finding) -> str:
-    field = finding.params.get("field")
-    signer = finding.params.get("signer")
-    parts = [finding.code] + [p for p in (f"field “{field}”" if field else "",
-                                          f"signer {signer}" if signer else "") if p]
-    return " ".join(parts)

@@ -23,6 +23,7 @@ import re
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from aip import model
@@ -90,8 +91,9 @@ class PreviousTt05(PreviousVersion):
     ties them (read by :func:`aip.versions.previous_version`): a supplement carries each
     record with exactly its data files, whatever their names."""
 
-    #: (record bag path, data bag paths) of each ``MetadataLink/File`` div, in METS order
-    documents: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: (record bag path, data bag paths) of each ``MetadataLink/File`` div, in METS order: a
+    #: tuple, or (as :func:`aip.versions.previous_version` reads it) a spooled sequence
+    documents: Sequence[tuple[str, tuple[str, ...]]] = ()
 
 
 class _Names:
@@ -105,7 +107,7 @@ class _Names:
         folded = [p.casefold() for p in paths]
         return len(set(folded)) == len(folded) and not any(p in self._taken for p in folded)
 
-    def take(self, paths: Sequence[str]) -> None:
+    def take(self, paths: Iterable[str]) -> None:
         self._taken.update((p.casefold(), None) for p in paths)
 
     def close(self) -> None:
@@ -128,52 +130,89 @@ def _owner(name: str, records: Collection[str]) -> str | None:
 
 
 def _carried_documents(previous: PreviousVersion | None, names: _Names
-             ) -> tuple[list[PlannedDocument], list[tuple[ContentFile, PayloadFile]],
-                        list[PayloadFile], list[PlannedData]]:
+             ) -> tuple[Sequence[PlannedDocument], Sequence[tuple[ContentFile, PayloadFile]],
+                        Sequence[PayloadFile], list[PlannedData]]:
     """The previous version's documents a supplement carries by reference, each with its
     record and every data file: as the previous version's rep1 METS ties them when it was read
     (:class:`PreviousTt05`), else by the names :func:`_names` gives. Data files no record
-    claims are returned as unlinked."""
+    claims are returned as unlinked.
+
+    Documents, content files and records are spooled sequences; the previous version's records
+    and data files by bag path, and the data files claimed, are DiskMaps (past
+    :data:`aip.model.KEEP` in temporary files) while planning, so that a supplement of a large
+    version keeps flat memory.
+    """
     if previous is None or previous.mode != "supplement":
         return [], [], [], []
-    records = {f.bag_path: f for f in previous.files
-               if f.bag_path.startswith("data/" + REP_RECORDS)
-               and _RECORD.match(f.bag_path.removeprefix("data/" + REP_RECORDS))}
-    data = {f.bag_path: f for f in previous.files if f.bag_path.startswith("data/" + REP_DATA)}
-    content = [carried(f, f.bag_path.removeprefix("data/" + REP_DATA)) for f in data.values()]
-    listed = {"data/" + cf.aip_path: _data(cf) for cf, _ in content}
-    ties = (previous.documents if isinstance(previous, PreviousTt05)
-            else _ties_by_name(records, data))
-    documents: list[PlannedDocument] = []
-    kept: list[PayloadFile] = []
-    claimed: set[str] = set()
-    for record_path, data_paths in ties:
-        files = tuple(p for p in data_paths if p in data and p not in claimed)
-        record = records.get(record_path)
-        if record is None or not files:
-            continue  # a record without data (or data without record): not a document here
-        claimed.update(files)
-        path = record.bag_path.removeprefix("data/")
-        documents.append(PlannedDocument(path, None, len(documents) + 1,
-                                   tuple(listed[p] for p in files)))
-        kept.append(PayloadFile(path, None, record.size, record.sha256.lower(), "metadata",
-                                stored_key=record.stored_key))
-    unlinked = [listed[p] for p in sorted(p for p in data if p not in claimed)]
-    names.take([d.record for d in documents] + [cf.aip_path for cf, _ in content])
+    records = _by_bag_path(f for f in previous.files
+                           if f.bag_path.startswith("data/" + REP_RECORDS)
+                           and _RECORD.match(f.bag_path.removeprefix("data/" + REP_RECORDS)))
+    data = _by_bag_path(f for f in previous.files if f.bag_path.startswith("data/" + REP_DATA))
+    claimed: DiskMap[None] = DiskMap(keep=model.KEEP, what="carried data file")
+    content = spooled((_carried_data(f) for f in data.values()), _pair_fields,
+                      _pair_from_fields, keep=model.KEEP, what="carried content file")
+
+    def listed(path: str) -> PlannedData:  # what rep1's METS says of a carried data file
+        return _data(_carried_data(data[path])[0])
+
+    def planned() -> Iterator[PlannedDocument]:
+        ties = (previous.documents if isinstance(previous, PreviousTt05)
+                else _ties_by_name(records, data))
+        count = 0
+        for record_path, data_paths in ties:
+            files = tuple(p for p in data_paths if p in data and p not in claimed)
+            record = records.get(record_path)
+            if record is None or not files:
+                continue  # a record without data (or data without record): not a document here
+            claimed.update((p, None) for p in files)
+            count += 1
+            yield PlannedDocument(record.bag_path.removeprefix("data/"), None, count,
+                                  tuple(listed(p) for p in files))
+
+    documents = spooled(planned(), fields_of, from_fields(PlannedDocument), keep=model.KEEP,
+                        what="carried document")
+    kept = spooled((_carried_record(records["data/" + d.record]) for d in documents),
+                   payload_fields, payload_from_fields, keep=model.KEEP, what="carried record")
+    unlinked = [listed(p) for p in sorted(p for p in data if p not in claimed)]
+    names.take(chain((d.record for d in documents), (cf.aip_path for cf, _ in content)))
+    for lookup in (records, data, claimed):
+        lookup.close()
     return documents, content, kept, unlinked
 
 
+def _by_bag_path(files: Iterable[ReusableFile]) -> DiskMap[ReusableFile]:
+    return DiskMap(((f.bag_path, f) for f in files), encode=fields_of,
+                   decode=from_fields(ReusableFile), keep=model.KEEP,
+                   what="previous version file")
+
+
+def _carried_data(f: ReusableFile) -> tuple[ContentFile, PayloadFile]:
+    return carried(f, f.bag_path.removeprefix("data/" + REP_DATA))
+
+
+def _carried_record(record: ReusableFile) -> PayloadFile:
+    return PayloadFile(record.bag_path.removeprefix("data/"), None, record.size,
+                       record.sha256.lower(), "metadata", stored_key=record.stored_key)
+
+
 def _ties_by_name(records: Mapping[str, ReusableFile], data: Mapping[str, ReusableFile]
-                  ) -> list[tuple[str, tuple[str, ...]]]:
-    """(record bag path, data bag paths) of each carried record, by :func:`_owner`."""
-    stems = {_RECORD.match(p.removeprefix("data/" + REP_RECORDS))[1]: p  # type: ignore[index]
-             for p in records}
-    files: dict[str, list[str]] = {}
+                  ) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(record bag path, data bag paths) of each carried record, by :func:`_owner`, in the
+    records' order (DiskMaps past :data:`aip.model.KEEP` records)."""
+    stems: DiskMap[str] = DiskMap(
+        ((_RECORD.match(p.removeprefix("data/" + REP_RECORDS))[1], p)  # type: ignore[index]
+         for p in records), keep=model.KEEP, what="carried record stem")
+    files: DiskMap[tuple[str, ...]] = DiskMap(keep=model.KEEP, order="key",
+                                              what="carried record")
     for path in data:
         stem = _owner(path.removeprefix("data/" + REP_DATA), stems)
         if stem is not None:
-            files.setdefault(stems[stem], []).append(path)
-    return [(record, tuple(files[record])) for record in sorted(files)]
+            files[stems[stem]] = (*files.get(stems[stem], ()), path)
+    stems.close()
+    try:
+        yield from files.items()
+    finally:
+        files.close()
 
 
 def plan_tt05(submission: Submission, *, archive_code: str,

@@ -22,19 +22,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
+from aip import model
 from aip.builder import PreviousVersion, ReusableFile
+from aip.model import spooled_reusable
 from aip.tt05_aip_plan import PreviousTt05
 from preservation.catalog import AipRecord, Catalog, FileRecord
 from preservation.config import Config
+from preservation.diskmap import DiskMap
 from preservation.errors import RejectedError, StorageError, UsageError, XmlError
 from preservation.findings import Report
 from preservation.manifest import object_key
+from preservation.spooled import spooled
 from preservation.storage import StorageBackend
 from preservation.storage.locations import open_locations
 from preservation.xmlsafe import CountingReader, iterparse
@@ -101,9 +105,10 @@ def previous_record(catalog: Catalog, request: VersionRequest) -> AipRecord:
     return record
 
 
-def reusable_files(record: AipRecord, files: list[FileRecord]) -> tuple[ReusableFile, ...]:
-    """The payload files of ``record`` with the object key that really holds each one."""
-    return tuple(
+def reusable_files(record: AipRecord, files: Iterable[FileRecord]) -> Sequence[ReusableFile]:
+    """The payload files of ``record`` with the object key that really holds each one (a
+    read-only sequence of flat memory: past :data:`aip.model.KEEP` in a temporary file)."""
+    return spooled_reusable(
         ReusableFile(bag_path=f.path, size=f.size, sha256=f.sha256,
                      stored_key=f.stored_key or object_key(record.id, f.path),
                      role=f.role, original_name=f.original_name, puid=f.puid,
@@ -135,7 +140,7 @@ def previous_version(catalog: Catalog, request: VersionRequest, config: Config |
 
 
 def previous_documents(backends: Sequence[StorageBackend], previous: PreviousVersion
-                       ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+                       ) -> Sequence[tuple[str, tuple[str, ...]]]:
     """(record bag path, data bag paths) of every ``MetadataLink/File`` div of the previous
     version's rep1 METS, read from the first location where it can be read, parsed within
     :data:`~preservation.xmlsafe.DEFAULT_MAX_BYTES` and has the SHA-256 and size the catalog
@@ -164,38 +169,58 @@ def previous_documents(backends: Sequence[StorageBackend], previous: PreviousVer
                   aip=previous.uuid, error="; ".join(errors) or "not in the catalog")
 
 
-def _documents(reader: CountingReader) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Stream-parse a rep1 METS (:func:`preservation.xmlsafe.iterparse`) into documents,
-    keeping in memory only the ID maps, not the tree (each section read is cleared and
-    dropped from its parent). ``huge_tree``: the ``Metadata`` div's DMDID lists every dmdSec
+def _documents(reader: CountingReader) -> Sequence[tuple[str, tuple[str, ...]]]:
+    """Stream-parse a rep1 METS (:func:`preservation.xmlsafe.iterparse`) into documents (a
+    spooled sequence), keeping in memory neither the tree (each section read is cleared and
+    dropped from its parent) nor, past :data:`aip.model.KEEP`, the ID maps (DiskMaps) and
+    links (spooled). ``huge_tree``: the ``Metadata`` div's DMDID lists every dmdSec
     (41 bytes per document) and passes libxml2's 10 MB value limit at ~240,000 documents; the
     reader's byte cap still bounds the document."""
-    records: dict[str, str] = {}  # dmdSec ID -> record href
-    files: dict[str, str] = {}  # file ID -> data href
-    links: list[tuple[str, list[str]]] = []
-    for _, element in iterparse(reader, huge_tree=True):
-        tag = element.tag
-        if tag == f"{_METS}mdRef":
-            parent = element.getparent()
-            if parent is not None and parent.tag == f"{_METS}dmdSec":
-                records[parent.get("ID", "")] = element.get(_HREF, "")
-        elif tag == f"{_METS}FLocat":
-            parent = element.getparent()
-            if parent is not None:
-                files[parent.get("ID", "")] = element.get(_HREF, "")
-        elif tag == f"{_METS}div" and element.get("LABEL") == _LINK:
-            links.append((element.get("DMDID", ""),
-                          [p.get("FILEID", "") for p in element.iterfind(f"{_METS}fptr")]))
-            _drop(element)
-        elif tag in (f"{_METS}file", f"{_METS}dmdSec"):
-            _drop(element)
-    out = []
-    for dmd, fptrs in links:
-        href = records.get(dmd.split()[0] if dmd else "")
-        if href:
-            out.append((_REP_BASE + href, tuple(_REP_BASE + files[f] for f in fptrs
-                                                if files.get(f))))
-    return tuple(out)
+    records: DiskMap[str] = DiskMap(keep=model.KEEP, what="previous METS dmdSec")  # ID -> href
+    files: DiskMap[str] = DiskMap(keep=model.KEEP, what="previous METS file")  # ID -> href
+
+    def links() -> Iterator[tuple[str, tuple[str, ...]]]:
+        for _, element in iterparse(reader, huge_tree=True):
+            tag = element.tag
+            if tag == f"{_METS}mdRef":
+                parent = element.getparent()
+                if parent is not None and parent.tag == f"{_METS}dmdSec":
+                    records[parent.get("ID", "")] = element.get(_HREF, "")
+            elif tag == f"{_METS}FLocat":
+                parent = element.getparent()
+                if parent is not None:
+                    files[parent.get("ID", "")] = element.get(_HREF, "")
+            elif tag == f"{_METS}div" and element.get("LABEL") == _LINK:
+                yield (element.get("DMDID", ""),
+                       tuple(p.get("FILEID", "") for p in element.iterfind(f"{_METS}fptr")))
+                _drop(element)
+            elif tag in (f"{_METS}file", f"{_METS}dmdSec"):
+                _drop(element)
+
+    try:
+        divs = spooled(links(), _document_fields, _document_from_fields, keep=model.KEEP,
+                       what="previous METS document")
+
+        def documents() -> Iterator[tuple[str, tuple[str, ...]]]:
+            for dmd, fptrs in divs:
+                href = records.get(dmd.split()[0] if dmd else "")
+                if href:
+                    yield (_REP_BASE + href, tuple(_REP_BASE + path for f in fptrs
+                                                   if (path := files.get(f))))
+
+        return spooled(documents(), _document_fields, _document_from_fields,
+                       keep=model.KEEP, what="previous METS document")
+    finally:
+        records.close()
+        files.close()
+
+
+def _document_fields(document: tuple[str, tuple[str, ...]]) -> tuple[Any, ...]:
+    return document
+
+
+def _document_from_fields(values: tuple[Any, ...]) -> tuple[str, tuple[str, ...]]:
+    return str(values[0]), tuple(values[1])
 
 
 def _drop(element: etree._Element) -> None:
