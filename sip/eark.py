@@ -47,7 +47,7 @@ from sip.eark_refs import ReferenceCheck
 from sip.eark_structmap import check_struct_map
 from sip.eark_structure import check_structure, representation_folders
 from sip.package import PackageTree
-from sip.xmlload import load_xml, release_xml
+from sip.xmlload import load_validated_xml, release_xml
 
 __all__ = ["EarkFile", "EarkPackage", "looks_like_eark", "validate_eark"]
 
@@ -57,6 +57,12 @@ log = logging.getLogger(__name__)
 MAX_SCHEMA_FINDINGS = 50
 _LINE = re.compile(r"^line (\d+): (.*)$", re.DOTALL)
 _PEEK_BYTES = 64 * 1024
+#: METS elements whose content the METS schema declares element-only (mets.xsd has no mixed
+#: content): their whitespace between elements is dropped when read (see
+#: :func:`sip.xmlload.load_validated_xml`); the ones repeated per file and per document
+ELEMENT_ONLY = frozenset(m(name) for name in (
+    "mets", "dmdSec", "amdSec", "techMD", "rightsMD", "sourceMD", "digiprovMD", "fileSec",
+    "fileGrp", "file", "structMap", "div"))
 
 
 def looks_like_eark(tree: PackageTree) -> bool:
@@ -84,7 +90,10 @@ def looks_like_eark(tree: PackageTree) -> bool:
 
 
 def _schema(doc: MetsDoc) -> None:
-    errors = validate(doc.root.getroottree(), "mets")
+    errors = doc.schema_errors
+    doc.schema_errors = None
+    if errors is None:  # the tree was parsed before (not by _load): validate it now
+        errors = validate(doc.root.getroottree(), "mets")
     for error in errors[:MAX_SCHEMA_FINDINGS]:
         match = _LINE.match(error)
         line = int(match.group(1)) if match else None
@@ -95,20 +104,26 @@ def _schema(doc: MetsDoc) -> None:
                        count=len(errors) - MAX_SCHEMA_FINDINGS)
 
 
-def _load(tree: PackageTree, rel: str, report: Report) -> etree._Element | None:
-    parsed = load_xml(tree, rel, report)
+def _load(tree: PackageTree, rel: str, report: Report
+          ) -> tuple[etree._Element | None, list[str] | None]:
+    """The root element of a METS file and its schema errors (None: validate the tree), or
+    None after a finding. The schema is checked on a throwaway parse (see
+    :func:`sip.xmlload.load_validated_xml`), so the tree every rule reads, and TT05 after them,
+    carries no ID tables."""
+    parsed, errors = load_validated_xml(tree, rel, report, "mets", element_only=ELEMENT_ONLY)
     if parsed is None:
-        return None
+        return None, None
     root = parsed.getroot()
     if root.tag != m("mets"):
         report.add("EARK-NOT-METS", rel, line=line_of(root), element=root.tag,
                    namespace=METS_NS)
-        return None
-    return root
+        return None, None
+    return root, errors
 
 
 def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
-                  name: str | None = None, tolerate_line_endings: bool = False) -> EarkPackage:
+                  name: str | None = None, tolerate_line_endings: bool = False,
+                  list_files: bool | None = None) -> EarkPackage:
     """Check the package in ``tree``, adding every finding to ``report``.
 
     ``name`` is the package's own name when ``tree.root`` is a work folder (an extracted ZIP);
@@ -126,22 +141,27 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
     file changed in transit) is EARK-LINE-ENDINGS-CHANGED: an error, since the bytes are not the
     ones the producer declared; with ``tolerate_line_endings`` (an archive's explicit choice,
     ``[validation] line_endings = "tolerate"``) a warning.
+
+    ``list_files`` (default: not ``tt05``): whether :attr:`EarkPackage.files` lists the files
+    the METS files reference; a caller that does not need that list (TT05: the TT05 validator
+    lists the documents) passes False, and ``files`` is empty, so no per-file objects are made.
     """
     check_structure(tree, report)
     references = ReferenceCheck(tree, report, tolerate_line_endings=tolerate_line_endings)
-    root = _load(tree, "METS.xml", report) if tree.is_file("METS.xml") else None
+    root, errors = _load(tree, "METS.xml", report) if tree.is_file("METS.xml") else (None, None)
     if root is None:
         _representations(tree, report, None, references, tt05=tt05, is_sip=False)
         return EarkPackage(None, None, None, False, tuple(representation_folders(tree)), ())
     is_sip = detect_sip(root)
-    root_doc = MetsDoc("METS.xml", "", root, report, tt05=tt05, is_sip=is_sip)
+    root_doc = MetsDoc("METS.xml", "", root, report, tt05=tt05, is_sip=is_sip,
+                       schema_errors=errors)
     _check_doc(root_doc, tree, name or tree.root.name)
     rep_docs, unchecked, exempt = _representations(tree, report, root_doc, references,
                                                    tt05=tt05, is_sip=is_sip)
     for doc in rep_docs:
         _check_doc(doc, tree, name or tree.root.name)
     docs = [root_doc, *rep_docs]
-    files = references.run(docs)
+    files = references.run(docs, collect=not tt05 if list_files is None else list_files)
     for folder in unchecked:
         report.add("EARK-ORPHANS-NOT-CHECKED", folder)
     references.orphans({doc.rel for doc in docs} | exempt, unchecked)
@@ -160,7 +180,7 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
 
 def _check_doc(doc: MetsDoc, tree: PackageTree, folder_name: str) -> None:
     """The METS rules on one METS file (they also collect its references)."""
-    doc.ids = {str(el.get("ID")): el for el in doc.root.iter()
+    doc.ids = {str(el.get("ID")) for el in doc.root.iter()
                if isinstance(el.tag, str) and el.get("ID") is not None}
     _schema(doc)
     check_root(doc, folder_name)
@@ -199,10 +219,10 @@ def _representations(tree: PackageTree, report: Report, root_doc: MetsDoc | None
             report.add("EARK-REPRESENTATION-NOT-REFERENCED", rel, representation=rep)
             exempt.add(rel)
             continue
-        rep_root = _load(tree, rel, report)
+        rep_root, errors = _load(tree, rel, report)
         if rep_root is None:
             unchecked.append(folder)
             continue
         docs.append(MetsDoc(rel, folder, rep_root, report, rep_name=rep, tt05=tt05,
-                            is_sip=is_sip))
+                            is_sip=is_sip, schema_errors=errors))
     return docs, unchecked, exempt

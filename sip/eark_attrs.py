@@ -77,8 +77,8 @@ def media_type_ok(value: str) -> bool:
             or "+" in subtype)
 
 
-def check_locator(doc: MetsDoc, element: etree._Element, owner: etree._Element,
-                  section: SectionKind, rules: AttributeRules) -> None:
+def check_locator(doc: MetsDoc, element: etree._Element, section: SectionKind,
+                  rules: AttributeRules) -> None:
     """LOCTYPE, xlink:type and xlink:href; a usable href becomes a :class:`Reference`."""
     loctype = element.get("LOCTYPE")
     if rules.loctype:
@@ -97,7 +97,7 @@ def check_locator(doc: MetsDoc, element: etree._Element, owner: etree._Element,
         doc.add(f"{rules.href or 'EARK'}-HREF-MISSING", element)
         return
     if loctype in (None, "URL"):
-        doc.references.append(Reference(doc, element, owner, section, href))
+        doc.references.append(Reference(doc, element, section))
 
 
 def check_file_attributes(doc: MetsDoc, element: etree._Element, rules: AttributeRules) -> None:

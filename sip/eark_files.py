@@ -52,7 +52,7 @@ def check_file_section(doc: MetsDoc, tree: PackageTree) -> None:
         if len(locators) != 1:
             doc.add("CSIP76-FLOCAT-COUNT", element, count=len(locators))
         for locator in locators:
-            check_locator(doc, locator, element, "file", SECTION_RULES["FLocat"])
+            check_locator(doc, locator, "file", SECTION_RULES["FLocat"])
         if doc.is_sip:
             for attribute, requirement in _SIP_FORMAT_RULES:
                 value = element.get(sipattr(attribute))

@@ -76,5 +76,5 @@ def _check_section(doc: MetsDoc, section: etree._Element, kind: SectionKind) -> 
             doc.add(f"{mdref_id}-MDREF-MISSING", section)
     rules = SECTION_RULES[kind]
     for ref in children(section, "mdRef"):
-        check_locator(doc, ref, ref, kind, rules)
+        check_locator(doc, ref, kind, rules)
         check_file_attributes(doc, ref, rules)

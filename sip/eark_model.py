@@ -114,15 +114,30 @@ class EarkPackage:
     files: tuple[EarkFile, ...]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Reference:
-    """A reference to a file, collected while checking a METS file, checked by eark_refs."""
+    """A reference to a file, collected while checking a METS file, checked by eark_refs.
+
+    One per mdRef / FLocat / mptr of the package (thousands in a big METS): it holds only the
+    element; its owner and href are read from the (unchanging) tree when asked for."""
 
     doc: MetsDoc
     element: etree._Element  # the element carrying the href (mdRef, FLocat, mptr)
-    owner: etree._Element  # the element carrying SIZE/CHECKSUM (mdRef itself, or file)
     section: SectionKind
-    href: str
+
+    @property
+    def owner(self) -> etree._Element:
+        """The element carrying SIZE/CHECKSUM: a FLocat's file, else the element itself."""
+        if self.section == "file":
+            parent = self.element.getparent()
+            if parent is not None:
+                return parent
+        return self.element
+
+    @property
+    def href(self) -> str:
+        """The ``xlink:href`` as written (only elements that have one become references)."""
+        return self.element.get(XLINK_HREF) or ""
 
 
 @dataclass(frozen=True)
@@ -181,12 +196,28 @@ class MetsDoc:
     rep_name: str | None = None  # representation folder name for a representation METS
     tt05: bool = False
     is_sip: bool = False
-    ids: dict[str, etree._Element] = field(default_factory=dict)
+    #: every ID of the document (the elements themselves: :meth:`element_by_id`)
+    ids: set[str] = field(default_factory=set)
     references: list[Reference] = field(default_factory=list)
+    #: the schema errors found when the file was read (None: not validated yet)
+    schema_errors: list[str] | None = None
 
     @property
     def is_root(self) -> bool:
         return self.rep_name is None
+
+    def elements_by_id(self, wanted: set[str]) -> dict[str, etree._Element]:
+        """The element carrying each ID of ``wanted`` (the last one when an ID is repeated), in
+        one pass over the tree."""
+        found: dict[str, etree._Element] = {}
+        if not wanted:
+            return found
+        for element in self.root.iter():
+            if isinstance(element.tag, str):
+                value = element.get("ID")
+                if value is not None and value in wanted:
+                    found[value] = element
+        return found
 
     def add(self, code: str, element: etree._Element | None = None, *,
             severity: Severity | None = None, **params: object) -> None:

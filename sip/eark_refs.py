@@ -111,7 +111,8 @@ class ReferenceCheck:
         self.referenced.add(rel)
         return rel
 
-    def run(self, docs: Iterable[MetsDoc]) -> list[EarkFile]:
+    def run(self, docs: Iterable[MetsDoc], *, collect: bool = True) -> list[EarkFile]:
+        """Check every reference of ``docs``; the referenced files (none unless ``collect``)."""
         entries: list[tuple[Reference, str]] = []
         for doc in docs:
             for ref in doc.references:
@@ -119,8 +120,12 @@ class ReferenceCheck:
                 if rel is not None:
                     entries.append((ref, rel))
         self._hash(entries)
-        files = [self._compare(ref, rel) for ref, rel in entries]
-        return [f for f in files if f is not None]
+        files: list[EarkFile] = []
+        for ref, rel in entries:
+            found = self._compare(ref, rel, collect)
+            if found is not None:
+                files.append(found)
+        return files
 
     def _hash(self, entries: list[tuple[Reference, str]]) -> None:
         wanted: dict[str, set[str]] = defaultdict(set)
@@ -135,7 +140,7 @@ class ReferenceCheck:
             log.debug("hashing %d files with %s", len(rels), algorithm)
             self.tree.hash_all_of(sorted(rels), (algorithm,))
 
-    def _compare(self, ref: Reference, rel: str) -> EarkFile | None:
+    def _compare(self, ref: Reference, rel: str, collect: bool = True) -> EarkFile | None:
         _href, size_req, checksum_req = REFERENCE_RULES[ref.section]
         owner, doc = ref.owner, ref.doc
         actual_size = self.tree.size(rel)
@@ -168,7 +173,7 @@ class ReferenceCheck:
             if checksum_bad:
                 doc.add(f"{checksum_req}-CHECKSUM-MISMATCH", owner, file=printable(rel),
                         algorithm=checksum_type, expected=checksum, actual=digest)
-        if ref.section == "mptr":
+        if ref.section == "mptr" or not collect:
             return None
         return EarkFile(path=rel, mets=doc.rel, section=ref.section, size=actual_size,
                         declared_size=declared_size, checksum=checksum,

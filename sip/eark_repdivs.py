@@ -40,7 +40,7 @@ _PREFIX = "representations/"
 def check_mptrs(doc: MetsDoc, struct_map: etree._Element) -> None:
     """CSIP110–CSIP112 on every mptr of the structural map (its href becomes a reference)."""
     for mptr in struct_map.iter(m("mptr")):
-        check_locator(doc, mptr, mptr, "mptr", MPTR_RULES)
+        check_locator(doc, mptr, "mptr", MPTR_RULES)
 
 
 def representation_name(value: str | None) -> str | None:
@@ -81,14 +81,18 @@ def check_representation_divs(doc: MetsDoc, main: etree._Element) -> None:
             doc.add("CSIP109-MPTR-REPEATED", mptrs[1], label=label, count=len(mptrs))
         for mptr in mptrs:
             _check_target(doc, mptr, expected if name in known else None)
+    titled: list[tuple[etree._Element, str | None]] = []
     for div in children(main, "div"):
         # commons-ip checks CSIP108 in the Representations divs only
         name = representation_name(div.get("LABEL"))
         if name is None and div.get("LABEL") != "Representations":
             continue
-        for mptr in children(div, "mptr"):
-            # a LABEL naming no described representation is CSIP107's alone
-            _check_title(doc, mptr, name if name in known else None)
+        # a LABEL naming no described representation is CSIP107's alone
+        titled.extend((mptr, name if name in known else None) for mptr in children(div, "mptr"))
+    # the elements the titles name, found in one pass over the tree
+    named = doc.elements_by_id({mptr.get(XLINK_TITLE) or "" for mptr, _ in titled} & doc.ids)
+    for mptr, name in titled:
+        _check_title(doc, mptr, name, named)
 
 
 def _described_representations(doc: MetsDoc,
@@ -132,13 +136,14 @@ def _check_target(doc: MetsDoc, mptr: etree._Element, expected: str | None) -> N
                 expected=expected or "representations/<name>/METS.xml")
 
 
-def _check_title(doc: MetsDoc, mptr: etree._Element, name: str | None) -> None:
+def _check_title(doc: MetsDoc, mptr: etree._Element, name: str | None,
+                 groups: dict[str, etree._Element]) -> None:
     """CSIP108: xlink:title is the ID of the representation's file group."""
     title = mptr.get(XLINK_TITLE)
     if title is None or not title.strip():
         doc.add("CSIP108-TITLE-MISSING", mptr)
         return
-    group = doc.ids.get(title)
+    group = groups.get(title)
     if group is None or group.tag != m("fileGrp"):
         if children(doc.root, "fileSec"):  # without one, CSIP58 says why no group is named
             doc.add("CSIP108-TITLE-NOT-GROUP", mptr, value=title)

@@ -111,12 +111,15 @@ def _check_metadata_div(doc: MetsDoc, main: etree._Element) -> None:
             doc.add(f"{requirement}-{attribute}-WRONG-TARGET", div, value=" ".join(extra))
 
 
-def _use_of(doc: MetsDoc, target: str) -> str | None:
-    """USE of the file group that ID ``target`` is (or of the group holding that file)."""
-    element: etree._Element | None = doc.ids.get(target)
-    while element is not None and element.tag != m("fileGrp"):
-        element = element.getparent()
-    return None if element is None else element.get("USE")
+def _uses_of(doc: MetsDoc, targets: set[str]) -> dict[str, str | None]:
+    """USE of the file group that each ID of ``targets`` is (or of the group holding that file)."""
+    uses: dict[str, str | None] = {}
+    for target, found in doc.elements_by_id(targets).items():
+        element: etree._Element | None = found
+        while element is not None and element.tag != m("fileGrp"):
+            element = element.getparent()
+        uses[target] = None if element is None else element.get("USE")
+    return uses
 
 
 def _matches(use: str | None, label: str) -> bool:
@@ -142,13 +145,15 @@ def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> 
     # representation's own schemas inside Representations) may point anywhere
     direct = [f for d in divs + own_divs for f in children(d, "fptr")]
     pointed: set[str] = set()
+    uses = _uses_of(doc, {fptr.get("FILEID") or "" for fptr in direct} & doc.ids)
     for fptr in direct:
         target = fptr.get("FILEID") or ""
         if target not in doc.ids:
             continue  # EARK-FPTR-DANGLING already
-        if not _matches(_use_of(doc, target), label):
+        use = uses.get(target)
+        if not _matches(use, label):
             doc.add(f"{division.fileid}-FILEID-WRONG-GROUP", fptr, value=target,
-                    use=_use_of(doc, target) or "")
+                    use=use or "")
         else:
             pointed.add(target)
     # an mptr's xlink:title is the ID of the representation's file group (CSIP108)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -21,7 +21,7 @@ from lxml import etree
 from preservation.findings import Report
 from preservation.paths import printable
 from sip.package import PackageTree
-from sip.tt05_mets import FileEntry, MetsFile, children, line_of, local, xpath_of
+from sip.tt05_mets import FileRef, MetsFile, children, line_of, local, xpath_of
 
 REP = "representations/rep1"
 DATA = f"{REP}/data"
@@ -37,10 +37,24 @@ CONTENT_GROUPS = ("Data", "Holeyfile")
 class Tie:
     """What the tie says: for each record path, the data file paths linked to it."""
 
-    files_of: dict[str, list[str]] = field(default_factory=dict)
+    files_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: the record paths of the package: those rep1's dmdSecs list (when its METS could not be
     #: read: those on disk)
     records: list[str] = field(default_factory=list)
+
+
+class _Links:
+    """How often each path is linked, and the second link (where a TWICE finding is located)."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = {}
+        self.second: dict[str, etree._Element] = {}
+
+    def add(self, path: str, div: etree._Element) -> None:
+        count = self.count.get(path, 0) + 1
+        self.count[path] = count
+        if count == 2:
+            self.second[path] = div
 
 
 def record_paths(tree: PackageTree) -> list[str]:
@@ -70,7 +84,7 @@ def _link_divs(mets: MetsFile) -> tuple[list[etree._Element], bool]:
     return found, has_link
 
 
-def _is_content(entry: FileEntry) -> bool:
+def _is_content(entry: FileRef) -> bool:
     return entry.use in CONTENT_GROUPS or (entry.path or "").startswith(f"{DATA}/")
 
 
@@ -87,60 +101,66 @@ def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
     if not has_link:
         anchor = (mets.csip_struct_maps() or [mets.root])[0]
         report.add("TT05-LINK-NONE", mets.rel, line=line_of(anchor), xpath=xpath_of(anchor))
-    file_links: dict[str, list[etree._Element]] = defaultdict(list)
-    record_links: dict[str, list[etree._Element]] = defaultdict(list)
+    # the fptr targets that are no file of the index but some other element's ID (one pass)
+    other_ids = mets.existing_ids({f.get("FILEID") or "" for div in divs
+                                   for f in children(div, "fptr")} - mets.files.keys())
+    file_links, record_links = _Links(), _Links()
     for div in divs:
-        line, xpath = line_of(div), xpath_of(div)
         dmd_ids = (div.get("DMDID") or "").split()
         file_ids = [f.get("FILEID") or "" for f in children(div, "fptr")]
         if len(dmd_ids) != 1 or not file_ids:
-            report.add("TT05-LINK-MALFORMED", mets.rel, line=line, xpath=xpath,
+            report.add("TT05-LINK-MALFORMED", mets.rel, line=line_of(div), xpath=xpath_of(div),
                        records=len(dmd_ids), files=len(file_ids))
         records: list[str] = []
         for dmd_id in dmd_ids:
             entry = mets.dmd.get(dmd_id)
             if entry is None:
-                report.add("TT05-LINK-DANGLING", mets.rel, line=line, xpath=xpath,
-                           attribute="DMDID", value=dmd_id)
+                report.add("TT05-LINK-DANGLING", mets.rel, line=line_of(div),
+                           xpath=xpath_of(div), attribute="DMDID", value=dmd_id)
             elif entry.path is not None:
                 records.append(entry.path)
-                record_links[entry.path].append(div)
+                record_links.add(entry.path, div)
         files: list[str] = []
         for file_id in file_ids:
             file_entry = mets.files.get(file_id)
             if file_entry is None or not _is_content(file_entry):
-                if file_entry is not None or file_id in mets.ids:
-                    report.add("TT05-LINK-NOT-DATA-FILE", mets.rel, line=line, xpath=xpath,
-                               value=file_id)
+                if file_entry is not None or file_id in other_ids:
+                    report.add("TT05-LINK-NOT-DATA-FILE", mets.rel, line=line_of(div),
+                               xpath=xpath_of(div), value=file_id)
                 continue  # an ID that is nowhere: the E-ARK validator's EARK-FPTR-DANGLING
             if file_entry.path is not None:
                 files.append(file_entry.path)
-                file_links[file_entry.path].append(div)
+                file_links.add(file_entry.path, div)
         for record in records:
-            tie.files_of.setdefault(record, []).extend(files)
-    declared_files: dict[str, etree._Element] = {}
+            tie.files_of[record] = tie.files_of.get(record, ()) + tuple(files)
+    del divs
+    declared_files: dict[str, int] = {}
     for file_entry in mets.files.values():
         if file_entry.path is not None and _is_content(file_entry):
-            declared_files.setdefault(file_entry.path, file_entry.element)
-    for path, element in sorted(declared_files.items()):
-        _count(report, mets, "FILE", path, element, file_links.get(path, []))
-    declared_records: dict[str, etree._Element] = {}
+            declared_files.setdefault(file_entry.path, file_entry.position)
+    _count(report, mets, "FILE", declared_files, file_links, mets.file_elements)
+    del declared_files
+    declared_records: dict[str, int] = {}
     for dmd in mets.dmd.values():
         if dmd.path is not None:
-            declared_records.setdefault(dmd.path, dmd.element)
-    for path, element in sorted(declared_records.items()):
-        _count(report, mets, "RECORD", path, element, record_links.get(path, []))
+            declared_records.setdefault(dmd.path, dmd.position)
+    _count(report, mets, "RECORD", declared_records, record_links, mets.dmd_elements)
     # a record on disk that no dmdSec lists is not part of the package (EARK-FILE-ORPHAN)
     tie.records = sorted(declared_records)
     return tie
 
 
-def _count(report: Report, mets: MetsFile, what: str, path: str, declared: etree._Element,
-           links: list[etree._Element]) -> None:
-    """UNLINKED (located at the element declaring ``path``) or TWICE (at the second link)."""
-    if len(links) == 1:
+def _count(report: Report, mets: MetsFile, what: str, declared: dict[str, int], links: _Links,
+           elements: Callable[[set[int]], dict[int, etree._Element]]) -> None:
+    """For each declared path (in path order) linked other than once: UNLINKED (located at the
+    element declaring it) or TWICE (at the second link)."""
+    wrong = sorted(path for path in declared if links.count.get(path, 0) != 1)
+    if not wrong:
         return
-    code = f"TT05-LINK-{what}-{'UNLINKED' if not links else 'TWICE'}"
-    where = links[1] if links else declared
-    report.add(code, mets.rel, line=line_of(where), xpath=xpath_of(where),
-               file=printable(path), links=len(links), mets=mets.rel)
+    declaring = elements({declared[path] for path in wrong if path not in links.count})
+    for path in wrong:
+        count = links.count.get(path, 0)
+        code = f"TT05-LINK-{what}-{'UNLINKED' if not count else 'TWICE'}"
+        where = links.second[path] if count else declaring[declared[path]]
+        report.add(code, mets.rel, line=line_of(where), xpath=xpath_of(where),
+                   file=printable(path), links=count, mets=mets.rel)

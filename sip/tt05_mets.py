@@ -10,14 +10,16 @@ through :meth:`sip.package.PackageTree.resolve`, never against the file system.
 from __future__ import annotations
 
 import posixpath
+import sys
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from lxml import etree
 
 from sip.eark_model import CSIP_NS, METS_NS, XLINK_HREF, line_of, xpath_of
 from sip.package import PackageTree
 
-__all__ = ["HREF", "DmdEntry", "FileEntry", "MetsFile", "children",
+__all__ = ["HREF", "DmdEntry", "FileEntry", "FileRef", "MetsFile", "children",
            "csip_attr", "descendants", "index_mets", "line_of", "local", "xpath_of"]
 
 HREF = XLINK_HREF
@@ -47,9 +49,25 @@ def descendants(element: etree._Element, name: str) -> list[etree._Element]:
     return list(element.iter(f"{{{METS_NS}}}{name}"))
 
 
+class FileRef(NamedTuple):
+    """What the index keeps of a ``<file>`` (one per file of the package): plain values."""
+
+    use: str  # USE of the enclosing fileGrp ("" if none)
+    path: str | None  # package-relative, None when missing or unresolvable
+    position: int  # position among the document's ``<file>`` elements (see MetsFile.file_elements)
+
+
+class DmdEntry(NamedTuple):
+    """What the index keeps of a ``<dmdSec>`` (one per document record): plain values."""
+
+    path: str | None  # package path its (first) mdRef points to
+    position: int  # position among the root's ``<dmdSec>`` children (see MetsFile.dmd_elements)
+
+
 @dataclass(frozen=True)
 class FileEntry:
-    """A ``<file>`` of the fileSec: its ID, group, element and the package path it points to."""
+    """A ``<file>`` of the fileSec: its ID, group, element and the package path it points to
+    (made on demand for a few groups by :meth:`MetsFile.files_in`)."""
 
     file_id: str
     use: str  # USE of the enclosing fileGrp ("" if none)
@@ -58,29 +76,22 @@ class FileEntry:
     path: str | None  # package-relative, None when missing or unresolvable
 
 
-@dataclass(frozen=True)
-class DmdEntry:
-    """A ``<dmdSec>`` with its mdRef and the package path the mdRef points to."""
-
-    dmd_id: str
-    element: etree._Element
-    md_ref: etree._Element | None
-    href: str | None
-    path: str | None
-
-
 @dataclass
 class MetsFile:
-    """One METS file of the package, parsed and indexed."""
+    """One METS file of the package, parsed and indexed.
+
+    The index holds plain values (a METS file of many thousand documents has as many files and
+    dmdSecs); the elements are found again in the tree, in one pass, when a finding needs them.
+    """
 
     rel: str  # package path of the METS file
     root: etree._Element
-    files: dict[str, FileEntry] = field(default_factory=dict)
+    #: file ID → its use, path and position (the first ``<file>`` with that ID)
+    files: dict[str, FileRef] = field(default_factory=dict)
+    #: dmdSec ID → the path of its record and its position (the first dmdSec with that ID)
     dmd: dict[str, DmdEntry] = field(default_factory=dict)
     #: package paths every FLocat, mdRef and mptr names (resolved; missing files included)
     references: set[str] = field(default_factory=set)
-    #: every ID in the document, whatever element carries it
-    ids: set[str] = field(default_factory=set)
 
     @property
     def base(self) -> str:
@@ -95,7 +106,35 @@ class MetsFile:
                 if (s.get("LABEL") or "").strip() == "CSIP"]
 
     def files_in(self, *uses: str) -> list[FileEntry]:
-        return [f for f in self.files.values() if f.use in uses]
+        """The indexed files of the groups ``uses``, in the order of the index."""
+        found: list[FileEntry] = []
+        for index, element in enumerate(descendants(self.root, "file")):
+            file_id = element.get("ID")
+            ref = self.files.get(file_id) if file_id else None
+            if file_id and ref is not None and ref.position == index and ref.use in uses:
+                flocats = children(element, "FLocat")
+                found.append(FileEntry(file_id, ref.use, element,
+                                       _href(flocats[0]) if flocats else None, ref.path))
+        return found
+
+    def file_elements(self, indexes: set[int]) -> dict[int, etree._Element]:
+        """The ``<file>`` elements at positions ``indexes`` (see :attr:`FileRef.position`)."""
+        if not indexes:
+            return {}
+        return {i: el for i, el in enumerate(descendants(self.root, "file")) if i in indexes}
+
+    def dmd_elements(self, indexes: set[int]) -> dict[int, etree._Element]:
+        """The ``<dmdSec>`` elements at positions ``indexes`` (see :attr:`DmdEntry.position`)."""
+        if not indexes:
+            return {}
+        return {i: el for i, el in enumerate(children(self.root, "dmdSec")) if i in indexes}
+
+    def existing_ids(self, wanted: set[str]) -> set[str]:
+        """The values of ``wanted`` that are the ID of some element of the document."""
+        if not wanted:
+            return set()
+        return {value for el in self.root.iter() if isinstance(el.tag, str)
+                and (value := el.get("ID")) is not None and value in wanted}
 
 
 def _href(element: etree._Element | None) -> str | None:
@@ -109,6 +148,7 @@ def index_mets(tree: PackageTree, rel: str, root: etree._Element) -> MetsFile:
     """Index the fileSec and dmdSecs of a parsed METS file at package path ``rel``."""
     mets = MetsFile(rel, root)
     base = mets.base
+    shared: dict[str, str] = {}  # one string per path for the index and the references
 
     def resolve(href: str | None) -> str | None:
         if not href:
@@ -116,9 +156,10 @@ def index_mets(tree: PackageTree, rel: str, root: etree._Element) -> MetsFile:
         resolved = tree.resolve(base, href)
         if resolved.path is None:
             return None
-        return tree.find_nfc(resolved.path) or resolved.path
+        path = tree.find_nfc(resolved.path) or resolved.path
+        return shared.setdefault(path, path)
 
-    for element in descendants(root, "file"):
+    for index, element in enumerate(descendants(root, "file")):
         file_id = element.get("ID")
         if not file_id or file_id in mets.files:
             continue
@@ -126,21 +167,16 @@ def index_mets(tree: PackageTree, rel: str, root: etree._Element) -> MetsFile:
         use = group.get("USE", "") if group is not None and local(group) == "fileGrp" else ""
         flocats = children(element, "FLocat")
         href = _href(flocats[0]) if flocats else None
-        mets.files[file_id] = FileEntry(file_id, (use or "").strip(), element, href,
-                                        resolve(href))
-    for element in children(root, "dmdSec"):
+        mets.files[file_id] = FileRef(sys.intern((use or "").strip()), resolve(href), index)
+    for index, element in enumerate(children(root, "dmdSec")):
         dmd_id = element.get("ID")
         if not dmd_id or dmd_id in mets.dmd:
             continue
         refs = children(element, "mdRef")
-        md_ref = refs[0] if refs else None
-        href = _href(md_ref)
-        mets.dmd[dmd_id] = DmdEntry(dmd_id, element, md_ref, href, resolve(href))
+        mets.dmd[dmd_id] = DmdEntry(resolve(_href(refs[0] if refs else None)), index)
     for element in root.iter(f"{{{METS_NS}}}FLocat", f"{{{METS_NS}}}mdRef",
                              f"{{{METS_NS}}}mptr"):
         path = resolve(_href(element))
         if path is not None:
             mets.references.add(path)
-    mets.ids = {str(el.get("ID")) for el in root.iter()
-                if isinstance(el.tag, str) and el.get("ID") is not None}
     return mets

@@ -11,6 +11,7 @@ rules that tie fields together (required-when, totals, codes built from other co
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,6 +27,8 @@ from sip.xmlload import load_xml
 
 _DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
 _NUMBER = re.compile(r"\d+")
+#: values up to this length (codes, dates, flags) are shared between records (sys.intern)
+_SHARED_LENGTH = 16
 
 
 class Where(TypedDict):
@@ -74,7 +77,10 @@ def read_record(tree: PackageTree, rel: str, report: Report) -> Record | None:
         return None
     record = Record(rel)
     for element in root:
-        name = local(element)
+        # field names, and short values such as codes, are the same in every record: one shared
+        # string each, not one per document (the documents are kept; interned strings are freed
+        # with their last use)
+        name = sys.intern(local(element))
         if not name:
             continue
         if name in record.elements:
@@ -83,7 +89,8 @@ def read_record(tree: PackageTree, rel: str, report: Report) -> Record | None:
             continue
         text = "".join(str(t) for t in element.itertext())
         record.elements[name] = element
-        record.values[name] = unicodedata.normalize("NFC", text.strip())
+        value = unicodedata.normalize("NFC", text.strip())
+        record.values[name] = sys.intern(value) if len(value) <= _SHARED_LENGTH else value
     return record
 
 
