@@ -189,7 +189,7 @@ def _validate_package(tree: PackageTree, prefix: str, sub: Submission,
         digitised.update((path, None) for doc in record.documents if doc.digitised
                          for path in doc.data_files)
     elif looks_like_eark(tree):
-        package = validate_eark(tree, report, name=name,
+        package = validate_eark(tree, report, name=name, list_files=False,  # not used here
                                 tolerate_line_endings=options.tolerate_line_endings)
         sub.kind = SipKind.EARK
         if package.objid:
