@@ -115,8 +115,9 @@ class PackageTree:
 
     def find_nfc(self, rel: str) -> str | None:
         """The listed path equal to ``rel`` after NFC normalisation (hrefs vs NFD names)."""
-        if rel in self.tree.files:
-            return rel
+        listed = self.tree.files.get(rel)
+        if listed is not None:
+            return listed.rel  # the listing's own string: callers keep it, not a copy
         nfc = unicodedata.normalize("NFC", rel)
         hit = self._nfc.get(nfc)
         if hit is not None:
