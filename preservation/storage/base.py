@@ -79,9 +79,13 @@ class StreamVerifier:
         self._eof = False
 
     def read(self, limit: int) -> bytes:
-        """Up to ``limit`` bytes of the source (fewer only at its end), hashed and counted."""
+        """Up to ``limit`` bytes of the source (fewer only at its end), hashed and counted.
+
+        Never more is asked of the source than the bytes still announced and one more (to find a
+        source that is too long): a 4 KiB object is not read with a 1 MiB request, whose buffer
+        a worker thread's malloc arena would keep."""
         chunks: list[bytes] = []
-        wanted = limit
+        wanted = min(limit, self.size - self.count + 1)
         while wanted > 0 and not self._eof:
             chunk = self._source.read(wanted)
             if not chunk:

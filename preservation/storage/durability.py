@@ -50,7 +50,7 @@ class Pending:
         self._fd: int | None = None
         #: with syncfs: something was written since the last flush
         self._dirty = False
-        self._paths: set[Path] = set()
+        self._paths: set[str] = set()
         self._lock = threading.Lock()
         #: held by a flush and by release, so the handle is never closed under a syncfs
         self._flushing = threading.Lock()
@@ -61,13 +61,14 @@ class Pending:
             if SYNCFS is not None and self._fd is None:
                 self._fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
 
-    def add(self, path: Path) -> None:
+    def add(self, path: str | Path) -> None:
         """Record a file or directory just written (after the write, before the put returns);
         with ``syncfs`` nothing is opened here: the handle ``start`` opened covers it."""
         with self._lock:
             if SYNCFS is None:
-                self._paths.add(path)
-                self._paths.add(path.parent)
+                name = os.fspath(path)
+                self._paths.add(name)
+                self._paths.add(os.path.dirname(name))
             else:
                 self._dirty = True
 

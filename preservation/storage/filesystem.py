@@ -48,7 +48,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -61,7 +61,6 @@ from preservation.errors import (
     ObjectMissingError,
     StorageError,
 )
-from preservation.fsync import fsync_directory
 from preservation.storage.base import (
     ObjectInfo,
     Retention,
@@ -111,9 +110,14 @@ class FilesystemBackend(StorageBackend):
         self.durability = durability
         #: what deferred puts (the location's mode, or ``durable=False``) left to flush
         self._pending = Pending()
+        self._root = str(self.root)
 
-    def _path(self, key: str) -> Path:
-        return self.root.joinpath(*check_key(key).split("/"))
+    def _path(self, key: str) -> str:
+        """The file of ``key``, as a plain string: a ``Path`` made from it would intern each of
+        its names (CPython's ``pathlib``), and an ingest's worker threads interning a new name
+        per object grow and rebuild the interpreter's table of interned strings in their own
+        malloc arenas, which keep the freed tables (several MiB each) for good."""
+        return os.path.join(self._root, check_key(key))
 
     def put(
         self,
@@ -163,19 +167,20 @@ class FilesystemBackend(StorageBackend):
             self._publish(temp, target, key)
             published = True
         finally:
-            temp.unlink(missing_ok=True)
+            with suppress(FileNotFoundError):
+                os.unlink(temp)
             if not published:
-                self._prune(target.parent)
+                self._prune(os.path.dirname(target))
         if deferred:
             self._pending.add(target)
         else:
-            _fsync_directory(target.parent)
-        stat_result = target.stat()
+            _fsync_directory(os.path.dirname(target))
+        stat_result = os.stat(target)
         return ObjectInfo(
             key=key, size=stat_result.st_size, sha256=sha256, modified=_mtime(stat_result)
         )
 
-    def _publish(self, temp: Path, target: Path, key: str) -> None:
+    def _publish(self, temp: str, target: str, key: str) -> None:
         """Give the verified temporary file its final name, refusing to replace anything."""
         try:
             os.link(temp, target)
@@ -186,9 +191,9 @@ class FilesystemBackend(StorageBackend):
                 f"cannot publish {key} (os.link): {exc}", location=self._where(key)
             ) from exc
 
-    def _taken(self, target: Path, key: str) -> StorageError:
+    def _taken(self, target: str, key: str) -> StorageError:
         """The error for a put whose target name exists: an object, or a directory of them."""
-        if target.is_dir() and not target.is_symlink():
+        if os.path.isdir(target) and not os.path.islink(target):
             return StorageError(
                 f"key {key} names a directory of other objects",
                 code="STORAGE-KEY-CONFLICT",
@@ -196,7 +201,7 @@ class FilesystemBackend(StorageBackend):
             )
         return ObjectExistsError(f"object {key} already exists", location=self._where(key))
 
-    def _create_temp(self, target: Path, key: str, deferred: bool) -> tuple[int, Path]:
+    def _create_temp(self, target: str, key: str, deferred: bool) -> tuple[int, str]:
         """Create the target's directories and an empty temporary file in them.
 
         A concurrent delete may prune a directory between its creation here and the temporary
@@ -204,35 +209,36 @@ class FilesystemBackend(StorageBackend):
         """
         for _ in range(_ATTEMPTS):
             try:
-                self._make_parents(target.parent, key, deferred)
-                fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=target.parent)
+                parent = os.path.dirname(target)
+                self._make_parents(parent, key, deferred)
+                fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=parent)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 raise StorageError(
                     f"cannot create a file for {key}: {exc}", location=self._where(key)
                 ) from exc
-            return fd, Path(name)
+            return fd, name
         raise StorageError(
             f"the directory of {key} vanished {_ATTEMPTS} times while writing",
             location=self._where(key),
         )
 
-    def _prune(self, directory: Path) -> None:
+    def _prune(self, directory: str) -> None:
         """Remove ``directory`` and its parents, up to the root, as long as they are empty.
 
         ``rmdir`` removes nothing but an empty directory, so this can never take an object
         with it; a put racing with it starts its directories over (:meth:`_create_temp`).
         """
-        while directory != self.root:
+        while directory != self._root and len(directory) > len(self._root):
             try:
-                directory.rmdir()
+                os.rmdir(directory)
             except OSError:
                 return  # not empty (the usual case), or already removed by someone else
-            _fsync_directory(directory.parent)
-            directory = directory.parent
+            directory = os.path.dirname(directory)
+            _fsync_directory(directory)
 
-    def _make_parents(self, directory: Path, key: str, deferred: bool) -> None:
+    def _make_parents(self, directory: str, key: str, deferred: bool) -> None:
         """Create the missing directories between the root and ``directory``, durably.
 
         Each new directory's parent is fsync'ed (``deferred``: at :meth:`sync`) so that the path
@@ -240,16 +246,17 @@ class FilesystemBackend(StorageBackend):
         """
         missing = []
         current = directory
-        while current != self.root and not current.is_dir():
+        while (current != self._root and len(current) > len(self._root)
+               and not os.path.isdir(current)):
             missing.append(current)
-            current = current.parent
+            current = os.path.dirname(current)
         for path in reversed(missing):
             try:
-                path.mkdir()
+                os.mkdir(path)
             except FileExistsError:
-                if not path.is_dir():  # a concurrent put made it a directory: fine; a file: not
+                if not os.path.isdir(path):  # made a directory by a concurrent put: fine
                     raise StorageError(
-                        f"key {key} runs through the object {path.relative_to(self.root)}",
+                        f"key {key} runs through the object {path[len(self._root):].lstrip('/')}",
                         code="STORAGE-KEY-CONFLICT",
                         location=self._where(key),
                     ) from None
@@ -269,7 +276,7 @@ class FilesystemBackend(StorageBackend):
             if deferred:
                 self._pending.add(path)
             else:
-                _fsync_directory(path.parent)
+                _fsync_directory(os.path.dirname(path))
 
     def open(self, key: str) -> BinaryIO:
         """The object's file, opened for binary reading (use it in a ``with`` block)."""
@@ -295,7 +302,7 @@ class FilesystemBackend(StorageBackend):
         """Size and modification time of the object's file, or None when there is none."""
         path = self._path(key)
         try:
-            stat_result = path.lstat()
+            stat_result = os.lstat(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
@@ -358,7 +365,7 @@ class FilesystemBackend(StorageBackend):
         """
         path = self._path(key)
         try:
-            path.unlink()
+            os.unlink(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return
         except PermissionError as exc:
@@ -367,19 +374,18 @@ class FilesystemBackend(StorageBackend):
             ) from exc
         except OSError as exc:
             raise StorageError(f"cannot delete {key}: {exc}", location=self._where(key)) from exc
-        _fsync_directory(path.parent)
-        self._prune(path.parent)
+        _fsync_directory(os.path.dirname(path))
+        self._prune(os.path.dirname(path))
 
     def pending(self, key: str) -> None:
         """Have the next :meth:`sync` flush the existing object under ``key``, as if it had
         just been put with ``durable=False``: its file and every directory from it up to the
         root (without ``syncfs``, each is fsync'ed; with it, the filesystem is flushed)."""
-        path = self._path(key)
+        current = self._path(key)
         self._pending.start(self.root)
-        current = path
-        while current != self.root:
+        while current != self._root and len(current) > len(self._root):
             self._pending.add(current)  # the file or directory, and the directory naming it
-            current = current.parent
+            current = os.path.dirname(current)
 
     def sync(self) -> None:
         """Make every object put without waiting for the disk durable (those of a ``"deferred"``
@@ -426,10 +432,18 @@ def _mtime(stat_result: os.stat_result) -> datetime:
     return datetime.fromtimestamp(stat_result.st_mtime, tz=UTC)
 
 
-def _fsync_directory(directory: Path) -> None:
+def _fsync_directory(directory: str) -> None:
     """Flush a directory's entries to disk so a new or removed name survives a crash (a
-    directory that a concurrent delete has just pruned has nothing left to flush)."""
-    fsync_directory(directory, missing_ok=True)
+    directory that a concurrent delete has just pruned has nothing left to flush): as
+    :func:`preservation.fsync.fsync_directory`, for a path kept as a string."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager

@@ -336,7 +336,11 @@ class S3Backend(StorageBackend):
             answer = self._client.get_object(Bucket=self.bucket, Key=name, ChecksumMode="ENABLED")
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc, key, "open") from exc
-        return io.BufferedReader(_BodyReader(answer["Body"], self, key), buffer_size=READ_BUFFER)
+        # a buffer no larger than the object (a 1 MiB one per small object read back by an
+        # ingest's worker threads would be kept, fragmented, by their malloc arenas)
+        length = answer.get("ContentLength")
+        size = READ_BUFFER if not isinstance(length, int) else min(READ_BUFFER, max(length, 8192))
+        return io.BufferedReader(_BodyReader(answer["Body"], self, key), buffer_size=size)
 
     def head(self, key: str) -> ObjectInfo | None:
         """Size, recorded SHA-256 (``x-amz-meta-sha256``) and retention of an object."""
