@@ -93,6 +93,17 @@ class RecordSpool:
             self._end += _HEADER.size + len(data)
             self._count += 1
 
+    def flush(self) -> None:
+        """Write what is buffered: a complete spool must be flushed before the process forks,
+        or every child would write the inherited buffer again at the shared file offset."""
+        with self._lock:
+            try:
+                self._file.flush()
+            except OSError as e:
+                self._failed = True
+                raise self._error(f"the {self._what}s' temporary file cannot be written: {e}"
+                                  ) from e
+
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[Any, ...]]:
         """Records ``start`` to ``stop`` (exclusive; default: as many as there are now)."""
         stop = self._count if stop is None else min(stop, self._count)

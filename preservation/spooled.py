@@ -51,6 +51,8 @@ def spooled(items: Iterable[T], encode: Callable[[T], tuple[Any, ...]],
                 continue
             spool = RecordSpool(what, SpoolError)
         spool.append(encode(item))
+    if spool is not None:
+        spool.flush()  # complete: nothing left in a buffer a forked reader would inherit
     return SpooledSequence(memory, lambda: spool, decode)
 
 
