@@ -25,10 +25,13 @@ from preservation.findings_spool import RecordSpool, SpooledSequence
 
 T = TypeVar("T")
 
-KEEP = 10_000
-"""Records kept in memory before the rest go to the temporary file: a transfer of up to this
-many files is never spooled (a pass over 10,000 spooled records costs ~40 ms of decoding, and
-an ingest makes ~40 passes); past it, memory stays bounded (~0.3-0.5 KiB per kept record)."""
+KEEP = 16_384
+"""Records kept in memory before the rest go to a temporary file (and keys kept in a
+:class:`~preservation.diskmap.DiskMap` before it moves to its database): a transfer of up to
+this many files, tag files included, is never spooled. A pass over 10,000 spooled records costs
+~40 ms of decoding and an ingest makes ~40 passes, and a 10,004-file bag whose listing is on disk
+validates in ~0.9-1.1 s instead of 0.5 s; past it, memory stays bounded (~0.3-0.5 KiB per kept
+record and structure)."""
 
 
 class SpoolError(PreservationError):
