@@ -178,15 +178,15 @@ class PackageTree:
         """:meth:`seed_digest` for many ``(rel, algorithm, hexdigest)``, written in batches;
         a path that is not a listed file is skipped (``strict``: :class:`KeyError`)."""
         files = self.tree.files
-        batch: list[tuple[str, Hashed]] = []
+        batch: dict[str, Hashed] = {}  # not written yet: a path given twice merges here
         for rel, algorithm, hexdigest in digests:
             listed = files[rel] if strict else files.get(rel)
             if listed is None:
                 continue
-            previous = self._hashed.get(rel)
+            previous = batch.get(rel) or self._hashed.get(rel)
             merged = dict(previous.digests) if previous is not None else {}
             merged[algorithm] = hexdigest
-            batch.append((rel, Hashed(listed, merged)))
+            batch[rel] = Hashed(listed, merged)
             if len(batch) >= bagit_tree.WRITE_BATCH:
                 self._hashed.update(batch)
                 batch.clear()

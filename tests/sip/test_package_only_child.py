@@ -48,3 +48,12 @@ def test_seed_digests_records_listed_files_and_skips_the_rest(
     assert tree.digest("d/not-there.txt") is None
     with pytest.raises(KeyError):
         tree.seed_digest("d/not-there.txt", "sha256", "0" * 64)
+
+
+@pytest.mark.parametrize("keep", [1, 10_000])
+def test_seed_digests_keeps_every_algorithm_given_for_a_path(
+        tmp_path: Path, keep: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = _tree(tmp_path, {"a.txt": b"a", "b.txt": b"b"}, keep, monkeypatch)
+    sha, md5 = "1" * 64, "2" * 32
+    tree.seed_digests([("a.txt", "sha256", sha), ("a.txt", "md5", md5)])
+    assert tree.digest("a.txt") == sha and tree.digest("a.txt", "md5") == md5
