@@ -146,7 +146,7 @@ def walk(root: Path) -> Tree:
     devices: dict[int, int] = {}  # one int object per device, not one per file
     while stack:
         rel_dir = stack.pop()
-        marks = len(tree.dirs), len(tree.symlinks)
+        marks = len(tree.dirs), len(tree.symlinks), len(files)
         try:
             found, subdirs, specials, unreadable = _scan(root, rel_dir, tree, files, pending,
                                                          devices)
@@ -213,7 +213,7 @@ def _scan(root: Path, rel_dir: str, tree: Tree, files: DiskMap[Listed],
 
 
 def _forget(rel_dir: str, tree: Tree, files: DiskMap[Listed],
-            pending: list[tuple[str, Listed]], marks: tuple[int, int]) -> None:
+            pending: list[tuple[str, Listed]], marks: tuple[int, int, int]) -> None:
     """Undo what :func:`_scan` recorded of a folder that failed to list part-way (its entries
     are the only ones below it listed so far: its sub-folders come later)."""
     del tree.dirs[marks[0]:]
@@ -223,8 +223,9 @@ def _forget(rel_dir: str, tree: Tree, files: DiskMap[Listed],
         return rel.startswith(f"{rel_dir}/") and "/" not in rel[len(rel_dir) + 1:]
 
     pending[:] = [(rel, listed) for rel, listed in pending if not inside(rel)]
-    for rel in [rel for rel in files if inside(rel)]:
-        del files[rel]
+    if len(files) > marks[2]:  # a batch of this folder was written: look for it (rare)
+        for rel in [rel for rel in files if inside(rel)]:
+            del files[rel]
 
 
 class ChangedError(Exception):

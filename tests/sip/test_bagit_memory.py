@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,52 @@ def test_report_of_a_bag_past_keep_is_unchanged_when_listed_by_the_caller(
     tree = walk(bag)
     assert isinstance(tree.files, DiskMap) and tree.files.on_disk
     assert _outcome(validate_bag(bag, tree=tree)) == reference
+
+
+@pytest.mark.parametrize("keep", [2, 10_000])
+def test_a_folder_that_fails_part_way_leaves_nothing_of_it_in_the_listing(
+        tmp_path: Path, keep: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.scandir raising in the middle of a folder: the entries already recorded for it are
+    removed, also from a batch already written to the listing, and the folder is unreadable."""
+    import os as os_module
+
+    from sip import bagit_tree
+
+    root = tmp_path / "bag"
+    (root / "data" / "bad" / "sub").mkdir(parents=True)
+    (root / "data" / "good").mkdir()
+    for i in range(6):
+        (root / "data" / "bad" / f"{i}.txt").write_bytes(b"x")
+        (root / "data" / "good" / f"{i}.txt").write_bytes(b"y")
+    (root / "data" / "bad" / "sub" / "deep.txt").write_bytes(b"z")
+    monkeypatch.setattr(bagit_tree, "KEEP", keep)
+    monkeypatch.setattr(bagit_tree, "WRITE_BATCH", 2)
+    real = os_module.scandir
+
+    class Failing:
+        def __init__(self, path: str) -> None:
+            self._it = real(path)
+
+        def __enter__(self) -> Failing:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._it.close()
+
+        def __iter__(self) -> Iterator[os_module.DirEntry[str]]:
+            for n, entry in enumerate(sorted(self._it, key=lambda e: e.name)):
+                if n == 5:
+                    raise PermissionError(13, "Permission denied")
+                yield entry
+
+    def scandir(path: int | str | os_module.PathLike[str]) -> object:
+        if isinstance(path, int):  # shutil.rmtree lists by descriptor
+            return real(path)
+        text = os_module.fspath(path)
+        return Failing(text) if text.endswith("/bad") else real(text)
+
+    monkeypatch.setattr(bagit_tree.os, "scandir", scandir)
+    tree = bagit_tree.walk(root)
+    assert sorted(tree.files) == [f"data/good/{i}.txt" for i in range(6)]
+    assert tree.unreadable == [("data/bad", "Permission denied")]
+    assert "data/bad/sub" not in tree.dirs and "data/bad" in tree.dirs
