@@ -116,16 +116,22 @@ class _Database:
         with self.lock, self._failing("read" if sql.startswith("SELECT") else "write"):
             return self.connection().execute(sql, tuple(parameters)).fetchall()
 
-    def many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    def upsert(self, rows: Iterable[tuple[bytes, bytes]]) -> int:
+        """Write ``(key, value)`` rows in one transaction; how many keys were new."""
+        added = 0
         with self.lock, self._failing("write"):
             db = self.connection()
             db.execute("BEGIN")
             try:
-                db.executemany(sql, rows)
+                for key, value in rows:
+                    if not db.execute("UPDATE m SET v = ? WHERE k = ?", (value, key)).rowcount:
+                        db.execute("INSERT INTO m (k, v) VALUES (?, ?)", (key, value))
+                        added += 1
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        return added
 
     def close(self) -> None:
         self._finalizer()
@@ -193,10 +199,8 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
             for key, value in more:
                 yield _key(key), marshal.dumps(encode(value))
 
-        db.many("INSERT INTO m (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v",
-                rows())
+        self._count = db.upsert(rows())
         self._db, self._memory, self._sorted = db, None, None
-        self._count = db.run("SELECT COUNT(*) FROM m")[0][0]
         return db
 
     # --- the mapping ------------------------------------------------------------------------
@@ -275,10 +279,7 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
     def _upsert(self, pairs: Iterable[tuple[str, V]]) -> None:
         assert self._db is not None
         encode = self._encode
-        self._db.many("INSERT INTO m (k, v) VALUES (?, ?) "
-                      "ON CONFLICT (k) DO UPDATE SET v = excluded.v",
-                      ((_key(k), marshal.dumps(encode(v))) for k, v in pairs))
-        self._count = self._db.run("SELECT COUNT(*) FROM m")[0][0]
+        self._count += self._db.upsert((_key(k), marshal.dumps(encode(v))) for k, v in pairs)
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
         """As ``dict.pop``."""
