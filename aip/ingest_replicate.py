@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from aip.builder import BuiltAip, StagedObject
 from aip.ingest_parallel import all_or_first_failure, each
-from aip.ingest_resuming import ResumingBackend, read_digest
+from aip.ingest_resuming import ResumingBackend
 from aip.ingest_reused import (
     NONE_COPIED,
     CopiedIn,
@@ -26,6 +26,7 @@ from aip.ingest_reused import (
 )
 from preservation.config import StorageConfig
 from preservation.errors import ChecksumMismatchError
+from preservation.hashing import sha256_stream
 from preservation.manifest import object_key
 from preservation.progress import Progress
 from preservation.timeutil import iso
@@ -176,7 +177,7 @@ def verify_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: 
         key = object_key(built.uuid, obj.bag_path)
         if key not in read_back:  # else: read and checked moments ago, when it was kept
             with backend.open(key) as stream:
-                digest, size = read_digest(stream, obj.size)
+                digest, size = sha256_stream(stream, obj.size)
             if (digest, size) != (obj.sha256, obj.size):
                 raise ChecksumMismatchError(
                     f"copy {name}: {obj.bag_path} read back as {size} bytes sha256 {digest}, "

@@ -4,7 +4,6 @@ what an interrupted attempt of the same ingest already stored kept instead of se
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
 import threading
@@ -13,35 +12,10 @@ from contextlib import AbstractContextManager
 from typing import BinaryIO
 
 from aip.ingest_staging import Staging
-from preservation.hashing import CHUNK
+from preservation.hashing import sha256_stream
 from preservation.storage import ObjectInfo, Retention, StorageBackend
 
 log = logging.getLogger(__name__)
-
-def read_digest(stream: BinaryIO, size: int) -> tuple[str, int]:
-    """SHA-256 (hex) and byte count of everything left in ``stream``, an object of ``size``
-    bytes as recorded: :func:`preservation.hashing.sha256_stream`, with a buffer no larger than
-    the object and one byte more (at most ``CHUNK``), so that an object of any other length is
-    still read to its end and counted.
-
-    A fresh 1 MiB buffer per object read by an ingest's worker threads (4 KiB objects, 100,000
-    of them) is what their malloc arenas keep, fragmented, as the count grows."""
-    digest = hashlib.sha256()
-    count = 0
-    readinto = getattr(stream, "readinto", None)
-    length = min(CHUNK, max(size, 0) + 1)
-    if readinto is None:
-        while chunk := stream.read(length):
-            digest.update(chunk)
-            count += len(chunk)
-        return digest.hexdigest(), count
-    buffer = bytearray(length)
-    with memoryview(buffer) as view:
-        while n := readinto(buffer):
-            digest.update(view[:n])
-            count += n
-    return digest.hexdigest(), count
-
 
 def same_object(backend: StorageBackend, info: ObjectInfo, size: int, sha256: str) -> bool:
     """True when the stored object has this size and SHA-256 (read when HEAD gives none)."""
@@ -50,7 +24,7 @@ def same_object(backend: StorageBackend, info: ObjectInfo, size: int, sha256: st
     if info.sha256 is not None:
         return info.sha256 == sha256
     with backend.open(info.key) as stream:
-        return read_digest(stream, size) == (sha256, size)
+        return sha256_stream(stream, size) == (sha256, size)
 
 
 class ReadKeys:

@@ -12,10 +12,11 @@ from itertools import chain
 
 from aip.builder import BuiltAip, StagedObject
 from aip.ingest_parallel import each
-from aip.ingest_resuming import ResumingBackend, read_digest
+from aip.ingest_resuming import ResumingBackend
 from preservation.catalog import Catalog
 from preservation.config import StorageConfig
 from preservation.errors import ChecksumMismatchError, ObjectMissingError, StorageError
+from preservation.hashing import sha256_stream
 from preservation.storage import StorageBackend
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def has_reused(backend: StorageBackend, name: str, key: str, obj: StagedObject, 
     if info.sha256 is None and read and info.size == obj.size:
         try:
             with backend.open(key) as stream:
-                found = read_digest(stream, obj.size)
+                found = sha256_stream(stream, obj.size)
         except ObjectMissingError:
             return False
     if found[1] != obj.size or (found[0] is not None and found[0] != obj.sha256):

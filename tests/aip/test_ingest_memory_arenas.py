@@ -4,7 +4,7 @@ their malloc arenas do not grow with the file count (issue 4, SCALE):
 - the file location builds an object's file name as a string, never a ``Path`` (which would
   intern the key's names: a new interned name per object grows and rebuilds the interpreter's
   table of interned strings, several MiB, in whichever worker thread's arena it happens);
-- the read-back (:func:`aip.ingest_resuming.read_digest`) and a put's stream
+- the read-back (:func:`preservation.hashing.sha256_stream`) and a put's stream
   (:class:`preservation.storage.base.StreamVerifier`) ask for no more bytes than the object
   has and one more, never a 1 MiB buffer for a 4 KiB object; both still find a source that is
   longer or shorter than announced.
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from aip.ingest_resuming import read_digest
 from preservation.errors import ChecksumMismatchError
-from preservation.hashing import CHUNK
+from preservation.hashing import CHUNK, sha256_stream
 from preservation.storage import durability
 from preservation.storage.base import StreamVerifier
 from preservation.storage.filesystem import FilesystemBackend
@@ -50,21 +49,29 @@ class Recording(io.RawIOBase):
 
 
 @pytest.mark.parametrize("size", [0, 1, 4096, CHUNK - 1, CHUNK, CHUNK + 5])
-def test_read_digest_reads_into_a_buffer_no_larger_than_the_object(size: int) -> None:
+def test_sha256_stream_reads_into_a_buffer_no_larger_than_the_object(size: int) -> None:
     data = bytes(range(256)) * (size // 256) + bytes(size % 256)
     stream = Recording(data)
-    assert read_digest(stream, size) == (  # type: ignore[arg-type]
+    assert sha256_stream(stream, size) == (  # type: ignore[arg-type]
         hashlib.sha256(data).hexdigest(), size)
     assert max(stream.asked) == min(CHUNK, size + 1)
 
 
 @pytest.mark.parametrize(("recorded", "actual"), [(4096, 5000), (4096, 100), (0, 3)])
-def test_read_digest_counts_an_object_of_another_length_to_its_end(
+def test_sha256_stream_counts_an_object_of_another_length_to_its_end(
         recorded: int, actual: int) -> None:
     data = b"x" * actual
-    assert read_digest(Recording(data), recorded) == (  # type: ignore[arg-type]
+    assert sha256_stream(Recording(data), recorded) == (  # type: ignore[arg-type]
         hashlib.sha256(data).hexdigest(), actual)
-    assert read_digest(io.BytesIO(data), recorded)[1] == actual  # also through ``read``
+    assert sha256_stream(io.BytesIO(data), recorded)[1] == actual  # also through ``read``
+
+
+def test_sha256_stream_reads_a_stream_longer_than_expected_in_full_chunks() -> None:
+    data = bytes(range(256)) * (3 * CHUNK // 256)  # 3 MiB recorded as empty
+    stream = Recording(data)
+    assert sha256_stream(stream, 0) == (  # type: ignore[arg-type]
+        hashlib.sha256(data).hexdigest(), len(data))
+    assert stream.asked[0] == 1 and set(stream.asked[1:]) == {CHUNK}  # not 3 million reads
 
 
 def verifier(data: bytes, size: int) -> tuple[StreamVerifier, Recording]:
