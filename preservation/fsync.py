@@ -20,7 +20,7 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def fsync_directory(directory: Path, *, missing_ok: bool = False) -> None:
+def fsync_directory(directory: str | os.PathLike[str], *, missing_ok: bool = False) -> None:
     """Flush a folder's entries, so that names created or removed in it survive a crash.
     ``missing_ok``: a folder that has just been removed has nothing left to flush."""
     try:

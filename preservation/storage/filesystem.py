@@ -61,6 +61,7 @@ from preservation.errors import (
     ObjectMissingError,
     StorageError,
 )
+from preservation.fsync import fsync_directory
 from preservation.storage.base import (
     ObjectInfo,
     Retention,
@@ -433,17 +434,9 @@ def _mtime(stat_result: os.stat_result) -> datetime:
 
 
 def _fsync_directory(directory: str) -> None:
-    """Flush a directory's entries to disk so a new or removed name survives a crash (a
-    directory that a concurrent delete has just pruned has nothing left to flush): as
-    :func:`preservation.fsync.fsync_directory`, for a path kept as a string."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except FileNotFoundError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Flush a directory's entries (a directory a concurrent delete has just pruned has nothing
+    left to flush)."""
+    fsync_directory(directory, missing_ok=True)
 
 
 @contextmanager
