@@ -119,7 +119,7 @@ class Event:
 
 
 class EventCodec:
-    """The encoding of :class:`Event` records for a spooled sequence (:func:`spooled_events`).
+    """The encoding of :class:`Event` records for a spooled sequence (``provenance._Story``).
 
     An event's ``object_uuids`` are a tuple (stored with it) or one of a few spooled sequences
     shared by the events about every file, which cannot be stored as plain values: such a
@@ -157,13 +157,6 @@ class EventCodec:
                      tuple((str(u), str(r)) for u, r in roles))
 
 
-def spooled_events(events: Iterable[Event], when: datetime | None = None) -> Sequence[Event]:
-    """Every event of ``events``, in order, as a read-only sequence of flat memory (an ingest
-    of signed PDFs has an event per PDF); ``when``: the moment most of them share."""
-    codec = EventCodec(when)
-    return spooled(events, codec.encode, codec.decode, keep=KEEP, what="PREMIS event")
-
-
 @dataclass(frozen=True)
 class AipDescription:
     """Everything the METS and PREMIS writers need to describe one AIP."""
@@ -176,7 +169,7 @@ class AipDescription:
     software_version: str
     #: a tuple, or (as the builder makes it) a spooled sequence: iterate it, never copy it
     files: Sequence[ContentFile]
-    #: a tuple, or (as the builder makes it) a spooled sequence (:func:`spooled_events`)
+    #: a tuple, or (as ingest_provenance makes it) a spooled sequence past KEEP events
     events: Sequence[Event] = ()
     agents: tuple[Agent, ...] = ()
     #: AIP-level metadata files referenced from METS (PREMIS.xml is added by the builder)

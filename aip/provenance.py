@@ -75,8 +75,7 @@ def pyhanko_version() -> str:
 class _Story:
     """Collects the events of one ingest, all at the same moment: the first
     :data:`aip.model.KEEP` in memory, the rest (an ingest of signed PDFs has an event per PDF)
-    encoded to a temporary file (:class:`~aip.model.EventCodec`), as
-    :func:`aip.model.spooled_events` would."""
+    encoded to a temporary file (:class:`~aip.model.EventCodec`)."""
 
     def __init__(self, when: datetime) -> None:
         self.when = when

@@ -116,4 +116,3 @@ def test_the_event_codec_keeps_shared_object_lists_and_moments(
     assert back[0].object_uuids is every and back[2].object_uuids is every
     assert back[0].datetime is WHEN and back[1].datetime == other
     assert back[1].datetime.utcoffset() == other.utcoffset()
-    assert list(model.spooled_events(events, WHEN)) == events
