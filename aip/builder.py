@@ -71,7 +71,7 @@ from aip.tt05_aip_staging import (
 from preservation import SOFTWARE_NAME, __version__
 from preservation.diskmap import DiskMap
 from preservation.signing import SigningIdentity
-from preservation.spooled import fields_of, from_fields, spooled
+from preservation.spooled import MappedSequence, spooled
 from sip.submission import SipKind, Submission, SubmittedFile
 
 __all__ = ["Actors", "BuiltAip", "PreviousVersion", "ReusableFile", "StagedObject", "build_aip",
@@ -261,8 +261,7 @@ def _eark_payload(
                             lambda path: write_premis_representation(path, desc, "rep1"))
     desc = replace(
         desc, schemas=tuple(_metadata(m) for m in schemas),
-        submission=spooled(map(_metadata, kept), fields_of, from_fields(MetadataFile),
-                           keep=model.KEEP, what="AIP submission file"),
+        submission=MappedSequence(kept, _metadata),  # kept is spooled: not a second spool
         metadata=(_metadata(premis_rep),))
     premis = write_streamed(staging, PREMIS_PATH, lambda path: write_premis_package(path, desc))
     mets = write_streamed(staging, "METS.xml",

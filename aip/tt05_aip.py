@@ -63,7 +63,7 @@ from preservation import SOFTWARE_NAME, __version__
 from preservation.diskmap import DiskMap
 from preservation.errors import PreservationError
 from preservation.fonds import MAX_CODE, code_is_valid
-from preservation.spooled import spooled
+from preservation.spooled import MappedSequence, spooled
 from preservation.timeutil import VIETNAM
 from sip.submission import Submission
 from sip.tt05_mets_writer import MetsHeader, WrittenFile
@@ -174,7 +174,7 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
     mets = write_streamed(staging, "METS.xml", lambda path: write_aip_root_mets(
         path, head, ids, ead=_written(ead), schemas=[_written(s) for s in schemas],
         rep=_written(rep), premis=_written(premis),
-        documentation=_WrittenFiles(evidence)))
+        documentation=MappedSequence(evidence, _written)))
     new_records = (r for d, r in zip(plan.documents, records, strict=True)
                    if d.source is not None)
     return chain((p for _, p in plan.content), plan.carried_records, new_records, (ead,),
@@ -214,30 +214,6 @@ class _Documents(Sequence[AipDocument]):
         return AipDocument(d.record, _written(record, base),
                            tuple(_data_written(data, base) for data in d.data),
                            originals=tuple(data[4] for data in d.data))
-
-
-class _WrittenFiles(Sequence[WrittenFile]):
-    """The METS file entries of payload files, made when read."""
-
-    def __init__(self, items: Sequence[PayloadFile]) -> None:
-        self._items = items
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[WrittenFile]:
-        return map(_written, self._items)
-
-    @overload
-    def __getitem__(self, index: int) -> WrittenFile: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[WrittenFile]: ...
-
-    def __getitem__(self, index: int | slice) -> WrittenFile | Sequence[WrittenFile]:
-        if isinstance(index, slice):
-            return [_written(item) for item in self._items[index]]
-        return _written(self._items[index])
 
 
 def _data_written(data: PlannedData, base: str) -> WrittenFile:

@@ -17,13 +17,14 @@ fields are all plain values.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
 
 from preservation.errors import PreservationError
 from preservation.findings_spool import RecordSpool, SpooledSequence
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 KEEP = 16_384
 """Records kept in memory before the rest go to a temporary file (and keys kept in a
@@ -69,3 +70,40 @@ def from_fields(kind: Callable[..., T]) -> Callable[[tuple[Any, ...]], T]:
     def decode(values: tuple[Any, ...]) -> T:
         return kind(*values)
     return decode
+
+
+class MappedSequence(Sequence[U], Generic[T, U]):
+    """``function`` of every item of ``items``, made when read: a sequence of derived records
+    that holds none of them (``items`` may be spooled)."""
+
+    def __init__(self, items: Sequence[T], function: Callable[[T], U]) -> None:
+        self._items, self._function = items, function
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[U]:
+        return map(self._function, self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> U: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[U]: ...
+
+    def __getitem__(self, index: int | slice) -> U | Sequence[U]:
+        if isinstance(index, slice):
+            return [self._function(item) for item in self._items[index]]
+        return self._function(self._items[index])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MappedSequence | SpooledSequence | list | tuple):
+            return len(self) == len(other) and all(
+                a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type[tuple[U, ...]], tuple[tuple[U, ...]]]:
+        """Pickled (and copied) as the tuple of its records, like a spooled sequence."""
+        return tuple, (tuple(self),)

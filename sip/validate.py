@@ -21,10 +21,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
 
 from cryptography import x509
 
@@ -34,6 +33,7 @@ from preservation.diskmap import DiskMap
 from preservation.findings import Finding, Report
 from preservation.formats import FormatIdentificationError, FormatIdentifier
 from preservation.progress import Progress, no_progress
+from preservation.spooled import MappedSequence
 from sip import submission as sip_submission
 from sip.archive import OpenedPackage, open_package
 from sip.bagit import BagCheck, validate_bag
@@ -226,7 +226,7 @@ def _check_content(tree: PackageTree, sub: Submission, options: ValidationOption
     content = sub.content()
     if not content:
         return
-    items = _ContentItems(content)
+    items = MappedSequence(content, _content_item)
     content_options = ContentOptions(policy=options.format_policy or load_format_policy(None),
                                      trust_roots=options.pdf_trust_roots, clamd=options.clamd)
     # read once, after the content files (while sub.files stays the same)
@@ -246,31 +246,6 @@ def _check_content(tree: PackageTree, sub: Submission, options: ValidationOption
         if identifier is not None:
             sub.fido_version = identifier.fido_version
             sub.signature_version = identifier.signature_version
-
-
-class _ContentItems(Sequence[ContentItem]):
-    """The content checks' item of each content file, made when read (the files may be in a
-    temporary file: a list of the items would hold every path)."""
-
-    def __init__(self, content: Sequence[SubmittedFile]) -> None:
-        self._content = content
-
-    def __len__(self) -> int:
-        return len(self._content)
-
-    def __iter__(self) -> Iterator[ContentItem]:
-        return map(_content_item, self._content)
-
-    @overload
-    def __getitem__(self, index: int) -> ContentItem: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[ContentItem]: ...
-
-    def __getitem__(self, index: int | slice) -> ContentItem | Sequence[ContentItem]:
-        if isinstance(index, slice):
-            return [_content_item(f) for f in self._content[index]]
-        return _content_item(self._content[index])
 
 
 def _content_item(f: SubmittedFile) -> ContentItem:

@@ -29,3 +29,18 @@ def test_forked_readers_leave_the_spool_file_as_it_was() -> None:
     assert statuses == [0, 0, 0]
     assert os.fstat(fd).st_size == size  # no child wrote anything
     assert list(seq) == records
+
+
+def test_a_mapped_sequence_reads_through_its_items() -> None:
+    import copy
+    import pickle
+
+    from preservation.spooled import MappedSequence
+
+    items = spooled(range(7), lambda i: (i,), lambda v: int(v[0]), keep=2)
+    doubled = MappedSequence(items, lambda i: 2 * i)
+    assert len(doubled) == 7 and doubled[3] == 6 and doubled[-1] == 12
+    assert doubled[1:3] == [2, 4] and list(doubled) == [0, 2, 4, 6, 8, 10, 12]
+    assert doubled == (0, 2, 4, 6, 8, 10, 12) and doubled != [0, 2]
+    assert copy.copy(MappedSequence(items, str)) == tuple(map(str, range(7)))
+    assert pickle.loads(pickle.dumps(MappedSequence([1, 2], abs))) == (1, 2)
