@@ -2,6 +2,7 @@
 
     python benchmarks/scale_memory.py                    # 10,000 / 30,000 / 100,000 files
     python benchmarks/scale_memory.py --counts 1000,5000 --size 4096
+    python benchmarks/scale_memory.py --kind tt05 --counts 10000,40000   # TT05 SIP_hoso
 
 For each count, builds a BagIt bag of that many small UTF-8 text files (4 KiB by default,
 1,000 per folder), then runs, each as its own process with its peak RSS taken from
@@ -27,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from ingest_vs_cp import new_repository, preservation, run_child  # noqa: E402
-from transfer import make_small_bag  # noqa: E402
+from transfer import make_small_bag, make_tt05  # noqa: E402
 
 
 def main() -> None:
@@ -36,6 +37,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096, help="bytes per file")
     parser.add_argument("--work", type=Path, help="parent folder for the run (default: /tmp)")
     parser.add_argument("--no-ingest", action="store_true", help="validation only")
+    parser.add_argument("--kind", choices=("bagit", "tt05"), default="bagit",
+                        help="tt05: a SIP_hoso of COUNT/2 documents (a PDF and an EAD_DOC each)")
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
 
@@ -44,7 +47,10 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{count}-", dir=args.work))
         try:
             start = time.perf_counter()
-            bag = make_small_bag(work / "transfer", count, args.size)
+            if args.kind == "tt05":
+                bag = make_tt05(work, count // 2, count // 2 * args.size)
+            else:
+                bag = make_small_bag(work / "transfer", count, args.size)
             print(f"{count:>8} {'build':<10} {time.perf_counter() - start:8.1f}", flush=True)
             seconds, rss, _ = run_child(preservation(work / "unused", "sip", "validate",
                                                      str(bag), "--json"))
