@@ -3,6 +3,7 @@ its files (with the key that holds each one's bytes), copies and events."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -34,10 +35,10 @@ def replication_event(aip_id: str, copy: CopyResult, agents: tuple[AgentRecord, 
 def catalog_records(
     config: Config, built: BuiltAip, copies: Sequence[CopyResult],
     replications: list[EventRecord],
-) -> tuple[AipRecord, Iterator[FileRecord], list[CopyRecord], list[EventRecord]]:
+) -> tuple[AipRecord, Iterator[FileRecord], list[CopyRecord], Iterator[EventRecord]]:
     """The catalog rows of a built and replicated AIP: its version facts, fonds and OBJID as
     the builder described them (``built.description``), its files (a generator, for one pass:
-    :func:`file_records`), copies and events."""
+    :func:`file_records`), copies and events (a generator too)."""
     aid = built.uuid
     desc = built.description
     agent = f"{SOFTWARE_NAME} {__version__}"
@@ -53,9 +54,10 @@ def catalog_records(
         objid=desc.objid or f"urn:uuid:{aid}", arc_file_code=one_line(built.arc_file_code))
     copy_records = [CopyRecord(aid, c.location, c.url, c.verified_at, "ok", c.verified_at)
                     for c in copies]
-    events = [EventRecord(e.uuid, aid, e.type, iso(e.datetime), e.outcome, e.detail,
-                          e.outcome_detail, None, agent) for e in desc.events]
-    events.extend(replications)
+    # a generator, like the files: an ingest of signed PDFs has an event per PDF
+    events = itertools.chain(
+        (EventRecord(e.uuid, aid, e.type, iso(e.datetime), e.outcome, e.detail,
+                     e.outcome_detail, None, agent) for e in desc.events), replications)
     return aip, file_records(built), copy_records, events
 
 
