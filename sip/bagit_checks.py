@@ -53,7 +53,6 @@ MAX_INFO_BYTES = 8 * 1024 * 1024
 MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
 
 _T = TypeVar("_T")
-_may_collide = may_collide  # its old name here
 _MANIFEST_NAME = re.compile(r"^(tag)?manifest-(.+)\.txt$", re.DOTALL)
 
 
@@ -122,7 +121,7 @@ class BagValidation:
         tag_checks = self.match_tags(tag_lines)
         del tag_lines
         for name in payload_lines:
-            self.names.manifest_collisions(name, _may_collide(payload_lines[name]))
+            self.names.manifest_collisions(name, may_collide(payload_lines[name]))
         # every manifest line is matched: what hashing needs is in the checks now
         del payload_lines
 

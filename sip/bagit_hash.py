@@ -121,15 +121,6 @@ class JobList:
             yield listed, algorithms
         yield from self.others
 
-    def __getitem__(self, index: int, /) -> _Job:
-        """The job at ``index`` (by iteration: meant for a check, not for a pass)."""
-        if index < 0:
-            raise IndexError("job index out of range")
-        for at, job in enumerate(self):
-            if at == index:
-                return job
-        raise IndexError("job index out of range")
-
 
 class _Reiterable(Protocol[_T_co]):
     def __len__(self) -> int: ...

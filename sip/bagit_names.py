@@ -6,14 +6,13 @@ name and problem, whether the name came from the disk listing or from a tag file
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Iterable
 
 from preservation.findings import Report
 from preservation.paths import UNSAFE, collisions, path_problems, printable
 from sip.bagit_flat import flat_collisions
-from sip.bagit_tree import Tree
+from sip.bagit_tree import Tree, in_sorted
 
 PATH_CODES = {
     "empty": "BAGIT-PATH-EMPTY-SEGMENT",
@@ -86,7 +85,7 @@ class NameChecks:
         folders = tree.dirs  # sorted
         for a, b, kind in flat_collisions(tree.names, tree.count()):
             self._collision(a, b, kind, location=printable(a), line=None,
-                            folders=_in_sorted(folders, a) and _in_sorted(folders, b))
+                            folders=in_sorted(folders, a) and in_sorted(folders, b))
 
     def named(self, path: str, *, location: str, line: int) -> bool:
         """Report the problems of a path a tag file names; False if it must not be looked up.
@@ -133,7 +132,3 @@ class NameChecks:
             code = "BAGIT-PATH-NORMALISATION-COLLISION"
         self.report.add(code, location, line=line, file=printable(a), other=printable(b))
 
-
-def _in_sorted(items: list[str], name: str) -> bool:
-    at = bisect.bisect_left(items, name)
-    return at < len(items) and items[at] == name

@@ -324,18 +324,11 @@ def decode_path(written: str, *, name: str, line: int, declaration: Declaration,
     return path
 
 
-def parse_manifest(lines: Iterator[tuple[int, str]], *, name: str, hex_length: int | None,
-                   algorithm: str, declaration: Declaration, report: Report
-                   ) -> list[ManifestLine]:
-    """Parse a (tag)manifest: ``checksum`` then one or more spaces or tabs, then ``filepath``."""
-    return list(iter_manifest(lines, name=name, hex_length=hex_length, algorithm=algorithm,
-                              declaration=declaration, report=report))
-
-
 def iter_manifest(lines: Iterator[tuple[int, str]], *, name: str, hex_length: int | None,
                   algorithm: str, declaration: Declaration, report: Report
                   ) -> Iterator[ManifestLine]:
-    """:func:`parse_manifest` one line at a time (its findings as each line is read)."""
+    """Parse a (tag)manifest one line at a time: ``checksum`` then one or more spaces or tabs,
+    then ``filepath`` (each line's findings as it is read)."""
     for number, text in lines:
         if text.strip() == "":
             continue
@@ -363,23 +356,21 @@ class FetchLine:
     line: int
 
 
-def parse_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
-                report: Report) -> list[FetchLine]:
-    """Parse fetch.txt (RFC 8493 §2.2.3): ``url length filepath``; length is octets or ``-``.
+
+
+def iter_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
+               report: Report) -> Iterator[FetchLine]:
+    """Parse fetch.txt (RFC 8493 §2.2.3) one line at a time: ``url length filepath``; length is
+    octets or ``-``.
 
     The RFC wants ``url`` to be an absolute URI. A relative reference (no scheme, e.g. the
     ``../<object key>`` lines of this repository's own AIP versions, resolved against the bag's
     folder on storage) is a documented extension: BAGIT-FETCH-URL-RELATIVE (a warning, once
     per fetch file at its first such line, with their count), and the line is checked like any
     other. The validator never fetches, so a file it names that is not in the bag is
-    BAGIT-FETCH-INCOMPLETE whatever its URL.
+    BAGIT-FETCH-INCOMPLETE whatever its URL. BAGIT-FETCH-URL-RELATIVE is reported after the
+    last line.
     """
-    return list(iter_fetch(lines, declaration=declaration, report=report))
-
-
-def iter_fetch(lines: Iterator[tuple[int, str]], *, declaration: Declaration,
-               report: Report) -> Iterator[FetchLine]:
-    """:func:`parse_fetch` one line at a time (BAGIT-FETCH-URL-RELATIVE after the last)."""
     relative: tuple[int, str] | None = None  # the first relative line: (number, url)
     relative_count = 0
     for number, text in lines:

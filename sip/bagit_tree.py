@@ -105,11 +105,12 @@ class NotRegular:
     def __contains__(self, rel: object) -> bool:
         if not isinstance(rel, str):
             return False
-        return rel in self._others or _in_sorted(self._dirs, rel) or _in_sorted(
+        return rel in self._others or in_sorted(self._dirs, rel) or in_sorted(
             self._symlinks, rel)
 
 
-def _in_sorted(items: list[str], rel: str) -> bool:
+def in_sorted(items: list[str], rel: str) -> bool:
+    """Whether ``rel`` is in the sorted list ``items`` (a bisection, no set of them)."""
     at = bisect.bisect_left(items, rel)
     return at < len(items) and items[at] == rel
 
@@ -259,15 +260,3 @@ def open_listed(root: Path, listed: Listed, *, buffering: int = 64 * 1024
         raise
     with stream:
         yield stream
-
-
-#: The hashing half, in :mod:`sip.bagit_hash`, importable from here as before.
-_HASHING = frozenset({"BATCH_BYTES", "BATCH_FILES", "BIG_FIRST", "Hashed", "JobList", "Jobs",
-                      "hash_each", "hashed_fields", "hashed_of", "workers"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HASHING:
-        from sip import bagit_hash
-        return getattr(bagit_hash, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
