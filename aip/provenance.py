@@ -222,61 +222,63 @@ class _NewFiles:
 class _ObjectsByPath:
     """Submission path of each of the content files at ``paths`` (those a finding names: one
     per signed PDF, per file clamd refused) -> the AIP file object(s) with its bytes, in
-    ``files`` order. Two :class:`~preservation.diskmap.DiskMap` (past :data:`aip.model.KEEP`
-    paths in a temporary file): path -> its (SHA-256, size) key, key -> the objects.
+    ``files`` order: the paths' (SHA-256, size) keys in a :class:`~preservation.diskmap.DiskMap`
+    (past :data:`aip.model.KEEP` in a temporary file), the objects by :func:`_matching_objects`.
     """
 
     def __init__(self, submission: Submission, files: Sequence[ContentFile],
                  paths: Iterable[str]) -> None:
         # every path named, then its bytes' key (None: not a content file)
-        self._keys: DiskMap[str | None] = DiskMap(((p, None) for p in paths),
-                                                  keep=model.KEEP, what="named content file")
-        self._objects: DiskMap[tuple[str, ...]] = DiskMap(keep=model.KEEP,
-                                                          what="named content's bytes")
-        if not self._keys:
-            return
-        for f in submission.content():
+        self._keys: DiskMap[bytes | None] = DiskMap(((p, None) for p in paths),
+                                                    keep=model.KEEP, what="named content file")
+        for f in submission.content() if self._keys else ():
             if f.path in self._keys:
-                key = _bytes_key(f.sha256, f.size).hex()
-                self._keys[f.path] = key
-                self._objects[key] = ()
-        for cf in files:
-            key = _bytes_key(cf.sha256, cf.size).hex()
-            found = self._objects.get(key)
-            if found is not None:
-                self._objects[key] = (*found, cf.uuid)
+                self._keys[f.path] = _bytes_key(f.sha256, f.size)
+        self._matches = _matching_objects((k for k in self._keys.values() if k is not None),
+                                          files if self._keys else ())  # none named: no pass
 
     def get(self, path: str) -> list[str]:
         """The objects with the bytes of the content file at ``path`` ([]: none)."""
         key = self._keys.get(path)
-        return [] if key is None else list(self._objects.get(key, ()))
+        return [] if key is None else list(_uuids_with(self._matches, key))
 
     def close(self) -> None:
         self._keys.close()
-        self._objects.close()
+        self._matches.close()
+
+
+def _matching_objects(wanted: Iterable[bytes], files: Sequence[ContentFile]) -> SortedKeys:
+    """A join in :class:`~aip.premis_checks.SortedKeys`: (bytes key, position, UUID bytes) of
+    every file of ``files`` whose (SHA-256, size) key is one of ``wanted``."""
+    keys = SortedKeys(wanted, _KEY)
+    try:
+        return SortedKeys((key + at.to_bytes(8, "big") + uuid.UUID(canonical_uuid(cf.uuid)).bytes
+                           for at, cf in enumerate(files)
+                           if (key := _bytes_key(cf.sha256, cf.size)) in keys), _KEY + 8 + 16)
+    finally:
+        keys.close()
+
+
+def _uuids_with(matches: SortedKeys, key: bytes) -> Iterator[str]:
+    return (str(uuid.UUID(bytes=m[-16:])) for m in matches.starting_with(key))  # files order
 
 
 def _pdf_objects(submission: Submission, files: Sequence[ContentFile]) -> Sequence[str]:
     """The AIP file object(s) with the bytes of each PDF of the submission, PDF by PDF in the
-    submission's order, each PDF's in ``files`` order (spooled).
-
-    A join in :class:`~aip.premis_checks.SortedKeys`: the PDFs' (SHA-256, size), then (that,
-    position, UUID bytes) of the files with such bytes; the UUIDs come back canonical.
+    submission's order, each PDF's in ``files`` order (spooled; the UUIDs come back canonical).
     """
-    pdfs = SortedKeys((_bytes_key(f.sha256, f.size) for f in submission.content()
-                       if _is_pdf(submission, f)), _KEY)
-    matches = SortedKeys((key + at.to_bytes(8, "big") + uuid.UUID(canonical_uuid(cf.uuid)).bytes
-                          for at, cf in enumerate(files)
-                          if (key := _bytes_key(cf.sha256, cf.size)) in pdfs), _KEY + 8 + 16)
-    del pdfs
+    matches = _matching_objects((_bytes_key(f.sha256, f.size) for f in submission.content()
+                                 if _is_pdf(submission, f)), files)
 
     def uuids() -> Iterator[str]:
         for f in submission.content():
             if _is_pdf(submission, f):
-                for match in matches.starting_with(_bytes_key(f.sha256, f.size)):
-                    yield str(uuid.UUID(bytes=match[-16:]))
+                yield from _uuids_with(matches, _bytes_key(f.sha256, f.size))
 
-    return spooled_uuids(uuids())
+    try:
+        return spooled_uuids(uuids())
+    finally:
+        matches.close()
 
 
 def _validation(story: _Story, submission: Submission, agents: Sequence[Agent]) -> None:
