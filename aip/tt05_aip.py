@@ -171,6 +171,7 @@ def write_tt05(plan: Tt05Plan, submission: Submission, desc: AipDescription,
     rep = write_streamed(staging, f"{REP}/METS.xml", lambda path: write_aip_rep_mets(
         path, head, ids, documents, premis=_written(premis_rep, base), unlinked=unlinked,
         original_names=original_name))
+    loose_names.close()
     mets = write_streamed(staging, "METS.xml", lambda path: write_aip_root_mets(
         path, head, ids, ead=_written(ead), schemas=[_written(s) for s in schemas],
         rep=_written(rep), premis=_written(premis),
