@@ -123,10 +123,12 @@ class _Database:
             db = self.connection()
             db.execute("BEGIN")
             try:
-                for key, value in rows:
-                    if not db.execute("UPDATE m SET v = ? WHERE k = ?", (value, key)).rowcount:
-                        db.execute("INSERT INTO m (k, v) VALUES (?, ?)", (key, value))
+                for key, value in rows:  # mostly new keys: one statement each
+                    if db.execute("INSERT OR IGNORE INTO m (k, v) VALUES (?, ?)",
+                                  (key, value)).rowcount:
                         added += 1
+                    else:  # a key already there keeps its place, as in a dict
+                        db.execute("UPDATE m SET v = ? WHERE k = ?", (value, key))
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
@@ -237,14 +239,7 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
             self._spill(((key, value),))
             return
         assert self._db is not None
-        raw = _key(key)
-        data = marshal.dumps(self._encode(value))
-        with self._db.lock, self._db._failing("write"):
-            db = self._db.connection()
-            changed = db.execute("UPDATE m SET v = ? WHERE k = ?", (data, raw)).rowcount
-            if not changed:
-                db.execute("INSERT INTO m (k, v) VALUES (?, ?)", (raw, data))
-                self._count += 1
+        self._count += self._db.upsert(((_key(key), marshal.dumps(self._encode(value))),))
 
     def __delitem__(self, key: str) -> None:
         if self._memory is not None:

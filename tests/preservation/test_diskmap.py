@@ -6,7 +6,9 @@ import os
 import pickle
 import random
 import sqlite3
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -150,8 +152,47 @@ def test_a_failed_write_is_a_spool_error(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(SpoolError) as caught:
         m["new"] = 1
     assert caught.value.code == "SPOOL-FAILED" and "disk is full" in str(caught.value)
+    with pytest.raises(SpoolError, match="cannot read"):
+        m["k1"]
+    with pytest.raises(SpoolError, match="cannot write"):
+        m.update([("k1", 100), ("other", 2)])
     monkeypatch.setattr(db, "connection", real)
-    assert "new" not in m and len(m) == 20
+    assert "new" not in m and "other" not in m and len(m) == 20 and m["k1"] == 1
+
+
+def test_a_batch_that_fails_half_way_is_rolled_back() -> None:
+    m: DiskMap[int] = DiskMap(((f"k{i}", i) for i in range(10)), keep=5)
+
+    def pairs() -> Iterator[tuple[str, int]]:
+        yield "k1", 100
+        yield "new", 1
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.raises(SpoolError, match="disk is full"):
+        m.update(pairs())
+    assert len(m) == 10 and m["k1"] == 1 and "new" not in m
+
+
+def test_no_temporary_folder_is_a_spool_error_and_the_map_stays_in_memory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    m: DiskMap[int] = DiskMap([("a", 1), ("b", 2)], keep=2)
+
+    def full(*args: object, **kwargs: object) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    with pytest.raises(SpoolError) as caught:
+        m["c"] = 3
+    assert caught.value.code == "SPOOL-FAILED" and "No space left" in str(caught.value)
+    assert not m.on_disk and dict(m.items()) == {"a": 1, "b": 2}
+
+
+def test_moving_to_disk_while_iterating_in_key_order_is_refused() -> None:
+    m: DiskMap[int] = DiskMap([("b", 1), ("a", 2)], keep=2, order="key")
+    with pytest.raises(RuntimeError, match="changed during iteration"):
+        for key in m:
+            if key == "a":
+                m["c"] = 3
 
 
 def test_keys_must_be_text() -> None:
