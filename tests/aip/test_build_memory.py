@@ -62,6 +62,7 @@ def test_spooled_content_files_follow_the_module_keep(monkeypatch: pytest.Monkey
     monkeypatch.setattr(model, "KEEP", 3)
     files = _content_files()
     seq = spooled_content_files(iter(files))
+    assert seq._spool_of() is not None  # type: ignore[attr-defined]  # past KEEP = 3: spooled
     assert len(seq) == 7 and list(seq) == files
     assert list(itertools.islice(seq, 2, 5)) == files[2:5]
 

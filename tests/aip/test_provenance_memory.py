@@ -116,3 +116,16 @@ def test_the_event_codec_keeps_shared_object_lists_and_moments(
     assert back[0].object_uuids is every and back[2].object_uuids is every
     assert back[0].datetime is WHEN and back[1].datetime == other
     assert back[1].datetime.utcoffset() == other.utcoffset()
+
+
+@pytest.mark.parametrize("keep", [3, 100_000])
+def test_a_repeated_file_uuid_is_refused_past_keep_too(monkeypatch: pytest.MonkeyPatch,
+                                                       keep: int) -> None:
+    desc = _describe(monkeypatch, keep)
+    files = list(desc.files)
+    twice = replace(files[-1], uuid=files[2].uuid)
+    with pytest.raises(ValueError, match=f"duplicate object UUID {files[2].uuid}"):
+        premis_package_bytes(replace(desc, files=(*files[:-1], twice)))
+    as_aip = replace(files[-1], uuid=desc.uuid)
+    with pytest.raises(ValueError, match=f"duplicate object UUID {desc.uuid}"):
+        premis_package_bytes(replace(desc, files=(*files[:-1], as_aip)))

@@ -31,6 +31,9 @@ def test_the_previous_version_is_spooled_past_keep(repo: Repository, v1: str,  #
     assert isinstance(small, PreviousTt05) and isinstance(big, PreviousTt05)
     assert isinstance(small.files, SpooledSequence)
     assert isinstance(small.documents, SpooledSequence)
+    # past KEEP = 1 both went to their temporary files; with the default, neither did
+    assert small.files._spool_of() is not None and small.documents._spool_of() is not None
+    assert big.files._spool_of() is None  # type: ignore[union-attr]
     assert small.files == big.files and len(small.files) > 3
     assert small.documents == big.documents and len(small.documents) == 3
 
