@@ -1,17 +1,22 @@
 """The per-object work of an ingest (aip.ingest_parallel.each): a bounded window of objects
 in flight, whatever the file count; the first failure stops the rest and is the one raised;
-a failure on another location stops this one with Cancelled."""
+a failure on another location stops this one with Cancelled. store_copy refuses an AIP it
+cannot store whole, and stores nothing of it."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from aip.builder import StagedObject
 from aip.ingest_parallel import each
+from aip.ingest_replicate import OwnObjects, store_copy
 from aip.ingest_resuming import Cancelled, ResumingBackend
 from aip.ingest_staging import new_staging
 from preservation.storage import open_location
@@ -112,3 +117,22 @@ def test_one_worker_works_in_order_in_this_thread(backend: ResumingBackend) -> N
     each(backend, work, objects(50), 1)
     assert order == list(range(50))
     assert threads == {threading.get_ident()}
+
+
+BUILT: Any = SimpleNamespace(uuid="0b0e2f1c-7d6a-4f5e-9c1b-2a3d4e5f6a7b")
+
+
+def test_an_aip_without_objects_of_its_own_is_refused(backend: ResumingBackend,
+                                                      tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="has no object of its own to store"):
+        store_copy(BUILT, backend, "one", lambda *args: None, OwnObjects.of([]))
+    assert list((tmp_path / "store").iterdir()) == []
+
+
+def test_an_object_without_bytes_or_a_stored_key_is_refused(backend: ResumingBackend,
+                                                            tmp_path: Path) -> None:
+    lost = StagedObject("data/METS.xml", None, 3, "0" * 64, "metadata")
+    with pytest.raises(ValueError,
+                       match=re.escape("data/METS.xml has neither bytes to store")):
+        store_copy(BUILT, backend, "one", lambda *args: None, OwnObjects.of([lost]))
+    assert list((tmp_path / "store").iterdir()) == []
