@@ -46,7 +46,6 @@ import errno
 import logging
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -61,7 +60,6 @@ from preservation.errors import (
     ObjectMissingError,
     StorageError,
 )
-from preservation.fsync import fsync_directory
 from preservation.storage.base import (
     ObjectInfo,
     Retention,
@@ -71,20 +69,17 @@ from preservation.storage.base import (
     check_prefix,
 )
 from preservation.storage.durability import Pending
+from preservation.storage.fs_directories import ATTEMPTS, Directories, flush_directory
 from preservation.storage.kernel_copy import kernel_copy
 
 log = logging.getLogger(__name__)
 
 #: Bytes read from the source and written per system call.
 CHUNK_SIZE = 1024 * 1024
-#: Names starting with this are unfinished writes, never objects (keys cannot start with '.').
-TEMP_PREFIX = ".tmp-"
-#: How often a put recreates directories that a concurrent delete pruned under it.
-_ATTEMPTS = 10
 DURABILITY_MODES = ("immediate", "deferred")
 
 
-class FilesystemBackend(StorageBackend):
+class FilesystemBackend(Directories, StorageBackend):
     """Objects as read-only files under a root directory that must already exist.
 
     The root is not created: a missing root usually means an unmounted disk, and writing into
@@ -93,7 +88,8 @@ class FilesystemBackend(StorageBackend):
 
     scheme = "file"
 
-    def __init__(self, url: str, *, durability: str = "immediate") -> None:
+    def __init__(self, url: str, *, durability: str = "immediate",
+                 early_copies: bool = True) -> None:
         super().__init__(url)
         self.root = root_from_url(url)
         if not self.root.is_dir():
@@ -109,6 +105,9 @@ class FilesystemBackend(StorageBackend):
                 code="CONFIG-STORAGE-OPTION",
             )
         self.durability = durability
+        #: whether an ingest may copy a transfer into this location's incoming area while it
+        #: validates it (:mod:`preservation.storage.incoming`, :meth:`adopt`)
+        self.early_copies = early_copies
         #: what deferred puts (the location's mode, or ``durable=False``) left to flush
         self._pending = Pending()
         self._root = str(self.root)
@@ -175,7 +174,7 @@ class FilesystemBackend(StorageBackend):
         if deferred:
             self._pending.add(target)
         else:
-            _fsync_directory(os.path.dirname(target))
+            flush_directory(os.path.dirname(target))
         stat_result = os.stat(target)
         return ObjectInfo(
             key=key, size=stat_result.st_size, sha256=sha256, modified=_mtime(stat_result)
@@ -192,6 +191,63 @@ class FilesystemBackend(StorageBackend):
                 f"cannot publish {key} (os.link): {exc}", location=self._where(key)
             ) from exc
 
+    def adopt(self, key: str, path: str, *, size: int, durable: bool = True) -> bool:
+        """Publish the complete read-only file ``path`` of this location's incoming area
+        (:mod:`preservation.storage.incoming`) under ``key``, by a hard link as :meth:`put`
+        publishes its temporary file, and drop its old name; durability as for :meth:`put`.
+
+        Like a ``verify_later`` put, the bytes are not hashed: the caller reads the object back.
+        False (nothing done) when ``path`` is not a file of ``size`` bytes, or cannot be linked
+        (another filesystem mounted under the root, one without hard links): the caller puts
+        the bytes instead. An existing key is refused as by :meth:`put`.
+        """
+        target = self._path(key)
+        if os.path.lexists(target):
+            raise self._taken(target, key)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            return False
+        deferred = not durable or self.durability == "deferred"
+        if deferred:
+            self._pending.start(self.root)
+        parent = os.path.dirname(target)
+        for _ in range(ATTEMPTS):
+            self._make_parents(parent, key, deferred)
+            try:
+                os.link(path, target)
+                break
+            except FileExistsError:
+                raise self._taken(target, key) from None
+            except FileNotFoundError:
+                if not os.path.lexists(path):
+                    return False
+                continue  # a concurrent delete pruned the directory: make it again
+            except OSError as exc:
+                self._prune(parent)
+                if exc.errno in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP):
+                    return False
+                raise StorageError(f"cannot publish {key} (os.link): {exc}",
+                                   location=self._where(key)) from exc
+        else:
+            raise StorageError(f"the directory of {key} vanished {ATTEMPTS} times while "
+                               "writing", location=self._where(key))
+        with suppress(FileNotFoundError):
+            os.unlink(path)
+        if deferred:
+            self._pending.add(target)
+        else:
+            with _os_errors("write", key, self._where(key)):
+                fd = os.open(target, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            flush_directory(parent)
+        return True
+
     def _taken(self, target: str, key: str) -> StorageError:
         """The error for a put whose target name exists: an object, or a directory of them."""
         if os.path.isdir(target) and not os.path.islink(target):
@@ -201,83 +257,6 @@ class FilesystemBackend(StorageBackend):
                 location=self._where(key),
             )
         return ObjectExistsError(f"object {key} already exists", location=self._where(key))
-
-    def _create_temp(self, target: str, key: str, deferred: bool) -> tuple[int, str]:
-        """Create the target's directories and an empty temporary file in them.
-
-        A concurrent delete may prune a directory between its creation here and the temporary
-        file's (see :meth:`_prune`); then the directories are made again, a few times at most.
-        """
-        for _ in range(_ATTEMPTS):
-            try:
-                parent = os.path.dirname(target)
-                self._make_parents(parent, key, deferred)
-                fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=parent)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise StorageError(
-                    f"cannot create a file for {key}: {exc}", location=self._where(key)
-                ) from exc
-            return fd, name
-        raise StorageError(
-            f"the directory of {key} vanished {_ATTEMPTS} times while writing",
-            location=self._where(key),
-        )
-
-    def _prune(self, directory: str) -> None:
-        """Remove ``directory`` and its parents, up to the root, as long as they are empty.
-
-        ``rmdir`` removes nothing but an empty directory, so this can never take an object
-        with it; a put racing with it starts its directories over (:meth:`_create_temp`).
-        """
-        while directory != self._root and len(directory) > len(self._root):
-            try:
-                os.rmdir(directory)
-            except OSError:
-                return  # not empty (the usual case), or already removed by someone else
-            directory = os.path.dirname(directory)
-            _fsync_directory(directory)
-
-    def _make_parents(self, directory: str, key: str, deferred: bool) -> None:
-        """Create the missing directories between the root and ``directory``, durably.
-
-        Each new directory's parent is fsync'ed (``deferred``: at :meth:`sync`) so that the path
-        to a stored object survives a crash, not only the object's own name.
-        """
-        missing = []
-        current = directory
-        while (current != self._root and len(current) > len(self._root)
-               and not os.path.isdir(current)):
-            missing.append(current)
-            current = os.path.dirname(current)
-        for path in reversed(missing):
-            try:
-                os.mkdir(path)
-            except FileExistsError:
-                if not os.path.isdir(path):  # made a directory by a concurrent put: fine
-                    raise StorageError(
-                        f"key {key} runs through the object {path[len(self._root):].lstrip('/')}",
-                        code="STORAGE-KEY-CONFLICT",
-                        location=self._where(key),
-                    ) from None
-                continue
-            except NotADirectoryError:
-                raise StorageError(
-                    f"key {key} runs through an object, not a directory",
-                    code="STORAGE-KEY-CONFLICT",
-                    location=self._where(key),
-                ) from None
-            except FileNotFoundError:
-                raise  # a concurrent prune removed a parent: the caller starts over
-            except OSError as exc:
-                raise StorageError(
-                    f"cannot create directory for {key}: {exc}", location=self._where(key)
-                ) from exc
-            if deferred:
-                self._pending.add(path)
-            else:
-                _fsync_directory(os.path.dirname(path))
 
     def open(self, key: str) -> BinaryIO:
         """The object's file, opened for binary reading (use it in a ``with`` block)."""
@@ -375,7 +354,7 @@ class FilesystemBackend(StorageBackend):
             ) from exc
         except OSError as exc:
             raise StorageError(f"cannot delete {key}: {exc}", location=self._where(key)) from exc
-        _fsync_directory(os.path.dirname(path))
+        flush_directory(os.path.dirname(path))
         self._prune(os.path.dirname(path))
 
     def pending(self, key: str) -> None:
@@ -431,12 +410,6 @@ def root_from_url(url: str) -> Path:
 
 def _mtime(stat_result: os.stat_result) -> datetime:
     return datetime.fromtimestamp(stat_result.st_mtime, tz=UTC)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Flush a directory's entries (a directory a concurrent delete has just pruned has nothing
-    left to flush)."""
-    fsync_directory(directory, missing_ok=True)
 
 
 @contextmanager
