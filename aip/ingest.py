@@ -7,13 +7,16 @@ Order of work, so that nothing is lost and nothing half-done is left behind:
    (it must exist and be the latest), the fonds named by ``--fonds`` or by that version;
 1. validate the SIP with :func:`sip.validate.open_sip` (every byte read once for its digests;
    formats identified, content checked); a rejected SIP stops here, with its report saved under
-   ``<home>/reports``; then the fonds it belongs to must be registered;
+   ``<home>/reports``; then the fonds it belongs to must be registered. Meanwhile a transfer
+   that is a folder is copied to each filesystem location's private incoming area (early
+   copies, :mod:`aip.ingest_early`), never under an object key, removed whole if rejected;
 2. build METS/PREMIS/tag files in a private, locked staging folder, sign;
 3. objects of the previous version reused by reference are not put, only checked on every
    location (and copied in, verified, where a location added since lacks them); then all
-   locations at once: put every object in a write session (the backend checks each SHA-256
-   while streaming; no flush per object), make the copy durable (``sync()``), then read every
-   object back and verify it (:mod:`aip.ingest_replicate`);
+   locations at once: put every object in a write session (no flush per object; a payload
+   file copied early is published from the incoming area by a hard link instead), make the
+   copy durable (``sync()``), then read every object back and verify its SHA-256
+   (:mod:`aip.ingest_replicate`);
 4. only then register the AIP, its files, copies and events in one catalog transaction, and
    write a replication event per copy beside the AIP on storage.
 
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from aip.builder import Actors, BuiltAip, PreviousVersion, build_aip
+from aip.ingest_early import EarlyCopies
 from aip.ingest_fonds import chosen_fonds, registered_fonds
 from aip.ingest_records import catalog_records, replication_event
 from aip.ingest_replicate import CopyResult as CopyResult
@@ -133,21 +137,23 @@ def ingest(
     where = source_path_identity(source)
     claims = sweep_interrupted(config, catalog, keep=source)
     options = options or ValidationOptions.from_config(config.validation)
+    early = EarlyCopies.start(config.storage, source)  # overlaps the validation's CPU work
     try:
         with locked_folder(config.work_dir / "sip") as (_, work):
             try:
                 return _validated_and_stored(config, source, where, work, options, identity,
-                                             catalog, asked, claims, progress, clock)
+                                             catalog, asked, claims, early, progress, clock)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
     finally:
+        early.close()  # what was not published, and every copy of a rejected transfer
         claims.release()
 
 
 def _validated_and_stored(
     config: Config, source: Path, where: dict[str, Any], work: Path, options: ValidationOptions,
     identity: SigningIdentity, catalog: Catalog, asked: _Request, claims: Claims,
-    progress: Progress, clock: Callable[[], datetime],
+    early: EarlyCopies, progress: Progress, clock: Callable[[], datetime],
 ) -> IngestResult:
     """Validate (ZIPs extracted under ``work``), build, replicate and register — or leave no
     trace: a failure after validation removes every object written and the staging folder."""
@@ -170,7 +176,7 @@ def _validated_and_stored(
                               config.work_dir / "ingest")
         try:
             built, copies = _built_and_stored(config, submission, staging, identity, catalog,
-                                              asked, fonds_code, progress, clock)
+                                              asked, fonds_code, early, progress, clock)
         finally:
             staging.release()
     desc = built.description
@@ -185,16 +191,17 @@ def _validated_and_stored(
 
 def _built_and_stored(
     config: Config, submission: Submission, staging: Staging, identity: SigningIdentity,
-    catalog: Catalog, asked: _Request, fonds_code: str, progress: Progress,
-    clock: Callable[[], datetime],
+    catalog: Catalog, asked: _Request, fonds_code: str, early: EarlyCopies,
+    progress: Progress, clock: Callable[[], datetime],
 ) -> tuple[BuiltAip, tuple[CopyResult, ...]]:
     backends = [open_location(s.url, **s.options) for s in config.storage]
     abort = threading.Event()  # the first failure on any location stops them all
-    resuming = [ResumingBackend(b, staging, loc.name, abort)
+    resuming = [ResumingBackend(b, staging, loc.name, abort, early)
                 for loc, b in zip(config.storage, backends, strict=True)]
     try:
         try:
             built = _build(config, submission, staging, identity, asked, fonds_code, clock)
+            early.stop()  # what is not copied yet is put by the lanes
             copies = replicate_all(built, config.storage, resuming, progress, clock,
                                    registered_copies(catalog, built))
             agents = standard_agents(config.name, asked.archivist)

@@ -125,6 +125,9 @@ def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: P
     which :func:`bring_reused` checked), in a write session; the signature goes last, so a copy with
     a signature is complete. The caller syncs the location before it relies on the copy.
 
+    A payload file that was copied to the location while the transfer was validated (see
+    :mod:`aip.ingest_early`) is published from there without a second copy (``adopt``).
+
     The puts are ``verify_later``: a backend may skip hashing the stream (file://: the kernel
     copies the file, the size is checked) because :func:`verify_copy` reads every object back
     after the sync and compares its SHA-256 with the one validated, and any difference fails
@@ -138,9 +141,13 @@ def store_copy(built: BuiltAip, backend: ResumingBackend, name: str, progress: P
     def put(obj: StagedObject) -> None:
         if obj.source is None:
             raise ValueError(f"{obj.bag_path} has neither bytes to store nor a stored key")
-        with obj.source.open("rb") as stream:
-            backend.put(object_key(built.uuid, obj.bag_path), stream, size=obj.size,
-                        sha256=obj.sha256, durable=False, verify_later=True)
+        key = object_key(built.uuid, obj.bag_path)
+        early = backend.early_copy(obj.source, obj.size)
+        if early is None or not backend.adopt(key, early, size=obj.size, sha256=obj.sha256,
+                                              durable=False):
+            with obj.source.open("rb") as stream:
+                backend.put(key, stream, size=obj.size, sha256=obj.sha256, durable=False,
+                            verify_later=True)
         progress(f"store {name}", obj.size, total)
 
     last: list[StagedObject] = []

@@ -9,8 +9,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import BinaryIO
 
+from aip.ingest_early import EarlyCopies
 from aip.ingest_staging import Staging
 from preservation.hashing import sha256_stream
 from preservation.storage import ObjectInfo, Retention, StorageBackend
@@ -112,7 +114,8 @@ class ResumingBackend(StorageBackend):
     """
 
     def __init__(self, inner: StorageBackend, staging: Staging, location: str,
-                 abort: threading.Event | None = None) -> None:
+                 abort: threading.Event | None = None, early: EarlyCopies | None = None
+                 ) -> None:
         super().__init__(inner.url)
         self.scheme = inner.scheme
         self.inner = inner
@@ -121,6 +124,12 @@ class ResumingBackend(StorageBackend):
         self.abort = abort if abort is not None else threading.Event()
         #: keys kept in this run after their bytes were read and checked (out of memory)
         self.read_back = ReadKeys()
+        self.early = early or EarlyCopies()
+
+    def early_copy(self, source: Path | None, size: int) -> str | None:
+        """The complete early copy of the transfer's file ``source`` in this location's
+        incoming area (:mod:`aip.ingest_early`), to :meth:`adopt`; None: put the bytes."""
+        return self.early.take(self.location, source, size)
 
     def check_running(self) -> None:
         """Raise :class:`Cancelled` once the ingest has failed somewhere."""
@@ -131,24 +140,52 @@ class ResumingBackend(StorageBackend):
             retention: Retention | None = None, durable: bool = True,
             verify_later: bool = False) -> ObjectInfo:
         self.check_running()
-        if self.staging.resumed:
-            info = self.inner.head(key)
-            if info is not None:
-                if same_object(self.inner, info, size, sha256):
-                    if info.sha256 is None:
-                        self.read_back.add(key)
-                    # stored by the interrupted attempt, perhaps never flushed: this run's
-                    # sync (for a durable put, one now) makes it durable like a new object
-                    self.inner.pending(key)
-                    if durable:
-                        self.inner.sync()
-                    self.staging.note("kept", self.location, key, size, sha256)
-                    return info
-                self.inner.delete(key)
+        kept = self._kept(key, size, sha256, durable)
+        if kept is not None:
+            return kept
         stored = self.inner.put(key, source, size=size, sha256=sha256, retention=retention,
                                 durable=durable, verify_later=verify_later)
         self.staging.note("stored", self.location, key, size, sha256)
         return stored
+
+    def adopt(self, key: str, path: str, *, size: int, sha256: str,
+              durable: bool = True) -> bool:
+        """Publish a file of a filesystem location's incoming area under ``key``
+        (:meth:`FilesystemBackend.adopt`), noted as a put is; False (nothing done) where the
+        location cannot, and the caller puts the bytes instead. Unhashed, as a
+        ``verify_later`` put: the read-back checks the SHA-256."""
+        self.check_running()
+        adopt = getattr(self.inner, "adopt", None)
+        if adopt is None:
+            return False
+        if self._kept(key, size, sha256, durable) is not None:
+            return True
+        if not adopt(key, path, size=size, durable=durable):
+            return False
+        self.staging.note("stored", self.location, key, size, sha256)
+        return True
+
+    def _kept(self, key: str, size: int, sha256: str, durable: bool) -> ObjectInfo | None:
+        """On a resumed ingest, the object an interrupted attempt already stored under ``key``
+        with these bytes, kept (and made durable); one with other bytes is deleted. None when
+        the key is to be written."""
+        if not self.staging.resumed:
+            return None
+        info = self.inner.head(key)
+        if info is None:
+            return None
+        if not same_object(self.inner, info, size, sha256):
+            self.inner.delete(key)
+            return None
+        if info.sha256 is None:
+            self.read_back.add(key)
+        # stored by the interrupted attempt, perhaps never flushed: this run's sync (for a
+        # durable put, one now) makes it durable like a new object
+        self.inner.pending(key)
+        if durable:
+            self.inner.sync()
+        self.staging.note("kept", self.location, key, size, sha256)
+        return info
 
     def verified(self, key: str, size: int, sha256: str) -> None:
         self.staging.note("verified", self.location, key, size, sha256)

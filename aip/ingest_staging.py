@@ -33,13 +33,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from preservation.catalog import Catalog
 from preservation.config import Config
-from preservation.errors import DeleteRefusedError, StorageError
+from preservation.errors import ConfigError, DeleteRefusedError, StorageError
 from preservation.events import EVENTS_PREFIX
 from preservation.manifest import SIGNATURE, object_key
 from preservation.storage import StorageBackend, open_location
+from preservation.storage.filesystem import root_from_url
+from preservation.storage.incoming import sweep_incoming
 from sip.submission import Submission
 
 log = logging.getLogger(__name__)
@@ -272,6 +275,7 @@ def sweep_interrupted(config: Config, catalog: Catalog, keep: Path | None = None
     folders a killed ingest extracted a ZIP into (``work/sip/<uuid>``) are removed too.
     """
     _sweep_extractions(config.work_dir / "sip")
+    _sweep_early_copies(config)
     claims = Claims(config, catalog)
     root = config.work_dir / "ingest"
     if not root.is_dir():
@@ -294,6 +298,20 @@ def sweep_interrupted(config: Config, catalog: Catalog, keep: Path | None = None
             gone = sweep_folder(config, catalog, staging)
             claims.removed.extend([gone] if gone else [])
     return claims
+
+
+def _sweep_early_copies(config: Config) -> None:
+    """Remove the incoming areas killed ingests left on filesystem locations (early copies of
+    their transfers, never objects: :mod:`aip.ingest_early`); a running ingest's are locked."""
+    for loc in config.storage:
+        if urlsplit(loc.url).scheme != "file":
+            continue
+        try:
+            removed = sweep_incoming(str(root_from_url(loc.url)))
+        except ConfigError:
+            continue
+        if removed:
+            log.info("removed %d abandoned incoming area(s) on %s", removed, loc.name)
 
 
 def sweep_folder(config: Config, catalog: Catalog, staging: Staging) -> str | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from preservation.catalog import Catalog
 from preservation.config import CONFIG_NAME, Config, load_config
 from preservation.fonds import make_fonds
+from preservation.storage import StorageBackend
 from preservation.storage.filesystem import root_from_url
 
 
@@ -62,3 +65,22 @@ def prepare_test_home(home: Path, code: str = TEST_FONDS) -> None:
     config = load_config(home)
     with Catalog(config.catalog_target) as catalog:
         add_test_fonds(catalog, code)
+
+
+def intercept_writes(backend: StorageBackend, around: Callable[[str, Callable[[], Any]], Any]
+                     ) -> None:
+    """Route every object write of ``backend`` through ``around(key, write)``, which does the
+    write by calling ``write()`` (and returns its result): ``put``, and on a filesystem
+    location the ``adopt`` of a file the ingest copied there early (aip.ingest_early)."""
+    real_put = backend.put
+
+    def put(key: str, source: Any, **kw: Any) -> Any:
+        return around(key, lambda: real_put(key, source, **kw))
+
+    backend.put = put  # type: ignore[method-assign]
+    real_adopt = getattr(backend, "adopt", None)
+    if real_adopt is not None:
+        def adopt(key: str, path: str, **kw: Any) -> Any:
+            return around(key, lambda: real_adopt(key, path, **kw))
+
+        backend.adopt = adopt  # type: ignore[attr-defined]

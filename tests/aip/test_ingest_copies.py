@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from preservation.repository import Repository
 from preservation.storage import StorageBackend, durability, open_location
 from sip.samples import make_sample_transfer, minimal_pdf
 from tests.aip.test_versions import ANNEX, PDF, make_bag
-from tests.helpers import add_test_fonds, location_root
+from tests.helpers import add_test_fonds, intercept_writes, location_root
 
 
 def run(repo: Repository, source: Path, config: Config | None = None,
@@ -120,7 +121,9 @@ def test_a_copy_whose_flush_fails_fails_the_ingest_and_leaves_nothing(
 def test_an_object_whose_bytes_changed_after_validation_fails_at_the_read_back(
         repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The puts do not hash (``verify_later``): a source changed since it was validated, with
-    the same size, is stored as it is now, found by the read-back, and all of it removed."""
+    the same size, is stored as it is now, found by the read-back, and all of it removed.
+    (Without early copies: with them, the copy made during validation is what is stored;
+    tests/aip/test_ingest_early.py.)"""
     real_build = ingest_module._build
 
     def build_then_change(*args: Any) -> BuiltAip:
@@ -133,10 +136,18 @@ def test_an_object_whose_bytes_changed_after_validation_fails_at_the_read_back(
         return built
 
     monkeypatch.setattr(ingest_module, "_build", build_then_change)
+    config = without_early_copies(repo.config)
     with pytest.raises(ChecksumMismatchError, match="read back"):
-        run(repo, transfer)
+        run(repo, transfer, config)
     assert repo.catalog.aip_ids() == []
-    nothing_left(repo, repo.config, set())
+    nothing_left(repo, config, set())
+
+
+def without_early_copies(config: Config) -> Config:
+    """``config`` with ``early_copies = false`` on every location."""
+    return dataclasses.replace(config, storage=tuple(
+        dataclasses.replace(s, options={**s.options, "early_copies": False})
+        for s in config.storage))
 
 
 # --- all locations at once; the first failure stops everything --------------------------------
@@ -220,18 +231,17 @@ def test_a_killed_concurrent_ingest_resumes_intact(
 
     def opened(url: str, **options: Any) -> StorageBackend:
         backend = real_open(url, **options)
-        real_put = backend.put
 
-        def put(key: str, source: Any, **kw: Any) -> Any:
+        def write(key: str, do: Callable[[], Any]) -> Any:
             with lock:
                 if dying[0] and sum("/rep1/data/" in k for _, k in stored) >= 2:
                     raise Killed  # once two content files are stored, on either location
-            result = real_put(key, source, **kw)
+            result = do()
             with lock:
                 stored.append((url, key))
             return result
 
-        backend.put = put  # type: ignore[method-assign]
+        intercept_writes(backend, write)
         return backend
 
     monkeypatch.setattr(ingest_module, "open_location", opened)

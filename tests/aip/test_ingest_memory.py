@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from itertools import pairwise
 from pathlib import Path
@@ -45,7 +45,7 @@ from tests.aip.test_ingest_resume import Killed, kill_after, puts, staged_uuids 
 from tests.aip.test_versions import ANNEX, make_bag
 from tests.core.postgres_server import postgres_db, postgres_server  # noqa: F401
 from tests.core.test_catalog import aip_record
-from tests.helpers import add_test_fonds, location_root
+from tests.helpers import add_test_fonds, intercept_writes, location_root
 
 
 def run(repo: Repository, source: Path, config: Config | None = None,
@@ -167,10 +167,10 @@ def test_replicate_writes_and_verifies_every_object_of_a_spooled_built(
 
     def open_location(url: str, **options: Any) -> StorageBackend:
         backend = real_open(url, **options)
-        real_put, real_get = backend.put, backend.open
+        real_get = backend.open
 
-        def put(key: str, source: BinaryIO, **kw: Any) -> Any:
-            result = real_put(key, source, **kw)
+        def write(key: str, do: Callable[[], Any]) -> Any:
+            result = do()
             with lock:
                 put_order.setdefault(url, []).append(key)
             return result
@@ -180,7 +180,7 @@ def test_replicate_writes_and_verifies_every_object_of_a_spooled_built(
                 opened[(url, key)] += 1
             return real_get(key)
 
-        backend.put = put  # type: ignore[method-assign]
+        intercept_writes(backend, write)
         backend.open = get  # type: ignore[method-assign]
         return backend
 

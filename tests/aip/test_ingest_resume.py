@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from aip.ingest_staging import OBJECT_LOG
 from preservation.audit import audit
 from preservation.repository import Repository, init_repository
 from preservation.storage import StorageBackend, durability
-from tests.helpers import add_test_fonds, location_root
+from tests.helpers import add_test_fonds, intercept_writes, location_root
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,14 +56,13 @@ def puts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
 
     def opened(url: str, **options: Any) -> StorageBackend:
         backend = real_open(url, **options)
-        real_put = backend.put
 
-        def put(key: str, source: Any, **kw: Any) -> Any:
-            result = real_put(key, source, **kw)
+        def write(key: str, do: Callable[[], Any]) -> Any:
+            result = do()
             done.append((url, key))
             return result
 
-        backend.put = put  # type: ignore[method-assign]
+        intercept_writes(backend, write)
         return backend
 
     monkeypatch.setattr(ingest_module, "open_location", opened)
@@ -77,14 +76,13 @@ def kill_after(monkeypatch: pytest.MonkeyPatch, puts: list[tuple[str, str]], cou
 
     def opened(url: str, **options: Any) -> StorageBackend:
         backend = wrapped(url, **options)
-        put = backend.put
 
-        def dying(key: str, source: Any, **kw: Any) -> Any:
+        def dying(key: str, do: Callable[[], Any]) -> Any:
             if len(puts) >= count:
                 raise Killed
-            return put(key, source, **kw)
+            return do()
 
-        backend.put = dying  # type: ignore[method-assign]
+        intercept_writes(backend, dying)
         return backend
 
     monkeypatch.setattr(ingest_module, "open_location", opened)
@@ -208,6 +206,7 @@ from pathlib import Path
 import aip.ingest as m
 import aip.ingest_replicate as r
 from preservation.repository import Repository
+from tests.helpers import intercept_writes
 
 home, source, count, marker = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 real_open = m.open_location
@@ -215,15 +214,14 @@ done = [0]
 
 def opened(url, **options):
     backend = real_open(url, **options)
-    real_put = backend.put
-    def put(key, src, **kw):
+    def write(key, do):
         if done[0] >= count:
             marker.write_text(str(done[0]))
             time.sleep(3600)  # killed here, with `count` objects stored
-        result = real_put(key, src, **kw)
+        result = do()
         done[0] += 1
         return result
-    backend.put = put
+    intercept_writes(backend, write)
     return backend
 
 m.open_location = opened
