@@ -19,7 +19,11 @@ a document written with the SIP extension namespace whose profile is wrong).
 
 TT05 packages (``tt05=True``) are CSIP extensions: the same checks run with the relaxations
 listed in :mod:`sip.eark_mets` and :mod:`sip.eark_files`; the TT05 validator adds its own rules.
-Every METS file is parsed once; nothing in the package is written.
+Every METS file is parsed once, as a stream (:func:`sip.xmlload.load_mets`): the rules read its
+skeleton tree and, one at a time from disk, its dmdSecs, files and document divs
+(:class:`sip.mets_stream.StreamedMets`); what they collect across elements (IDs, references,
+referenced files) is kept in :class:`~preservation.diskmap.DiskMap` s and spools. Nothing in the
+package is written.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import re
 
 from lxml import etree
 
+from preservation.diskmap import DiskMap
 from preservation.findings import Report
+from preservation.spooled import KEEP as SPOOL_KEEP
 from preservation.xmlsafe import validate
 from sip.eark_files import check_file_section
 from sip.eark_mdsec import check_metadata_sections
@@ -46,8 +52,9 @@ from sip.eark_model import (
 from sip.eark_refs import ReferenceCheck
 from sip.eark_structmap import check_struct_map
 from sip.eark_structure import check_structure, representation_folders
+from sip.mets_stream import StreamedMets
 from sip.package import PackageTree
-from sip.xmlload import load_validated_xml, release_xml
+from sip.xmlload import load_mets, release_xml
 
 __all__ = ["EarkFile", "EarkPackage", "looks_like_eark", "validate_eark"]
 
@@ -57,6 +64,8 @@ log = logging.getLogger(__name__)
 MAX_SCHEMA_FINDINGS = 50
 _LINE = re.compile(r"^line (\d+): (.*)$", re.DOTALL)
 _PEEK_BYTES = 64 * 1024
+#: IDs of a METS file kept in memory (the rest in a DiskMap's database); a test may lower it
+KEEP = SPOOL_KEEP
 #: METS elements whose content the METS schema declares element-only (mets.xsd has no mixed
 #: content): their whitespace between elements is dropped when read (see
 #: :func:`sip.xmlload.load_validated_xml`); the ones repeated per file and per document
@@ -105,20 +114,20 @@ def _schema(doc: MetsDoc) -> None:
 
 
 def _load(tree: PackageTree, rel: str, report: Report
-          ) -> tuple[etree._Element | None, list[str] | None]:
-    """The root element of a METS file and its schema errors (None: validate the tree), or
-    None after a finding. The schema is checked on a throwaway parse (see
-    :func:`sip.xmlload.load_validated_xml`), so the tree every rule reads, and TT05 after them,
-    carries no ID tables."""
-    parsed, errors = load_validated_xml(tree, rel, report, "mets", element_only=ELEMENT_ONLY)
-    if parsed is None:
+          ) -> tuple[StreamedMets | None, list[str] | None]:
+    """A METS file read as a stream (its skeleton tree and, on disk, its repeated elements:
+    :func:`sip.xmlload.load_mets`) and its schema errors (None: validate the tree), or None
+    after a finding. The schema is checked apart from the tree every rule reads (and TT05 after
+    them), which carries no ID tables."""
+    mets, errors = load_mets(tree, rel, report, schema="mets", element_only=ELEMENT_ONLY)
+    if mets is None:
         return None, None
-    root = parsed.getroot()
+    root = mets.root
     if root.tag != m("mets"):
         report.add("EARK-NOT-METS", rel, line=line_of(root), element=root.tag,
                    namespace=METS_NS)
         return None, None
-    return root, errors
+    return mets, errors
 
 
 def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
@@ -148,23 +157,31 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
     """
     check_structure(tree, report)
     references = ReferenceCheck(tree, report, tolerate_line_endings=tolerate_line_endings)
-    root, errors = _load(tree, "METS.xml", report) if tree.is_file("METS.xml") else (None, None)
-    if root is None:
+    mets, errors = _load(tree, "METS.xml", report) if tree.is_file("METS.xml") else (None, None)
+    if mets is None:
         _representations(tree, report, None, references, tt05=tt05, is_sip=False)
+        references.close()
         return EarkPackage(None, None, None, False, tuple(representation_folders(tree)), ())
-    is_sip = detect_sip(root)
+    root = mets.root
+    is_sip = detect_sip(root, mets)
     root_doc = MetsDoc("METS.xml", "", root, report, tt05=tt05, is_sip=is_sip,
-                       schema_errors=errors)
-    _check_doc(root_doc, tree, name or tree.root.name)
-    rep_docs, unchecked, exempt = _representations(tree, report, root_doc, references,
-                                                   tt05=tt05, is_sip=is_sip)
-    for doc in rep_docs:
-        _check_doc(doc, tree, name or tree.root.name)
-    docs = [root_doc, *rep_docs]
-    files = references.run(docs, collect=not tt05 if list_files is None else list_files)
-    for folder in unchecked:
-        report.add("EARK-ORPHANS-NOT-CHECKED", folder)
-    references.orphans({doc.rel for doc in docs} | exempt, unchecked)
+                       schema_errors=errors, mets=mets)
+    docs = [root_doc]
+    try:
+        _check_doc(root_doc, tree, name or tree.root.name)
+        rep_docs, unchecked, exempt = _representations(tree, report, root_doc, references,
+                                                       tt05=tt05, is_sip=is_sip)
+        docs.extend(rep_docs)
+        for doc in rep_docs:
+            _check_doc(doc, tree, name or tree.root.name)
+        files = references.run(docs, collect=not tt05 if list_files is None else list_files)
+        for folder in unchecked:
+            report.add("EARK-ORPHANS-NOT-CHECKED", folder)
+        references.orphans({doc.rel for doc in docs} | exempt, unchecked)
+    finally:
+        for doc in docs:
+            _close(doc)
+        references.close()
     header = root.find(m("metsHdr"))
     if not tt05:  # the last validator to read them (TT05 reads them next)
         release_xml(tree, *list(tree.parsed_xml))
@@ -180,14 +197,23 @@ def validate_eark(tree: PackageTree, report: Report, *, tt05: bool = False,
 
 def _check_doc(doc: MetsDoc, tree: PackageTree, folder_name: str) -> None:
     """The METS rules on one METS file (they also collect its references)."""
-    doc.ids = {str(el.get("ID")) for el in doc.root.iter()
-               if isinstance(el.tag, str) and el.get("ID") is not None}
+    ids: DiskMap[None] = DiskMap(keep=KEEP, what="METS ID")
+    doc.ids = ids
+    ids.update((str(value), None) for element in doc.mets.walk()
+               if (value := element.get("ID")) is not None)
     _schema(doc)
     check_root(doc, folder_name)
     check_header(doc)
     check_metadata_sections(doc, tree)
     check_file_section(doc, tree)
     check_struct_map(doc)
+
+
+def _close(doc: MetsDoc) -> None:
+    """Delete the temporary files of what the rules collected on ``doc``."""
+    doc.references.close()
+    if isinstance(doc.ids, DiskMap):
+        doc.ids.close()
 
 
 def _representations(tree: PackageTree, report: Report, root_doc: MetsDoc | None,
@@ -219,10 +245,10 @@ def _representations(tree: PackageTree, report: Report, root_doc: MetsDoc | None
             report.add("EARK-REPRESENTATION-NOT-REFERENCED", rel, representation=rep)
             exempt.add(rel)
             continue
-        rep_root, errors = _load(tree, rel, report)
-        if rep_root is None:
+        rep_mets, errors = _load(tree, rel, report)
+        if rep_mets is None:
             unchecked.append(folder)
             continue
-        docs.append(MetsDoc(rel, folder, rep_root, report, rep_name=rep, tt05=tt05,
-                            is_sip=is_sip, schema_errors=errors))
+        docs.append(MetsDoc(rel, folder, rep_mets.root, report, rep_name=rep, tt05=tt05,
+                            is_sip=is_sip, schema_errors=errors, mets=rep_mets))
     return docs, unchecked, exempt

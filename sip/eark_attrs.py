@@ -26,6 +26,7 @@ from sip.eark_model import (
     SectionKind,
 )
 from sip.eark_model import SECTION_RULES as SECTION_RULES  # the section checkers' table
+from sip.mets_stream import Record
 
 #: IANA-registered media types common in archives that Python's built-in table lacks.
 _EXTRA_MEDIA_TYPES = frozenset({
@@ -77,7 +78,7 @@ def media_type_ok(value: str) -> bool:
             or "+" in subtype)
 
 
-def check_locator(doc: MetsDoc, element: etree._Element, section: SectionKind,
+def check_locator(doc: MetsDoc, element: etree._Element | Record, section: SectionKind,
                   rules: AttributeRules) -> None:
     """LOCTYPE, xlink:type and xlink:href; a usable href becomes a :class:`Reference`."""
     loctype = element.get("LOCTYPE")
@@ -100,7 +101,8 @@ def check_locator(doc: MetsDoc, element: etree._Element, section: SectionKind,
         doc.references.append(Reference(doc, element, section))
 
 
-def check_file_attributes(doc: MetsDoc, element: etree._Element, rules: AttributeRules) -> None:
+def check_file_attributes(doc: MetsDoc, element: etree._Element | Record,
+                          rules: AttributeRules) -> None:
     """MDTYPE, MIMETYPE, SIZE, CREATED, CHECKSUM and CHECKSUMTYPE of an mdRef or file."""
     if rules.mdtype and element.get("MDTYPE") is None:
         doc.add(f"{rules.mdtype}-MDTYPE-MISSING", element)

@@ -22,6 +22,7 @@ from sip.eark_model import (
     m,
     sipattr,
 )
+from sip.mets_stream import Record
 from sip.package import PackageTree
 
 _USE_WORDS = frozenset({"documentation", "schemas", "representations", "data", "metadata"})
@@ -38,12 +39,13 @@ def check_file_section(doc: MetsDoc, tree: PackageTree) -> None:
     file_sec = sections[0]
     if file_sec.get("ID") is None:
         doc.add("CSIP59-ID-MISSING", file_sec)
-    admin_ids = {el.get("ID") for el in doc.root.iter() if el.tag in _ADMIN_TAGS}
+    admin_ids = {el.get("ID") for el in doc.mets.walk(None, *_ADMIN_TAGS)}
     folders = {d.casefold() for d in tree.tree.dirs}
     for group in file_sec.iter(m("fileGrp")):
         _check_group(doc, group, folders, admin_ids)
-    format_gaps: dict[tuple[str, str], list[etree._Element]] = {}
-    for element in file_sec.iter(m("file")):
+    #: per gap: the first file that has it, and how many do
+    format_gaps: dict[tuple[str, str], tuple[etree._Element | Record, int]] = {}
+    for element in doc.mets.walk(file_sec, m("file")):
         check_file_attributes(doc, element, SECTION_RULES["file"])
         for token in (element.get("ADMID") or "").split():
             if token not in admin_ids:
@@ -58,10 +60,11 @@ def check_file_section(doc: MetsDoc, tree: PackageTree) -> None:
                 value = element.get(sipattr(attribute))
                 gap = "MISSING" if value is None else "EMPTY" if not value.strip() else ""
                 if gap:
-                    format_gaps.setdefault((requirement, gap), []).append(element)
-    for (requirement, gap), elements in format_gaps.items():
+                    first, count = format_gaps.get((requirement, gap), (element, 0))
+                    format_gaps[(requirement, gap)] = (first, count + 1)
+    for (requirement, gap), (first, count) in format_gaps.items():
         attribute = dict((r, a) for a, r in _SIP_FORMAT_RULES)[requirement]
-        doc.add(f"{requirement}-{attribute}-{gap}", elements[0], count=len(elements))
+        doc.add(f"{requirement}-{attribute}-{gap}", first, count=count)
 
 
 def _check_group(doc: MetsDoc, group: etree._Element, folders: set[str],
@@ -85,7 +88,7 @@ def _check_group(doc: MetsDoc, group: etree._Element, folders: set[str],
     for token in (group.get("ADMID") or "").split():
         if token not in admin_ids:
             doc.add("CSIP61-ADMID-NOT-AMD", group, value=token)
-    if not children(group, "file") and not children(group, "fileGrp"):
+    if not doc.mets.count(group, "file") and not children(group, "fileGrp"):
         doc.add("CSIP66-FILE-MISSING", group)
 
 

@@ -15,6 +15,7 @@ from lxml import etree
 
 from sip.eark_attrs import SECTION_RULES, check_file_attributes, check_locator
 from sip.eark_model import STATUS_VALUES, MetsDoc, SectionKind, children, m
+from sip.mets_stream import Record
 from sip.package import PackageTree
 
 _ADMIN_SECTIONS: tuple[SectionKind, ...] = ("techMD", "rightsMD", "sourceMD", "digiprovMD")
@@ -30,10 +31,9 @@ def _has_files(tree: PackageTree, doc: MetsDoc, folder: str) -> bool:
 
 def check_metadata_sections(doc: MetsDoc, tree: PackageTree) -> None:
     root = doc.root
-    dmd_secs = children(root, "dmdSec")
-    if not dmd_secs and _has_files(tree, doc, "metadata/descriptive"):
+    if not doc.mets.count(root, "dmdSec") and _has_files(tree, doc, "metadata/descriptive"):
         doc.add("CSIP17-DMDSEC-MISSING", root, folder=_folder(doc, "metadata/descriptive"))
-    for section in dmd_secs:
+    for section in doc.mets.children(root, "dmdSec"):
         if section.get("CREATED") is None:
             doc.add("CSIP19-CREATED-MISSING", section)
         _check_section(doc, section, "dmdSec")
@@ -63,7 +63,7 @@ def _folder(doc: MetsDoc, folder: str) -> str:
     return posixpath.join(doc.base, folder) if doc.base else folder
 
 
-def _check_section(doc: MetsDoc, section: etree._Element, kind: SectionKind) -> None:
+def _check_section(doc: MetsDoc, section: etree._Element | Record, kind: SectionKind) -> None:
     ids = _SECTION_IDS.get(kind)
     if ids is not None:
         status_id, mdref_id = ids

@@ -30,12 +30,13 @@ from sip.eark_model import (
     csip,
     text_of,
 )
+from sip.mets_stream import StreamedMets
 
 _FOLDED_CATEGORIES = {c.casefold().replace("–", "-"): c for c in CONTENT_CATEGORIES}
 _FUTURE_TOLERANCE = timedelta(days=1)
 
 
-def detect_sip(root: etree._Element) -> bool:
+def detect_sip(root: etree._Element, mets: StreamedMets | None = None) -> bool:
     """Whether the E-ARK SIP rules apply to a root METS.
 
     They apply when ``PROFILE`` names the E-ARK SIP profile, or when it names no other E-ARK
@@ -51,7 +52,8 @@ def detect_sip(root: etree._Element) -> bool:
     if SIP_NS in root.nsmap.values():
         return True
     prefix = f"{{{SIP_NS}}}"
-    return any(str(key).startswith(prefix) for el in root.iter() for key in el.attrib)
+    elements = (mets or StreamedMets.of_tree(root)).walk()
+    return any(str(key).startswith(prefix) for el in elements for key in el.attrib)
 
 
 def check_root(doc: MetsDoc, folder_name: str) -> None:

@@ -10,12 +10,16 @@ and a reporter that locates a finding at an element (file, line, readable XPath)
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lxml import etree
 
 from preservation.findings import Report, Severity
+from preservation.findings_spool import RecordSpool
+from preservation.spooled import SpoolError
+from sip.mets_stream import Record, StreamedMets, step_of
 
 METS_NS = "http://www.loc.gov/METS/"
 XLINK_NS = "http://www.w3.org/1999/xlink"
@@ -119,14 +123,16 @@ class Reference:
     """A reference to a file, collected while checking a METS file, checked by eark_refs.
 
     One per mdRef / FLocat / mptr of the package (thousands in a big METS): it holds only the
-    element; its owner and href are read from the (unchanging) tree when asked for."""
+    element; its owner and href are read from the (unchanging) tree when asked for. A METS
+    file's references are kept on disk (:class:`References`)."""
 
     doc: MetsDoc
-    element: etree._Element  # the element carrying the href (mdRef, FLocat, mptr)
+    #: the element carrying the href (mdRef, FLocat, mptr)
+    element: etree._Element | Record
     section: SectionKind
 
     @property
-    def owner(self) -> etree._Element:
+    def owner(self) -> etree._Element | Record:
         """The element carrying SIZE/CHECKSUM: a FLocat's file, else the element itself."""
         if self.section == "file":
             parent = self.element.getparent()
@@ -185,41 +191,94 @@ REFERENCE_RULES: dict[str, tuple[str, str, str]] = {
     section: _reference_rules(section) for section in SECTION_RULES if section != "FLocat"}
 
 
+def _snapshot(element: etree._Element | Record | None) -> tuple[Any, ...] | None:
+    """What a reference needs of an element: tag, line, XPath, attributes."""
+    if element is None:
+        return None
+    attributes: list[str] = []
+    for key, value in element.attrib.items():
+        attributes.extend((str(key), str(value)))
+    return (element.tag, line_of(element), xpath_of(element), tuple(attributes))
+
+
+def _restored(values: tuple[Any, ...], parent: Record | None) -> Record:
+    tag, line, xpath, attributes = values
+    return Record(tag, dict(zip(attributes[::2], attributes[1::2], strict=True)), line, xpath,
+                  parent)
+
+
+class References:
+    """The references of one METS file, in the order the rules found them, kept on disk:
+    each read back as a :class:`Reference` to a :class:`~sip.mets_stream.Record` of its element
+    (and, for a FLocat, of its file)."""
+
+    def __init__(self, doc: MetsDoc) -> None:
+        self._doc = doc
+        self._spool: RecordSpool | None = None
+
+    def append(self, ref: Reference) -> None:
+        if self._spool is None:
+            self._spool = RecordSpool("METS reference", SpoolError)
+        owner = ref.owner if ref.section == "file" else None
+        self._spool.append((ref.section, _snapshot(ref.element),
+                            _snapshot(owner if owner is not ref.element else None)))
+
+    def __len__(self) -> int:
+        return 0 if self._spool is None else len(self._spool)
+
+    def __iter__(self) -> Iterator[Reference]:
+        if self._spool is None:
+            return
+        for section, element, owner in self._spool.read():
+            parent = _restored(owner, None) if owner is not None else None
+            yield Reference(self._doc, _restored(element, parent), section)
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+
 @dataclass
 class MetsDoc:
     """One parsed METS file of the package and how to report on it."""
 
     rel: str  # package path of the METS file, e.g. "representations/rep1/METS.xml"
     base: str  # folder its hrefs resolve from ("" for the root METS)
-    root: etree._Element
+    root: etree._Element  # the skeleton of :attr:`mets` (or a whole tree)
     report: Report
     rep_name: str | None = None  # representation folder name for a representation METS
     tt05: bool = False
     is_sip: bool = False
     #: every ID of the document (the elements themselves: :meth:`element_by_id`)
-    ids: set[str] = field(default_factory=set)
-    references: list[Reference] = field(default_factory=list)
+    ids: Collection[str] = field(default_factory=set)
     #: the schema errors found when the file was read (None: not validated yet)
     schema_errors: list[str] | None = None
+    #: the METS file read as a stream (default: :attr:`root` is the whole tree)
+    mets: StreamedMets = field(default=None)  # type: ignore[assignment]
+    references: References = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.mets is None:
+            self.mets = StreamedMets.of_tree(self.root)
+        self.references = References(self)
 
     @property
     def is_root(self) -> bool:
         return self.rep_name is None
 
-    def elements_by_id(self, wanted: set[str]) -> dict[str, etree._Element]:
+    def elements_by_id(self, wanted: set[str]) -> dict[str, etree._Element | Record]:
         """The element carrying each ID of ``wanted`` (the last one when an ID is repeated), in
-        one pass over the tree."""
-        found: dict[str, etree._Element] = {}
+        one pass over the document."""
+        found: dict[str, etree._Element | Record] = {}
         if not wanted:
             return found
-        for element in self.root.iter():
-            if isinstance(element.tag, str):
-                value = element.get("ID")
-                if value is not None and value in wanted:
-                    found[value] = element
+        for element in self.mets.walk():
+            value = element.get("ID")
+            if value is not None and value in wanted:
+                found[value] = element
         return found
 
-    def add(self, code: str, element: etree._Element | None = None, *,
+    def add(self, code: str, element: etree._Element | Record | None = None, *,
             severity: Severity | None = None, **params: object) -> None:
         """Report ``code`` located at ``element`` (or at the METS file itself)."""
         values: dict[str, Any] = dict(params)
@@ -230,13 +289,15 @@ class MetsDoc:
                         severity=severity, **values)
 
 
-def line_of(element: etree._Element) -> int | None:
+def line_of(element: etree._Element | Record) -> int | None:
     line = element.sourceline
     return line if isinstance(line, int) else None
 
 
-def xpath_of(element: etree._Element) -> str:
+def xpath_of(element: etree._Element | Record) -> str:
     """A readable XPath such as ``/mets/metsHdr/agent[2]`` (prefix-free local names)."""
+    if isinstance(element, Record):
+        return element.xpath
     steps: list[str] = []
     node: etree._Element | None = element
     while node is not None:
@@ -245,16 +306,20 @@ def xpath_of(element: etree._Element) -> str:
         if parent is None:
             steps.append(name)
             break
-        same = [s for s in parent if isinstance(s.tag, str) and s.tag == node.tag]
-        steps.append(f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name)
+        step = step_of(node)  # counting the siblings a streamed METS file has on disk
+        if step is None:
+            same = [s for s in parent if isinstance(s.tag, str) and s.tag == node.tag]
+            step = f"{name}[{same.index(node) + 1}]" if len(same) > 1 else name
+        steps.append(step)
         node = parent
     return "/" + "/".join(reversed(steps))
 
 
-def children(element: etree._Element, name: str) -> list[etree._Element]:
-    """Direct METS children called ``name``."""
+def children(element: etree._Element | Record, name: str) -> list[Any]:
+    """Direct METS children called ``name`` (of an element of the skeleton: those it holds;
+    :meth:`sip.mets_stream.StreamedMets.children` gives the streamed ones too)."""
     return [c for c in element if c.tag == m(name)]
 
 
-def text_of(element: etree._Element | None) -> str:
+def text_of(element: etree._Element | Record | None) -> str:
     return "" if element is None else "".join(str(t) for t in element.itertext()).strip()

@@ -14,10 +14,14 @@ import hashlib
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
+from preservation.diskmap import DiskMap
 from preservation.findings import Report, Severity
+from preservation.findings_spool import RecordSpool
 from preservation.paths import printable
+from preservation.spooled import KEEP as SPOOL_KEEP
+from preservation.spooled import SpoolError
 from sip.bagit_tree import ChangedError
 from sip.eark_model import REFERENCE_RULES, EarkFile, MetsDoc, Reference
 from sip.package import ALGORITHMS, PackageTree
@@ -27,6 +31,8 @@ log = logging.getLogger(__name__)
 #: files up to this size are re-read to see whether only their line endings changed
 LINE_ENDING_LIMIT = 16 * 1024 * 1024
 _BARE_LF = re.compile(rb"(?<!\r)\n")
+#: referenced paths kept in memory (the rest in a DiskMap's database); a test may lower it
+KEEP = SPOOL_KEEP
 
 
 def _algorithm(name: str | None) -> str | None:
@@ -56,7 +62,8 @@ class ReferenceCheck:
         self.tree = tree
         self.report = report
         self.tolerate_line_endings = tolerate_line_endings
-        self.referenced: set[str] = set()
+        #: every listed file some reference names (a set: the values are None)
+        self.referenced: DiskMap[None] = DiskMap(keep=KEEP, what="referenced file")
         self._missing: set[str] = set()  # resolved paths already reported as not found
         self._folded: dict[str, list[str]] | None = None
 
@@ -108,31 +115,55 @@ class ReferenceCheck:
                 return None
             doc.add("EARK-HREF-CASE-MISMATCH", ref.element, href=printable(ref.href),
                     actual=printable(rel))
-        self.referenced.add(rel)
+        self.referenced[rel] = None
         return rel
 
     def run(self, docs: Iterable[MetsDoc], *, collect: bool = True) -> list[EarkFile]:
-        """Check every reference of ``docs``; the referenced files (none unless ``collect``)."""
-        entries: list[tuple[Reference, str]] = []
-        for doc in docs:
-            for ref in doc.references:
-                rel = self.resolve(ref)
-                if rel is not None:
-                    entries.append((ref, rel))
-        self._hash(entries)
-        files: list[EarkFile] = []
-        for ref, rel in entries:
-            found = self._compare(ref, rel, collect)
-            if found is not None:
-                files.append(found)
+        """Check every reference of ``docs``; the referenced files (none unless ``collect``).
+
+        The references found are kept on disk, with each one's METS file, between the pass that
+        resolves them and the one that compares them with the files' bytes."""
+        docs = list(docs)
+        entries = RecordSpool("resolved reference", SpoolError)
+        wanted: dict[str, set[str]] = defaultdict(set)
+        try:
+            for number, doc in enumerate(docs):
+                for index, ref in enumerate(doc.references):
+                    rel = self.resolve(ref)
+                    if rel is None:
+                        continue
+                    entries.append((number, index, rel))
+                    algorithm = _algorithm(ref.owner.get("CHECKSUMTYPE"))
+                    if algorithm is not None and ref.owner.get("CHECKSUM") is not None:
+                        if algorithm == "sha256":
+                            wanted.setdefault(algorithm, set())
+                        else:
+                            wanted[algorithm].add(rel)
+            self._hash(wanted)
+            files: list[EarkFile] = []
+            for ref, rel in self._entries(docs, entries):
+                found = self._compare(ref, rel, collect)
+                if found is not None:
+                    files.append(found)
+        finally:
+            entries.close()
         return files
 
-    def _hash(self, entries: list[tuple[Reference, str]]) -> None:
-        wanted: dict[str, set[str]] = defaultdict(set)
-        for ref, rel in entries:
-            algorithm = _algorithm(ref.owner.get("CHECKSUMTYPE"))
-            if algorithm is not None and ref.owner.get("CHECKSUM") is not None:
-                wanted[algorithm].add(rel)
+    @staticmethod
+    def _entries(docs: list[MetsDoc], entries: RecordSpool
+                 ) -> Iterator[tuple[Reference, str]]:
+        """The resolved references again, in order, each with its listed file."""
+        pending = entries.read()
+        upcoming = next(pending, None)
+        for number, doc in enumerate(docs):
+            if upcoming is None:
+                return
+            for index, ref in enumerate(doc.references):
+                while upcoming is not None and (upcoming[0], upcoming[1]) == (number, index):
+                    yield ref, upcoming[2]
+                    upcoming = next(pending, None)
+
+    def _hash(self, wanted: dict[str, set[str]]) -> None:
         if "sha256" in wanted:
             self.tree.hash_all(("sha256",))
             del wanted["sha256"]
@@ -197,6 +228,10 @@ class ReferenceCheck:
             if hashlib.new(algorithm, candidate).hexdigest() == expected:
                 return change
         return None
+
+    def close(self) -> None:
+        """Delete the temporary file of the referenced paths."""
+        self.referenced.close()
 
     def orphans(self, exempt: set[str], unchecked_folders: Iterable[str]) -> None:
         """EARK-FILE-ORPHAN for every listed file no METS file references."""

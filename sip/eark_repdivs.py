@@ -29,6 +29,7 @@ from sip.eark_model import (
     children,
     m,
 )
+from sip.mets_stream import Record
 from sip.package import resolve_href
 
 MPTR_RULES = SECTION_RULES["mptr"]
@@ -39,7 +40,7 @@ _PREFIX = "representations/"
 
 def check_mptrs(doc: MetsDoc, struct_map: etree._Element) -> None:
     """CSIP110–CSIP112 on every mptr of the structural map (its href becomes a reference)."""
-    for mptr in struct_map.iter(m("mptr")):
+    for mptr in doc.mets.walk(struct_map, m("mptr")):
         check_locator(doc, mptr, "mptr", MPTR_RULES)
 
 
@@ -54,12 +55,13 @@ def representation_name(value: str | None) -> str | None:
 
 def check_representation_divs(doc: MetsDoc, main: etree._Element) -> None:
     """CSIP106 on the main div's other child divs and, in the root METS, CSIP107–CSIP109."""
-    divs = [d for d in children(main, "div") if d.get("LABEL") not in NAMED_DIVISIONS]
-    for div in divs:
-        if div.get("ID") is None:
+    for div in doc.mets.children(main, "div"):  # one per document in a big METS: streamed
+        if div.get("LABEL") not in NAMED_DIVISIONS and div.get("ID") is None:
             doc.add("CSIP106-ID-MISSING", div, label=div.get("LABEL") or "")
     if not doc.is_root:
         return
+    # a Representations/<name> div is never streamed (sip.mets_stream): all in the skeleton
+    divs = [d for d in children(main, "div") if d.get("LABEL") not in NAMED_DIVISIONS]
     targets = [(ref, resolve_href(doc.base, ref.href).path) for ref in doc.references]
     known = _described_representations(doc, targets)
     rep_mets = _referenced_representation_mets(targets)
@@ -90,7 +92,8 @@ def check_representation_divs(doc: MetsDoc, main: etree._Element) -> None:
         # a LABEL naming no described representation is CSIP107's alone
         titled.extend((mptr, name if name in known else None) for mptr in children(div, "mptr"))
     # the elements the titles name, found in one pass over the tree
-    named = doc.elements_by_id({mptr.get(XLINK_TITLE) or "" for mptr, _ in titled} & doc.ids)
+    named = doc.elements_by_id({title for mptr, _ in titled
+                                if (title := mptr.get(XLINK_TITLE) or "") in doc.ids})
     for mptr, name in titled:
         _check_title(doc, mptr, name, named)
 
@@ -137,7 +140,7 @@ def _check_target(doc: MetsDoc, mptr: etree._Element, expected: str | None) -> N
 
 
 def _check_title(doc: MetsDoc, mptr: etree._Element, name: str | None,
-                 groups: dict[str, etree._Element]) -> None:
+                 groups: dict[str, etree._Element | Record]) -> None:
     """CSIP108: xlink:title is the ID of the representation's file group."""
     title = mptr.get(XLINK_TITLE)
     if title is None or not title.strip():

@@ -14,11 +14,16 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from preservation.diskmap import DiskMap
 from preservation.findings import Severity
+from preservation.spooled import KEEP as SPOOL_KEEP
 from sip.eark_model import XLINK_TITLE, MetsDoc, children, m
 from sip.eark_repdivs import check_mptrs, check_representation_divs, representation_name
+from sip.mets_stream import Record
 
-_ADMIN_TAGS = frozenset(m(k) for k in ("techMD", "rightsMD", "sourceMD", "digiprovMD"))
+_ADMIN_TAGS = tuple(m(k) for k in ("techMD", "rightsMD", "sourceMD", "digiprovMD"))
+#: metadata section IDs kept in memory (the rest in a DiskMap's database); a test may lower it
+KEEP = SPOOL_KEEP
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ def check_struct_map(doc: MetsDoc) -> None:
     if struct_map.get("ID") is None:
         doc.add("CSIP83-ID-MISSING", struct_map)
     check_mptrs(doc, struct_map)
-    for fptr in struct_map.iter(m("fptr")):
+    for fptr in doc.mets.walk(struct_map, m("fptr")):
         target = fptr.get("FILEID")
         if target is not None and target not in doc.ids:
             doc.add("EARK-FPTR-DANGLING", fptr, value=target)
@@ -92,30 +97,44 @@ def _check_metadata_div(doc: MetsDoc, main: etree._Element) -> None:
         if div.get("ID") is None:
             doc.add("CSIP89-ID-MISSING", div)
     div = divs[0]
-    admin = {el.get("ID") or "" for el in doc.root.iter() if el.tag in _ADMIN_TAGS}
-    descriptive = {el.get("ID") or "" for el in children(doc.root, "dmdSec")}
-    for attribute, requirement, wanted in (("ADMID", "CSIP91", admin),
-                                           ("DMDID", "CSIP92", descriptive)):
-        wanted.discard("")
-        value = div.get(attribute)
-        if value is None:
-            if wanted:
-                doc.add(f"{requirement}-{attribute}-MISSING", div, count=len(wanted))
-            continue
-        listed = value.split()
-        missing = sorted(wanted - set(listed))
-        if missing:
-            doc.add(f"{requirement}-{attribute}-INCOMPLETE", div, missing=" ".join(missing))
-        extra = [token for token in listed if token not in wanted]
-        if extra:
-            doc.add(f"{requirement}-{attribute}-WRONG-TARGET", div, value=" ".join(extra))
+    for attribute, requirement, tags in (("ADMID", "CSIP91", _ADMIN_TAGS),
+                                         ("DMDID", "CSIP92", None)):
+        # one per metadata section (a dmdSec per document): sorted, in a DiskMap
+        wanted: DiskMap[None] = DiskMap(keep=KEEP, order="key", what="metadata section ID")
+        listed: DiskMap[None] = DiskMap(keep=KEEP, what="metadata section ID")
+        try:
+            sections = (doc.mets.walk(None, *tags) if tags is not None
+                        else doc.mets.children(doc.root, "dmdSec"))
+            wanted.update((str(value), None) for section in sections
+                          if (value := section.get("ID")))
+            _check_listed(doc, div, attribute, requirement, wanted, listed)
+        finally:
+            wanted.close()
+            listed.close()
+
+
+def _check_listed(doc: MetsDoc, div: etree._Element, attribute: str, requirement: str,
+                  wanted: DiskMap[None], listed: DiskMap[None]) -> None:
+    """CSIP91 / CSIP92: ``div/@attribute`` lists exactly the IDs ``wanted``."""
+    value = div.get(attribute)
+    if value is None:
+        if wanted:
+            doc.add(f"{requirement}-{attribute}-MISSING", div, count=len(wanted))
+        return
+    listed.update((token, None) for token in value.split())
+    missing = [token for token in wanted if token not in listed]
+    if missing:
+        doc.add(f"{requirement}-{attribute}-INCOMPLETE", div, missing=" ".join(missing))
+    extra = [token for token in value.split() if token not in wanted]
+    if extra:
+        doc.add(f"{requirement}-{attribute}-WRONG-TARGET", div, value=" ".join(extra))
 
 
 def _uses_of(doc: MetsDoc, targets: set[str]) -> dict[str, str | None]:
     """USE of the file group that each ID of ``targets`` is (or of the group holding that file)."""
     uses: dict[str, str | None] = {}
     for target, found in doc.elements_by_id(targets).items():
-        element: etree._Element | None = found
+        element: etree._Element | Record | None = found
         while element is not None and element.tag != m("fileGrp"):
             element = element.getparent()
         uses[target] = None if element is None else element.get("USE")
@@ -145,7 +164,8 @@ def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> 
     # representation's own schemas inside Representations) may point anywhere
     direct = [f for d in divs + own_divs for f in children(d, "fptr")]
     pointed: set[str] = set()
-    uses = _uses_of(doc, {fptr.get("FILEID") or "" for fptr in direct} & doc.ids)
+    uses = _uses_of(doc, {target for fptr in direct
+                          if (target := fptr.get("FILEID") or "") in doc.ids})
     for fptr in direct:
         target = fptr.get("FILEID") or ""
         if target not in doc.ids:
@@ -157,9 +177,10 @@ def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> 
         else:
             pointed.add(target)
     # an mptr's xlink:title is the ID of the representation's file group (CSIP108)
-    anywhere = {f.get("FILEID") or "" for f in main.iter(m("fptr"))}
-    anywhere |= {p.get(XLINK_TITLE) or "" for p in main.iter(m("mptr"))}
-    uncovered = [g for g in groups if g.get("ID") not in anywhere and not _covered(g, anywhere)]
+    anywhere = {f.get("FILEID") or "" for f in doc.mets.walk(main, m("fptr"))}
+    anywhere |= {p.get(XLINK_TITLE) or "" for p in doc.mets.walk(main, m("mptr"))}
+    uncovered = [g for g in groups
+                 if g.get("ID") not in anywhere and not _covered(doc, g, anywhere)]
     if not groups:
         return
     if not divs and not own_divs:
@@ -171,9 +192,9 @@ def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> 
                 use=group.get("USE") or "")
 
 
-def _covered(group: etree._Element, pointed: set[str]) -> bool:
+def _covered(doc: MetsDoc, group: etree._Element, pointed: set[str]) -> bool:
     """A group counts as pointed to when an fptr names it, one of its files, or a parent group."""
-    if any(f.get("ID") in pointed for f in group.iter(m("file"))):
+    if any(f.get("ID") in pointed for f in doc.mets.walk(group, m("file"))):
         return True
     parent = group.getparent()
     while parent is not None and parent.tag == m("fileGrp"):

@@ -18,6 +18,7 @@ Nothing in the package is modified; every path is matched against the package li
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from sip.tt05_rules import (
     check_totals,
     check_unique,
 )
-from sip.xmlload import load_xml, release_xml
+from sip.xmlload import load_mets, load_xml, release_xml
 
 __all__ = ["Tt05DocumentRecord", "Tt05Record", "looks_like_tt05", "validate_tt05"]
 
@@ -160,14 +161,14 @@ def looks_like_tt05(tree: PackageTree) -> PackageKind | None:
 def _load_mets(tree: PackageTree, rel: str, report: Report) -> MetsFile | None:
     if not tree.is_file(rel):
         return None
-    parsed = load_xml(tree, rel, report)
-    if parsed is None:
+    mets, _errors = load_mets(tree, rel, report)
+    if mets is None:
         return None
-    root = parsed.getroot()
+    root = mets.root
     if local(root) != "mets":
         report.add("TT05-METS-ROOT", rel, line=line_of(root), found=local(root))
         return None
-    return index_mets(tree, rel, root)
+    return index_mets(tree, rel, root, mets)
 
 
 def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool = True,
@@ -192,11 +193,29 @@ def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool
         kind = looks_like_tt05(tree) or PackageKind.HOSO
     root = _load_mets(tree, ROOT_METS, report)
     rep = _load_mets(tree, REP_METS, report)
-    referenced: set[str] = set()
-    for mets in (root, rep):
-        if mets is not None:
-            referenced |= mets.references
-    check_layout(tree, report, referenced)
+    try:
+        tie, objid, fonds = _check_mets(tree, report, kind, root, rep, package_name)
+    finally:
+        for mets in (root, rep):
+            if mets is not None:
+                mets.close()
+    # the last rules to read the METS files: they are freed before the document records are
+    # read, so the two never take memory at the same time
+    del root, rep, mets
+    release_xml(tree, ROOT_METS, REP_METS)
+    try:
+        return _check_documents(tree, report, kind, tie, objid, fonds,
+                                historical_archive=historical_archive)
+    finally:
+        tie.close()
+
+
+def _check_mets(tree: PackageTree, report: Report, kind: PackageKind, root: MetsFile | None,
+                rep: MetsFile | None, package_name: str | None
+                ) -> tuple[Tie, str | None, str | None]:
+    """The rules on the two METS files: layout, conventions, tie, stubs."""
+    check_layout(tree, report, itertools.chain.from_iterable(
+        mets.references for mets in (root, rep) if mets is not None))
     objid = fonds = None
     if root is not None:
         facts = check_root_mets(root, kind, report)
@@ -212,7 +231,13 @@ def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool
         check_common(rep, report, root_mets=False)
         tie = check_tie(tree, rep, report)
     check_stubs(tree, rep, kind, report)
+    return tie, objid, fonds
 
+
+def _check_documents(tree: PackageTree, report: Report, kind: PackageKind, tie: Tie,
+                     objid: str | None, fonds: str | None, *, historical_archive: bool
+                     ) -> Tt05Record:
+    """The package record and the document records: each read, checked, counted, spooled."""
     package = read_record(tree, EAD, report) if tree.is_file(EAD) else None
     if package is not None:
         check_package_record(package, kind, report, historical_archive=historical_archive)
@@ -229,7 +254,7 @@ def validate_tt05(tree: PackageTree, report: Report, *, historical_archive: bool
         check_ead_doc_schema(tree, tally.doc_code, report)
     finally:
         tally.close()
-    # the last validator to read them: the METS trees are not needed for the content checks
+    # the last validator to read them: no tree is needed for the content checks
     release_xml(tree, *list(tree.parsed_xml))
     return Tt05Record(
         kind=kind, objid=objid, fonds_code=fonds,

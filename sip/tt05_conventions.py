@@ -10,6 +10,7 @@ dmdSec mdRef attributes, the fileSec groups, and the CSIP physical structMap.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,10 +21,10 @@ from lxml import etree
 from preservation.findings import Report
 from sip.eark_model import CSIP_PROFILE
 from sip.tt05_mets import (
+    Element,
     MetsFile,
     children,
     csip_attr,
-    descendants,
     line_of,
     local,
     xpath_of,
@@ -57,7 +58,7 @@ class RootFacts:
     fonds_code: str | None
 
 
-def _at(report: Report, code: str, mets: MetsFile, element: etree._Element,
+def _at(report: Report, code: str, mets: MetsFile, element: Element,
         **params: Any) -> None:
     report.add(code, mets.rel, line=line_of(element), xpath=xpath_of(element), **params)
 
@@ -147,17 +148,15 @@ def _check_agent(mets: MetsFile, header: etree._Element, report: Report) -> str 
 
 def check_common(mets: MetsFile, report: Report, *, root_mets: bool) -> None:
     """IDs, timestamps, checksums and sizes, dmdSec mdRefs, fileSec groups, amdSec, structMap."""
-    for element in mets.root.iter():
-        if not isinstance(element.tag, str):
-            continue
+    for element in mets.walk():
         _check_id(mets, element, report)
         for name in _TIME_ATTRIBUTES:
             value = element.get(name)
             if value is not None:
                 _check_timestamp(mets, element, name, value, report)
-    for element in (*descendants(mets.root, "file"), *descendants(mets.root, "mdRef")):
+    for element in itertools.chain(mets.walk("file"), mets.walk("mdRef")):
         _check_reference(mets, element, report)
-    for dmd in children(mets.root, "dmdSec"):
+    for dmd in mets.children(mets.root, "dmdSec"):
         for md_ref in children(dmd, "mdRef"):
             for name, expected in MDREF_ATTRIBUTES:
                 found = md_ref.get(name)
@@ -170,7 +169,7 @@ def check_common(mets: MetsFile, report: Report, *, root_mets: bool) -> None:
     _check_struct_map(mets, report)
 
 
-def _check_id(mets: MetsFile, element: etree._Element, report: Report) -> None:
+def _check_id(mets: MetsFile, element: Element, report: Report) -> None:
     value = element.get("ID")
     if value is None:
         return
@@ -181,7 +180,7 @@ def _check_id(mets: MetsFile, element: etree._Element, report: Report) -> None:
             expected="ID-<UUID>" if is_file else "uuid-<UUID>")
 
 
-def _check_timestamp(mets: MetsFile, element: etree._Element, name: str, value: str,
+def _check_timestamp(mets: MetsFile, element: Element, name: str, value: str,
                      report: Report) -> None:
     match = _TIMESTAMP.fullmatch(value.strip())
     valid = False
@@ -198,7 +197,7 @@ def _check_timestamp(mets: MetsFile, element: etree._Element, name: str, value: 
         _at(report, "TT05-TIMESTAMP-UTC", mets, element, attribute=name, found=value)
 
 
-def _check_reference(mets: MetsFile, element: etree._Element, report: Report) -> None:
+def _check_reference(mets: MetsFile, element: Element, report: Report) -> None:
     """SHA-256, upper-case hex, SIZE: on every file and mdRef."""
     if element.get("SIZE") is None:
         _at(report, "TT05-SIZE-MISSING", mets, element)

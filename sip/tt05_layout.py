@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Collection
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -46,17 +46,21 @@ FETCH_SUFFIX = ".fetch.txt"
 FETCH_LIMIT = 64 * 1024
 HOLEYFILE = "Holeyfile"
 _XS = "http://www.w3.org/2001/XMLSchema"
+#: the (case-folded) paths whose absence check_layout excuses when a METS file references them
+_NAMEABLE = frozenset({rel.casefold() for rel in REQUIRED_FILES} | {
+    f"schemas/{spelling}" for name, aliases in SCHEMAS.items()
+    for spelling in (name.casefold(), *aliases)})
 _LENGTH = re.compile(r"\d+|-")
 
 
-def check_layout(tree: PackageTree, report: Report, referenced: Collection[str] = ()) -> None:
+def check_layout(tree: PackageTree, report: Report, referenced: Iterable[str] = ()) -> None:
     """Required files and folders, exactly one representation rep1, no PREMIS, schemas/.
 
     ``referenced``: the package paths the METS files reference. A required file or schema
     missing from the package but referenced there is the E-ARK validator's finding (the
     reference points to nothing) and is not reported again; one no METS file names is.
     """
-    named = {path.casefold() for path in referenced}
+    named = {folded for path in referenced if (folded := path.casefold()) in _NAMEABLE}
     for rel in REQUIRED_FILES:
         if not tree.is_file(rel) and rel.casefold() not in named:
             report.add("TT05-LAYOUT-MISSING", rel, file=rel)

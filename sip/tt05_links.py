@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from lxml import etree
-
+from preservation.diskmap import DiskMap
 from preservation.findings import Report
 from preservation.paths import printable
+from preservation.spooled import KEEP as SPOOL_KEEP
 from sip.package import PackageTree
-from sip.tt05_mets import FileRef, MetsFile, children, line_of, local, xpath_of
+from sip.tt05_mets import Element, FileRef, MetsFile, children, line_of, local, xpath_of
 
 REP = "representations/rep1"
 DATA = f"{REP}/data"
@@ -31,30 +32,43 @@ RECORD_NAME = re.compile(r"EAD_(DOC|PIC|MEDIA)_(.+)\.xml")
 LINK_LABEL = "MetadataLink"
 FILE_LABEL = "File"
 CONTENT_GROUPS = ("Data", "Holeyfile")
+#: linked paths kept in memory (the rest in DiskMaps' databases); a test may lower it
+KEEP = SPOOL_KEEP
 
 
 @dataclass
 class Tie:
     """What the tie says: for each record path, the data file paths linked to it."""
 
-    files_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: the record paths of the package: those rep1's dmdSecs list (when its METS could not be
-    #: read: those on disk)
-    records: list[str] = field(default_factory=list)
+    files_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the record paths of the package, sorted: those rep1's dmdSecs list (when its METS could
+    #: not be read: those on disk)
+    records: Collection[str] = field(default_factory=list)
+    #: the DiskMaps behind the two, closed by :meth:`close`
+    _maps: list[DiskMap[Any]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Delete the temporary files of a big tie."""
+        for kept in self._maps:
+            kept.close()
 
 
 class _Links:
-    """How often each path is linked, and the second link (where a TWICE finding is located)."""
+    """How often each path is linked, and where its second link is (a TWICE finding's place)."""
 
     def __init__(self) -> None:
-        self.count: dict[str, int] = {}
-        self.second: dict[str, etree._Element] = {}
+        self.count: DiskMap[int] = DiskMap(keep=KEEP, what="linked path")
+        self.second: DiskMap[tuple[int | None, str]] = DiskMap(keep=KEEP, what="linked path")
 
-    def add(self, path: str, div: etree._Element) -> None:
+    def add(self, path: str, div: Element) -> None:
         count = self.count.get(path, 0) + 1
         self.count[path] = count
         if count == 2:
-            self.second[path] = div
+            self.second[path] = (line_of(div), xpath_of(div))
+
+    def close(self) -> None:
+        self.count.close()
+        self.second.close()
 
 
 def record_paths(tree: PackageTree) -> list[str]:
@@ -64,24 +78,25 @@ def record_paths(tree: PackageTree) -> list[str]:
                   and RECORD_NAME.fullmatch(posixpath.basename(rel)))
 
 
-def _link_divs(mets: MetsFile) -> tuple[list[etree._Element], bool]:
-    """The ``File`` divs of the tie, and whether a MetadataLink div exists at all."""
-    found: list[etree._Element] = []
-    has_link = False
+def _link_divs(mets: MetsFile) -> Iterator[Element | None]:
+    """The ``File`` divs of the tie, in order (read again from a streamed METS file on each
+    pass); None for a MetadataLink div that holds none (it says the tie exists)."""
     for struct_map in mets.csip_struct_maps():
-        for div in struct_map.iter():
+        for div in mets.mets.walk(struct_map):
             if local(div) != "div":
                 continue
             label = (div.get("LABEL") or "").strip()
             if label == f"{LINK_LABEL}/{FILE_LABEL}":
-                has_link = True
-                found.append(div)
+                yield div
             elif label == LINK_LABEL:
-                has_link = True
-                inner = [c for c in div if local(c) == "div"
-                         and (c.get("LABEL") or "").strip() == FILE_LABEL]
-                found.extend(inner)
-    return found, has_link
+                found = False
+                for inner in mets.mets.walk(div):
+                    if inner.getparent() is div and local(inner) == "div" \
+                            and (inner.get("LABEL") or "").strip() == FILE_LABEL:
+                        found = True
+                        yield inner
+                if not found:
+                    yield None
 
 
 def _is_content(entry: FileRef) -> bool:
@@ -96,71 +111,92 @@ def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
     An fptr naming no ID of the METS file is its EARK-FPTR-DANGLING; one naming something that
     is not a data file (a fileGrp, a schema, a dmdSec) is TT05-LINK-NOT-DATA-FILE here.
     """
-    tie = Tie()
-    divs, has_link = _link_divs(mets)
+    files_of: DiskMap[tuple[str, ...]] = DiskMap(encode=tuple, decode=tuple, keep=KEEP,
+                                                 what="linked record")
+    declared_records: DiskMap[int] = DiskMap(keep=KEEP, order="key", what="declared record")
+    tie = Tie(files_of, declared_records.keys(), [files_of, declared_records])
+    has_link = False
+    unknown: set[str] = set()  # fptr targets that are no file of the index
+    for div in _link_divs(mets):
+        has_link = True
+        if div is not None:
+            unknown.update(target for f in children(div, "fptr")
+                           if (target := f.get("FILEID") or "") not in mets.files)
     if not has_link:
         anchor = (mets.csip_struct_maps() or [mets.root])[0]
         report.add("TT05-LINK-NONE", mets.rel, line=line_of(anchor), xpath=xpath_of(anchor))
-    # the fptr targets that are no file of the index but some other element's ID (one pass)
-    other_ids = mets.existing_ids({f.get("FILEID") or "" for div in divs
-                                   for f in children(div, "fptr")} - mets.files.keys())
+    # those that are some other element's ID (one pass)
+    other_ids = mets.existing_ids(unknown)
     file_links, record_links = _Links(), _Links()
-    for div in divs:
-        dmd_ids = (div.get("DMDID") or "").split()
-        file_ids = [f.get("FILEID") or "" for f in children(div, "fptr")]
-        if len(dmd_ids) != 1 or not file_ids:
-            report.add("TT05-LINK-MALFORMED", mets.rel, line=line_of(div), xpath=xpath_of(div),
-                       records=len(dmd_ids), files=len(file_ids))
-        records: list[str] = []
-        for dmd_id in dmd_ids:
-            entry = mets.dmd.get(dmd_id)
-            if entry is None:
-                report.add("TT05-LINK-DANGLING", mets.rel, line=line_of(div),
-                           xpath=xpath_of(div), attribute="DMDID", value=dmd_id)
-            elif entry.path is not None:
-                records.append(entry.path)
-                record_links.add(entry.path, div)
-        files: list[str] = []
-        for file_id in file_ids:
-            file_entry = mets.files.get(file_id)
-            if file_entry is None or not _is_content(file_entry):
-                if file_entry is not None or file_id in other_ids:
-                    report.add("TT05-LINK-NOT-DATA-FILE", mets.rel, line=line_of(div),
-                               xpath=xpath_of(div), value=file_id)
-                continue  # an ID that is nowhere: the E-ARK validator's EARK-FPTR-DANGLING
-            if file_entry.path is not None:
-                files.append(file_entry.path)
-                file_links.add(file_entry.path, div)
-        for record in records:
-            tie.files_of[record] = tie.files_of.get(record, ()) + tuple(files)
-    del divs
-    declared_files: dict[str, int] = {}
-    for file_entry in mets.files.values():
-        if file_entry.path is not None and _is_content(file_entry):
-            declared_files.setdefault(file_entry.path, file_entry.position)
-    _count(report, mets, "FILE", declared_files, file_links, mets.file_elements)
-    del declared_files
-    declared_records: dict[str, int] = {}
-    for dmd in mets.dmd.values():
-        if dmd.path is not None:
-            declared_records.setdefault(dmd.path, dmd.position)
-    _count(report, mets, "RECORD", declared_records, record_links, mets.dmd_elements)
+    try:
+        for div in _link_divs(mets):
+            if div is not None:
+                _check_link(mets, div, other_ids, report, file_links, record_links, files_of)
+        declared_files: DiskMap[int] = DiskMap(keep=KEEP, order="key", what="declared file")
+        try:
+            for file_entry in mets.files.values():
+                if file_entry.path is not None and _is_content(file_entry) \
+                        and file_entry.path not in declared_files:
+                    declared_files[file_entry.path] = file_entry.position
+            _count(report, mets, "FILE", declared_files, file_links, mets.file_elements)
+        finally:
+            declared_files.close()
+        for dmd in mets.dmd.values():
+            if dmd.path is not None and dmd.path not in declared_records:
+                declared_records[dmd.path] = dmd.position
+        _count(report, mets, "RECORD", declared_records, record_links, mets.dmd_elements)
+    finally:
+        file_links.close()
+        record_links.close()
     # a record on disk that no dmdSec lists is not part of the package (EARK-FILE-ORPHAN)
-    tie.records = sorted(declared_records)
     return tie
 
 
-def _count(report: Report, mets: MetsFile, what: str, declared: dict[str, int], links: _Links,
-           elements: Callable[[set[int]], dict[int, etree._Element]]) -> None:
+def _check_link(mets: MetsFile, div: Element, other_ids: set[str], report: Report,
+                file_links: _Links, record_links: _Links,
+                files_of: DiskMap[tuple[str, ...]]) -> None:
+    """One ``File`` div of the tie: one record, its data files."""
+    dmd_ids = (div.get("DMDID") or "").split()
+    file_ids = [f.get("FILEID") or "" for f in children(div, "fptr")]
+    if len(dmd_ids) != 1 or not file_ids:
+        report.add("TT05-LINK-MALFORMED", mets.rel, line=line_of(div), xpath=xpath_of(div),
+                   records=len(dmd_ids), files=len(file_ids))
+    records: list[str] = []
+    for dmd_id in dmd_ids:
+        entry = mets.dmd.get(dmd_id)
+        if entry is None:
+            report.add("TT05-LINK-DANGLING", mets.rel, line=line_of(div),
+                       xpath=xpath_of(div), attribute="DMDID", value=dmd_id)
+        elif entry.path is not None:
+            records.append(entry.path)
+            record_links.add(entry.path, div)
+    files: list[str] = []
+    for file_id in file_ids:
+        file_entry = mets.files.get(file_id)
+        if file_entry is None or not _is_content(file_entry):
+            if file_entry is not None or file_id in other_ids:
+                report.add("TT05-LINK-NOT-DATA-FILE", mets.rel, line=line_of(div),
+                           xpath=xpath_of(div), value=file_id)
+            continue  # an ID that is nowhere: the E-ARK validator's EARK-FPTR-DANGLING
+        if file_entry.path is not None:
+            files.append(file_entry.path)
+            file_links.add(file_entry.path, div)
+    for record in records:
+        files_of[record] = files_of.get(record, ()) + tuple(files)
+
+
+def _count(report: Report, mets: MetsFile, what: str, declared: DiskMap[int], links: _Links,
+           elements: Callable[[set[int]], dict[int, Element]]) -> None:
     """For each declared path (in path order) linked other than once: UNLINKED (located at the
     element declaring it) or TWICE (at the second link)."""
-    wrong = sorted(path for path in declared if links.count.get(path, 0) != 1)
+    wrong = [path for path in declared if links.count.get(path, 0) != 1]
     if not wrong:
         return
-    declaring = elements({declared[path] for path in wrong if path not in links.count})
+    declaring = {position: (line_of(element), xpath_of(element)) for position, element in
+                 elements({declared[path] for path in wrong if path not in links.count}).items()}
     for path in wrong:
         count = links.count.get(path, 0)
         code = f"TT05-LINK-{what}-{'UNLINKED' if not count else 'TWICE'}"
-        where = links.second[path] if count else declaring[declared[path]]
-        report.add(code, mets.rel, line=line_of(where), xpath=xpath_of(where),
+        line, xpath = links.second[path] if count else declaring[declared[path]]
+        report.add(code, mets.rel, line=line, xpath=xpath,
                    file=printable(path), links=count, mets=mets.rel)

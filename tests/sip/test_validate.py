@@ -290,7 +290,14 @@ def test_a_tt05_package_is_detected_once_and_its_xml_parsed_once(
         detected.append(tree.root)
         return real_detect(tree)
 
+    real_streamed = sip.xmlload.read_streamed
+
+    def streaming(data: bytes, **kwargs: Any) -> Any:  # a METS file, read as a stream
+        parsed.append(str(kwargs.get("source")))
+        return real_streamed(data, **kwargs)
+
     monkeypatch.setattr(sip.xmlload, "parse_bytes", counting)
+    monkeypatch.setattr(sip.xmlload, "read_streamed", streaming)
     monkeypatch.setattr(sip.validate, "looks_like_tt05", detect)
     monkeypatch.setattr(sip.tt05, "looks_like_tt05", detect)
     package = tt05_build(tmp_path / "in", PackageKind.HOSO)
