@@ -8,8 +8,9 @@ Order of work, so that nothing is lost and nothing half-done is left behind:
 1. validate the SIP with :func:`sip.validate.open_sip` (every byte read once for its digests;
    formats identified, content checked); a rejected SIP stops here, with its report saved under
    ``<home>/reports``; then the fonds it belongs to must be registered. Meanwhile a transfer
-   that is a folder is copied to each filesystem location's private incoming area (early
-   copies, :mod:`aip.ingest_early`), never under an object key, removed whole if rejected;
+   that is a folder is copied to the private incoming area of each filesystem location that
+   asks for it (``early_copies = true``, :mod:`aip.ingest_early`), never under an object
+   key, removed whole if rejected;
 2. build METS/PREMIS/tag files in a private, locked staging folder, sign;
 3. objects of the previous version reused by reference are not put, only checked on every
    location (and copied in, verified, where a location added since lacks them); then all

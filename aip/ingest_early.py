@@ -1,6 +1,12 @@
-"""Early copies: an ingest copies the transfer's files to every filesystem location while it
-validates them, so that the disk writes overlap the CPU work (digests, format identification,
-content checks, the build) instead of following it.
+"""Early copies: an ingest copies the transfer's files to the filesystem locations that ask for
+it (``early_copies = true``) while it validates them, so that the disk writes overlap the CPU
+work (digests, format identification, content checks, the build) instead of following it.
+
+Off by default. It pays where writing, not the CPU, bounds an ingest (a location on a NAS or a
+slow disk); on a machine whose ingest is CPU-bound it gains nothing and costs kernel time: on
+the 2-core benchmark machine, 23–25 s with it against 23–24 s without
+(``python benchmarks/ingest_vs_cp.py``, docs/benchmarks.md). And by default nothing of a
+transfer is written to a location before it is accepted.
 
 The copies go to each location's private incoming area (:mod:`preservation.storage.incoming`),
 never under an object key: nothing there is part of the archive until the transfer has been
@@ -13,8 +19,8 @@ validation fails the ingest rather than entering the archive.
 A rejected transfer's areas are removed whole, as are those of a failed ingest; a killed
 ingest's are removed by the next ingest's sweep (their lock is free). Early copies are an
 optimisation only: a location that cannot take them (S3, a full disk, a file that cannot be
-read, ``early_copies = false``) is simply written after validation, as before. Only a transfer
-that is a folder is copied early (a ZIP is extracted during validation).
+read) is simply written after validation, as before. Only a transfer that is a folder is
+copied early (a ZIP is extracted during validation).
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ class EarlyCopies:
         lanes = []
         inside = os.path.realpath(source)
         for loc in locations:
-            if urlsplit(loc.url).scheme != "file" or not loc.options.get("early_copies", True):
+            if urlsplit(loc.url).scheme != "file" or not loc.options.get("early_copies", False):
                 continue
             try:
                 root = os.path.realpath(root_from_url(loc.url))

@@ -29,7 +29,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _STORAGE_OPTIONS: dict[str, dict[str, type]] = {
     #: durability: "immediate" (default: each object is on disk when put returns) or
     #: "deferred" (one flush per ingest, see preservation.storage.filesystem);
-    #: early_copies: an ingest copies the transfer here while it validates it (default true,
+    #: early_copies: an ingest copies the transfer here while it validates it (default false,
     #: see aip.ingest_early)
     "file": {"durability": str, "early_copies": bool},
     "s3": {

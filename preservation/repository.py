@@ -53,8 +53,8 @@ _COMMENTS = {
                "passphrase_env. trust_anchors: certificates an\nAIP signature must chain to "
                "(keep old ones when the certificate changes).",
     "storage": "Storage locations: file:///absolute/path (optional: durability = "
-               "\"immediate\" or \"deferred\";\nearly_copies = false to copy a transfer "
-               "only once it is accepted, not while it is validated)\nor s3://bucket/prefix "
+               "\"immediate\" or \"deferred\";\nearly_copies = true to copy a transfer "
+               "here while it is validated, for slow or network storage)\nor s3://bucket/prefix "
                "(credentials, "
                "endpoint and region the standard boto3 way; optional:\nendpoint_url, region, "
                "profile, retention_mode, retention_days).",

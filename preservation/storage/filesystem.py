@@ -89,7 +89,7 @@ class FilesystemBackend(Directories, StorageBackend):
     scheme = "file"
 
     def __init__(self, url: str, *, durability: str = "immediate",
-                 early_copies: bool = True) -> None:
+                 early_copies: bool = False) -> None:
         super().__init__(url)
         self.root = root_from_url(url)
         if not self.root.is_dir():

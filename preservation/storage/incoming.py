@@ -99,11 +99,11 @@ class Copier:
     """A child process copying a folder's regular files into an incoming area, one after the
     other, until done or stopped.
 
-    A process, not a thread: the copy's system calls and bookkeeping then never compete for
-    the interpreter lock with the parent's validation (a thread copying 10,000 files slowed
-    it threefold). The child runs this file as a script with ``python -I`` (standard library
-    only), stops at SIGTERM after the file it is copying (or within 64 MiB of a large one,
-    leaving no file under its name), and also when its parent dies.
+    A process, not a thread: the bookkeeping of a copy per file (names, directories,
+    renames) then never competes for the interpreter lock with the parent's validation. The
+    child runs this file as a script with ``python -I`` (standard library only), stops at
+    SIGTERM after the file it is copying (or within 64 MiB of a large one, leaving no file
+    under its name), and also when its parent dies.
     """
 
     def __init__(self, source: str, area: str) -> None:

@@ -136,17 +136,17 @@ def test_an_object_whose_bytes_changed_after_validation_fails_at_the_read_back(
         return built
 
     monkeypatch.setattr(ingest_module, "_build", build_then_change)
-    config = without_early_copies(repo.config)
+    config = early_copies(repo.config, False)  # the default, said
     with pytest.raises(ChecksumMismatchError, match="read back"):
         run(repo, transfer, config)
     assert repo.catalog.aip_ids() == []
     nothing_left(repo, config, set())
 
 
-def without_early_copies(config: Config) -> Config:
-    """``config`` with ``early_copies = false`` on every location."""
+def early_copies(config: Config, on: bool = True) -> Config:
+    """``config`` with ``early_copies = on`` on every location (aip.ingest_early)."""
     return dataclasses.replace(config, storage=tuple(
-        dataclasses.replace(s, options={**s.options, "early_copies": False})
+        dataclasses.replace(s, options={**s.options, "early_copies": on})
         for s in config.storage))
 
 
@@ -217,10 +217,13 @@ def test_a_failure_on_one_location_stops_all_and_leaves_nothing(
     nothing_left(repo, repo.config, set())
 
 
+@pytest.mark.parametrize("early", [False, True], ids=["puts", "early-copies"])
 def test_a_killed_concurrent_ingest_resumes_intact(
-        repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        repo: Repository, transfer: Path, monkeypatch: pytest.MonkeyPatch, early: bool) -> None:
     """The journal of a resumed ingest stays right with both locations written at once, four
-    threads each: what was stored before the kill is kept, the rest is sent, audit is clean."""
+    threads each: what was stored before the kill is kept, the rest is sent, audit is clean;
+    also when the objects are published from early copies (the resumed run copies again)."""
+    config = early_copies(repo.config, early)
     class Killed(BaseException):
         pass
 
@@ -248,11 +251,11 @@ def test_a_killed_concurrent_ingest_resumes_intact(
     with monkeypatch.context() as patch:
         patch.setattr(ingest_module, "_abandon", lambda *a, **k: None)  # as if killed
         with pytest.raises(Killed):
-            run(repo, transfer)
+            run(repo, transfer, config)
     before = set(stored)
     dying[0] = False
     stored.clear()
-    result = run(repo, transfer)
+    result = run(repo, transfer, config)
     assert result.resumed
     files = repo.catalog.files(result.aip_id)
     content = {f"{result.aip_id}/{f.path}" for f in files if f.role == "content"}
@@ -261,10 +264,10 @@ def test_a_killed_concurrent_ingest_resumes_intact(
     # PREMIS records the attempt's time) may have been replaced
     assert not {k for _, k in before & set(stored)} & content
     own = {f.path for f in files if f.stored_key is None}
-    for loc in repo.config.storage:
+    for loc in config.storage:
         sent = {k for u, k in before | set(stored) if u == loc.url and not k.startswith("events/")}
         assert sent == {f"{result.aip_id}/{p}" for p in own}
-    assert all(a.ok for a in audit(repo.config, repo.catalog, [result.aip_id],
+    assert all(a.ok for a in audit(config, repo.catalog, [result.aip_id],
                                    repo.trust_anchors()))
 
 

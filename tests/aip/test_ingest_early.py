@@ -5,7 +5,6 @@ leaves no copy; a producer's change during the ingest never reaches the archive 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import zipfile
 from collections.abc import Sequence
@@ -25,13 +24,14 @@ from preservation.errors import ChecksumMismatchError, RejectedError
 from preservation.repository import Repository
 from preservation.storage.filesystem import FilesystemBackend
 from preservation.storage.incoming import INCOMING
-from tests.aip.test_ingest_copies import nothing_left, without_early_copies
+from tests.aip.test_ingest_copies import early_copies, nothing_left
 from tests.helpers import add_test_fonds, location_root, tree_digest
 
 
 def run(repo: Repository, source: Path, config: Config | None = None) -> IngestResult:
-    return ingest(config or repo.config, source, identity=repo.identity(), catalog=repo.catalog,
-                  fonds=add_test_fonds(repo.catalog))
+    """Ingest with early copies on every location, unless ``config`` says otherwise."""
+    return ingest(config or early_copies(repo.config), source, identity=repo.identity(),
+                  catalog=repo.catalog, fonds=add_test_fonds(repo.catalog))
 
 
 class Waiting(EarlyCopies):
@@ -168,10 +168,10 @@ def test_a_change_after_validation_is_not_stored_the_validated_bytes_are(
                                    repo.trust_anchors()))
 
 
-def test_without_early_copies_nothing_is_copied_before_the_verdict(
+def test_by_default_nothing_is_copied_before_the_verdict(
         repo: Repository, transfer: Path, waiting: list[EarlyCopies],
         adopted: list[str]) -> None:
-    config = without_early_copies(repo.config)
+    config = repo.config  # early_copies unset: off
     result = run(repo, transfer, config)
     [copies] = waiting  # complete before validation: none at all
     assert [copies.copied(s.name) for s in config.storage] == [0, 0]
@@ -185,7 +185,9 @@ def test_no_early_copy_into_a_location_inside_the_transfer_nor_from_a_zip(
     inside.mkdir()
     outside = tmp_path / "outside"
     outside.mkdir()
-    locations = [StorageConfig("in", inside.as_uri()), StorageConfig("out", outside.as_uri())]
+    on = {"early_copies": True}
+    locations = [StorageConfig("in", inside.as_uri(), on),
+                 StorageConfig("out", outside.as_uri(), on)]
     copies = EarlyCopies.start(locations, transfer)
     try:
         copies.wait()
@@ -205,7 +207,7 @@ def test_no_early_copy_into_a_location_inside_the_transfer_nor_from_a_zip(
 def test_early_copies_a_killed_ingest_left_are_swept(repo: Repository, transfer: Path) -> None:
     """A killed ingest's incoming area (its lock free) goes with the next ingest's sweep, and
     with ``recover_interrupted``; neither touches anything else."""
-    for index in range(2):
+    for index in range(2):  # swept whether or not the locations take early copies now
         dead = location_root(repo.config, index) / INCOMING / "killed"
         (dead / "data").mkdir(parents=True)
         (dead / "data" / "file.pdf").write_bytes(b"%PDF-")
@@ -218,12 +220,19 @@ def test_early_copies_a_killed_ingest_left_are_swept(repo: Repository, transfer:
     assert repo.catalog.aip(result.aip_id) is not None
 
 
-def test_a_location_option_turns_early_copies_off(repo: Repository) -> None:
-    config = without_early_copies(repo.config)
-    assert all(s.options["early_copies"] is False for s in config.storage)
-    opened = FilesystemBackend(config.storage[0].url, **config.storage[0].options)
-    assert opened.early_copies is False
-    config = dataclasses.replace(config, storage=config.storage[:1])
-    copies = EarlyCopies.start(config.storage, repo.config.home)
-    copies.close()
-    assert not (location_root(config, 0) / INCOMING).exists()
+def test_early_copies_are_a_location_option_off_by_default(repo: Repository,
+                                                             tmp_path: Path) -> None:
+    assert all("early_copies" not in s.options for s in repo.config.storage)
+    assert FilesystemBackend(repo.config.storage[0].url).early_copies is False
+    on = early_copies(repo.config)
+    assert FilesystemBackend(on.storage[0].url, **on.storage[0].options).early_copies is True
+    source = tmp_path / "folder"
+    source.mkdir()
+    (source / "f").write_bytes(b"x")
+    for config, made in ((repo.config, False), (on, True)):
+        copies = EarlyCopies.start(config.storage, source)
+        copies.wait()
+        assert [copies.copied(s.name) for s in config.storage] == [int(made)] * 2
+        assert (location_root(config, 0) / INCOMING).exists() is made
+        copies.close()
+        assert not (location_root(config, 0) / INCOMING).exists()
