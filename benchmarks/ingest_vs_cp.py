@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,13 +45,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from transfer import MiB, make_bag, make_tt05  # noqa: E402
+MiB = 1024 * 1024
 
-from policies.formats import load_format_policy  # noqa: E402
-from preservation.findings import Report  # noqa: E402
-from preservation.formats import FormatIdentifier  # noqa: E402
-from sip import content  # noqa: E402
-from sip.package import PackageTree  # noqa: E402
+
+def built(kind: str, target: Path, count: int, size: int) -> Path:
+    """Build a transfer (``transfer.py``'s command line) in a child process, so that this
+    process stays small: a child's peak RSS read from ``os.wait4`` (:func:`run_child`) is at
+    least the parent's RSS when it was started (the child begins as a copy of it, and the
+    kernel keeps the high-water mark across ``exec``), so a parent that had built 100,000 files
+    in itself made every child look as big as it was."""
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "transfer.py"),
+                          kind, str(target), str(count), str(size)],
+                         check=True, capture_output=True, text=True, cwd=ROOT)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def parent_rss() -> float:
+    """This process's own peak RSS in MiB: no child's peak below it can be measured."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
@@ -117,6 +129,8 @@ def cp_twice(tree: Path, work: Path, *, sync: bool) -> float:
 
 
 def identify_all(files: list[Path], processes: int = 1) -> float:
+    from preservation.formats import FormatIdentifier  # here: the measuring parent stays small
+
     with FormatIdentifier() as identifier:
         start = time.perf_counter()
         if processes == 1:
@@ -134,6 +148,12 @@ def _never() -> bool:
 
 def content_checks(tree: Path, rounds: int) -> None:
     """Time check_content over the payload one by one and in forked workers, ``rounds`` times."""
+    from policies.formats import load_format_policy
+    from preservation.findings import Report
+    from preservation.formats import FormatIdentifier
+    from sip import content
+    from sip.package import PackageTree
+
     package = PackageTree(tree)
     items = [content.ContentItem(rel) for rel in sorted(package.files)
              if rel.startswith(("data/", "representations/")) and "/metadata/" not in rel]
@@ -186,9 +206,9 @@ def main() -> None:
     try:
         start = time.perf_counter()
         if args.kind == "bagit":
-            tree = make_bag(work / "transfer", args.files, args.mib * MiB)
+            tree = built("bag", work / "transfer", args.files, args.mib * MiB)
         else:  # a document gives two files (PDF + EAD_DOC): half as many documents
-            tree = make_tt05(work, args.files // 2, args.mib * MiB)
+            tree = built("tt05", work, args.files // 2, args.mib * MiB)
         files = sorted(p for p in tree.rglob("*") if p.is_file())
         payload = [p for p in files if "/data/" in p.as_posix()[len(str(tree)):]
                    and p.suffix in (".pdf", ".txt", ".png")]
@@ -230,7 +250,8 @@ def main() -> None:
         print(f"  fido identification: {1000 * t_fido / max(1, len(payload)):.2f} ms/file, "
               f"{100 * t_fido / ingest:.0f} % of the ingest time; in {workers} processes "
               f"{1000 * t_fido_parallel / max(1, len(payload)):.2f} ms/file")
-        print(f"peak RSS of the ingest process: {max(r[3] for r in rounds):.0f} MiB")
+        print(f"peak RSS of the ingest process: {max(r[3] for r in rounds):.0f} MiB "
+              f"(this process: {parent_rss():.0f} MiB, a floor for it)")
         if args.profile:
             print(f"profile of the ingest ({args.profile}), top 25 by cumulative time:")
             pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)

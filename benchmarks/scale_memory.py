@@ -27,8 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ingest_vs_cp import new_repository, preservation, run_child  # noqa: E402
-from transfer import make_small_bag, make_tt05  # noqa: E402
+from ingest_vs_cp import built, new_repository, parent_rss, preservation, run_child  # noqa: E402
 
 
 def main() -> None:
@@ -48,9 +47,9 @@ def main() -> None:
         try:
             start = time.perf_counter()
             if args.kind == "tt05":
-                bag = make_tt05(work, count // 2, count // 2 * args.size)
+                bag = built("tt05", work, count // 2, count // 2 * args.size)
             else:
-                bag = make_small_bag(work / "transfer", count, args.size)
+                bag = built("small", work / "transfer", count, args.size)
             print(f"{count:>8} {'build':<10} {time.perf_counter() - start:8.1f}", flush=True)
             seconds, rss, _ = run_child(preservation(work / "unused", "sip", "validate",
                                                      str(bag), "--json"))
@@ -65,6 +64,7 @@ def main() -> None:
                       f"{rss * 1024 / count:9.2f}", flush=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    print(f"this process's own peak RSS, a floor for every figure above: {parent_rss():.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -151,3 +151,23 @@ def make_tt05(work: Path, documents: int, total: int) -> Path:
     shutil.rmtree(work / "producer")
     (package,) = list(folder.iterdir())
     return package
+
+
+def main(argv: list[str]) -> None:
+    """``transfer.py bag|small|tt05 TARGET COUNT SIZE``: build a transfer in this process and
+    print its path (``SIZE``: total bytes for bag and tt05, bytes per file for small; ``COUNT``:
+    files, or documents for tt05, whose ``TARGET`` is the work folder)."""
+    kind, target, count, size = argv[0], Path(argv[1]), int(argv[2]), int(argv[3])
+    if kind == "bag":
+        built = make_bag(target, count, size)
+    elif kind == "small":
+        built = make_small_bag(target, count, size)
+    elif kind == "tt05":
+        built = make_tt05(target, count, size)
+    else:
+        raise SystemExit(f"unknown kind {kind!r} (bag, small, tt05)")
+    print(built)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
