@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -66,20 +67,25 @@ def parent_rss() -> float:
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run a command; (seconds, peak RSS of that process in MiB, stdout). Exits on failure."""
+    """Run a command; (seconds, peak RSS of that process in MiB, the end of its stdout). Exits
+    on failure. Only the last 3,000 characters of its output are read, so that this process
+    stays small (see :func:`built`)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(args, stdout=out, stderr=err, env=env, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode(errors="replace")
+        stdout, stderr = _tail(out), _tail(err)
         if proc.returncode != 0:
-            sys.exit(f"{' '.join(args[:6])}… failed ({proc.returncode}):\n{stdout[-3000:]}\n"
-                     f"{err.read().decode(errors='replace')[-3000:]}")
+            sys.exit(f"{' '.join(args[:6])}… failed ({proc.returncode}):\n{stdout}\n{stderr}")
     return seconds, usage.ru_maxrss / 1024, stdout
+
+
+def _tail(stream: IO[bytes], size: int = 3000) -> str:
+    stream.seek(0, os.SEEK_END)
+    stream.seek(max(0, stream.tell() - size))
+    return stream.read().decode(errors="replace")
 
 
 def preservation(home: Path, *args: str, profile: Path | None = None) -> list[str]:
