@@ -113,9 +113,11 @@ class Copier:
             close_fds=True)
         self.copied = 0
         self.problem = ""
+        self._asked = False
 
     def terminate(self) -> None:
         """Ask the child to stop after the file it is copying (:meth:`wait` for it)."""
+        self._asked = True
         if self._process.poll() is None:
             with suppress(ProcessLookupError):
                 self._process.send_signal(signal.SIGTERM)
@@ -131,7 +133,9 @@ class Copier:
             if line.startswith("copied "):
                 self.copied = int(line.split()[1])
         self.problem = err.decode("utf-8", "replace").strip()
-        if self._process.returncode and not self.problem:
+        stopped = self._asked and self._process.returncode == -signal.SIGTERM  # before it
+        # could take the signal itself: still starting, nothing copied, nothing to report
+        if self._process.returncode and not stopped and not self.problem:
             self.problem = f"the copying process ended with status {self._process.returncode}"
         return bool(self.problem)
 

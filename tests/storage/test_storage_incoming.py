@@ -100,15 +100,42 @@ def test_adopt_publishes_the_copy_under_its_key_without_copying(root: Path,
         store.close()
 
 
+def empty_copy(area: IncomingArea, source: Path) -> str:
+    """The transfer's empty file copied in as ``x``; its path in the area."""
+    area.copy_in("x", str(source / "empty"))
+    copy = area.take("x", 0)
+    assert copy is not None
+    return copy
+
+
+def test_a_copier_stopped_at_once_leaves_only_complete_files(root: Path, source: Path) -> None:
+    """The child process copying a folder: stopped (SIGTERM) while it runs, whatever it left
+    under a real name is complete, nothing torn (.tmp-) remains, and it says how many."""
+    for i in range(300):
+        (source / "thư mục" / f"f{i:03d}").write_bytes(bytes([i % 256]) * (i * 97))
+    area = IncomingArea(str(root))
+    try:
+        copier = area.copy_tree(str(source))
+        copier.terminate()
+        assert not copier.wait()  # stopped when asked: no problem to report
+        names = [p for p in Path(area.path).rglob("*") if p.is_file()]
+        assert not [p for p in names if p.name.startswith(".tmp-")]
+        for path in names:
+            rel = path.relative_to(area.path)
+            assert path.read_bytes() == (source / rel).read_bytes()
+        assert copier.copied == len(names)
+    finally:
+        area.close()
+    assert list(root.iterdir()) == []
+
+
 def test_adopt_where_no_link_can_be_made_leaves_nothing_and_says_so(
         root: Path, source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another filesystem mounted under the root (EXDEV): not adopted, no directory left."""
     store = FilesystemBackend(root.as_uri())
     area = IncomingArea(str(root))
     try:
-        area.copy_in("x", str(source / "empty"))
-        copy = area.take("x", 0)
-        assert copy is not None
+        copy = empty_copy(area, source)
 
         def no_link(src: str, dst: str) -> None:
             raise OSError(errno.EXDEV, "Invalid cross-device link")
@@ -126,9 +153,7 @@ def test_adopt_on_an_immediate_location_flushes_the_file_and_its_directory(
     store = FilesystemBackend(root.as_uri())
     area = IncomingArea(str(root))
     try:
-        area.copy_in("x", str(source / "empty"))
-        copy = area.take("x", 0)
-        assert copy is not None
+        copy = empty_copy(area, source)
         before = len(fsyncs)
         assert store.adopt("aip/x", copy, size=0)
         assert len(fsyncs) - before >= 3  # the file, its new directory's parent, its directory
