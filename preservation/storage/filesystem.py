@@ -215,7 +215,10 @@ class FilesystemBackend(Directories, StorageBackend):
             self._pending.start(self.root)
         parent = os.path.dirname(target)
         for _ in range(ATTEMPTS):
-            self._make_parents(parent, key, deferred)
+            try:
+                self._make_parents(parent, key, deferred)
+            except FileNotFoundError:
+                continue  # a concurrent delete pruned a directory while it was made
             try:
                 os.link(path, target)
                 break
@@ -331,7 +334,10 @@ class FilesystemBackend(Directories, StorageBackend):
                     if not entry.is_file(follow_symlinks=False):
                         log.warning("skipping %s in %s: not a regular file", key, self.root)
                         continue
-                    stat_result = entry.stat(follow_symlinks=False)
+                    try:
+                        stat_result = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # deleted since the directory was read
                     yield ObjectInfo(
                         key=key, size=stat_result.st_size, modified=_mtime(stat_result)
                     )

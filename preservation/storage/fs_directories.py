@@ -4,6 +4,7 @@ they are empty, so that a discarded AIP leaves no empty folder behind in the cop
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 
@@ -68,7 +69,10 @@ class Directories:
         """Create the missing directories between the root and ``directory``, durably.
 
         Each new directory's parent is fsync'ed (``deferred``: at :meth:`sync`) so that the path
-        to a stored object survives a crash, not only the object's own name.
+        to a stored object survives a crash, not only the object's own name. Raises
+        ``FileNotFoundError`` when a concurrent delete prunes one of them meanwhile (a parent
+        before its child is made, or one a concurrent put made first, found gone): the caller
+        starts over.
         """
         missing = []
         current = directory
@@ -80,13 +84,15 @@ class Directories:
             try:
                 os.mkdir(path)
             except FileExistsError:
-                if not os.path.isdir(path):  # made a directory by a concurrent put: fine
-                    raise StorageError(
-                        f"key {key} runs through the object {path[len(self._root):].lstrip('/')}",
-                        code="STORAGE-KEY-CONFLICT",
-                        location=self._where(key),
-                    ) from None
-                continue
+                if os.path.isdir(path):  # made a directory by a concurrent put: fine
+                    continue
+                if not os.path.lexists(path):  # made by a concurrent put, pruned since
+                    raise FileNotFoundError(errno.ENOENT, "pruned while made", path) from None
+                raise StorageError(
+                    f"key {key} runs through the object {path[len(self._root):].lstrip('/')}",
+                    code="STORAGE-KEY-CONFLICT",
+                    location=self._where(key),
+                ) from None
             except NotADirectoryError:
                 raise StorageError(
                     f"key {key} runs through an object, not a directory",
