@@ -19,6 +19,10 @@ memory per file.
 - Threads may share one map (a lock serialises the database). A process forked while the map is
   on disk reads it through its own connection (read-only); it must not write to it.
 - :meth:`close` (or the end of the map, or of the process that made it) removes the database.
+- ``buffer`` (default 0): past ``keep``, that many written entries wait in memory (read there
+  first) and go to the database in one transaction, when there are ``buffer`` of them or before
+  anything that needs the database whole (``len``, iteration, ``del``); a failed write is then
+  reported by the operation that writes the batch.
 
 A write that fails (the temporary folder full or unwritable) raises
 :class:`~preservation.spooled.SpoolError` (``SPOOL-FAILED``), never an ``OSError`` that could be
@@ -27,25 +31,22 @@ mistaken for a problem of a file being ingested.
 
 from __future__ import annotations
 
-import contextlib
 import marshal
-import os
-import shutil
-import sqlite3
-import tempfile
-import threading
-import weakref
 from collections.abc import Callable, ItemsView, Iterable, Iterator, MutableMapping, ValuesView
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
-from preservation.spooled import KEEP, SpoolError
+from preservation.diskmap_db import CACHE_KIB, Database
+from preservation.spooled import KEEP
+
+__all__ = ["CACHE_KIB", "PAGE", "DiskMap"]
 
 V = TypeVar("V")
+T = TypeVar("T")
 
 #: Rows read per query when iterating a map on disk.
 PAGE = 512
-#: The SQLite page cache of one connection, in KiB: what a map on disk may keep in memory.
-CACHE_KIB = 2048
+#: The bits a map on disk with a buffer keeps of its keys' hashes (128 KiB).
+_BITS = 1 << 20
 
 _MISSING = object()
 
@@ -64,106 +65,6 @@ def _text(key: bytes) -> str:
     return key.decode("utf-8", "surrogatepass")
 
 
-class _Database:
-    """The SQLite file of one map: a table ``m(id, k, v)``, ``id`` giving insertion order."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.owner = os.getpid()
-        try:
-            self.folder = tempfile.mkdtemp(prefix="preservation-map-")
-        except OSError as error:
-            raise SpoolError(f"cannot make a temporary folder for the {what}s: "
-                             f"{error.strerror or error}") from error
-        self.path = os.path.join(self.folder, "map.sqlite")
-        self._lock = threading.Lock()
-        self._lock_pid = self.owner
-        self._connections: dict[int, sqlite3.Connection] = {}
-        self._finalizer = weakref.finalize(self, _remove, self.owner, self.folder,
-                                           self._connections)
-        with self._failing("create"):
-            db = self.connection()
-            db.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, k BLOB NOT NULL UNIQUE, v BLOB)")
-
-    @property
-    def lock(self) -> threading.Lock:
-        """The lock of this process (a forked child gets a new one: the parent's may have been
-        held by another thread at the fork)."""
-        pid = os.getpid()
-        if pid != self._lock_pid:
-            self._lock, self._lock_pid = threading.Lock(), pid
-        return self._lock
-
-    def connection(self) -> sqlite3.Connection:
-        pid = os.getpid()
-        db = self._connections.get(pid)
-        if db is None:
-            if pid == self.owner:
-                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA journal_mode=OFF")
-                db.execute("PRAGMA synchronous=OFF")
-            else:  # a forked child: its own connection, reading only
-                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                     isolation_level=None, check_same_thread=False)
-            db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            self._connections[pid] = db
-        return db
-
-    def _failing(self, doing: str) -> _Failing:
-        return _Failing(self.what, doing)
-
-    def run(self, sql: str, parameters: Iterable[Any] = ()) -> list[Any]:
-        with self.lock, self._failing("read" if sql.startswith("SELECT") else "write"):
-            return self.connection().execute(sql, tuple(parameters)).fetchall()
-
-    def upsert(self, rows: Iterable[tuple[bytes, bytes]]) -> int:
-        """Write ``(key, value)`` rows in one transaction; how many keys were new."""
-        added = 0
-        with self.lock, self._failing("write"):
-            db = self.connection()
-            db.execute("BEGIN")
-            try:
-                for key, value in rows:  # mostly new keys: one statement each
-                    if db.execute("INSERT OR IGNORE INTO m (k, v) VALUES (?, ?)",
-                                  (key, value)).rowcount:
-                        added += 1
-                    else:  # a key already there keeps its place, as in a dict
-                        db.execute("UPDATE m SET v = ? WHERE k = ?", (value, key))
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        return added
-
-    def close(self) -> None:
-        self._finalizer()
-
-
-class _Failing:
-    """Turns a database failure into :class:`SpoolError`."""
-
-    def __init__(self, what: str, doing: str) -> None:
-        self.what, self.doing = what, doing
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 _tb: Any) -> None:
-        if isinstance(error, (sqlite3.Error, OSError)):
-            raise SpoolError(f"cannot {self.doing} the temporary file of the {self.what}s: "
-                             f"{error}") from error
-
-
-def _remove(owner: int, folder: str, connections: dict[int, sqlite3.Connection]) -> None:
-    for db in connections.values():
-        with contextlib.suppress(sqlite3.Error):
-            db.close()
-    connections.clear()
-    if os.getpid() == owner:  # a forked child never removes its parent's file
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 class DiskMap(MutableMapping[str, V], Generic[V]):
     """A ``dict`` of at most ``keep`` keys in memory; past that, every entry in a temporary
     SQLite file (see the module notes)."""
@@ -171,15 +72,21 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
     def __init__(self, items: Iterable[tuple[str, V]] = (), *,
                  encode: Callable[[V], Any] = _same, decode: Callable[[Any], V] = _same,
                  keep: int = KEEP, order: Literal["insertion", "key"] = "insertion",
-                 what: str = "file record") -> None:
+                 what: str = "file record", buffer: int = 0) -> None:
         if order not in ("insertion", "key"):
             raise ValueError(f"order must be 'insertion' or 'key', not {order!r}")
         self._encode, self._decode = encode, decode
         self._keep, self._order, self._what = keep, order, what
         self._memory: dict[str, V] | None = {}
         self._sorted: list[str] | None = None  # the memory's keys sorted, for order="key"
-        self._db: _Database | None = None
+        self._db: Database | None = None
         self._count = 0
+        self._buffer = buffer
+        #: past keep, with a buffer: entries written since the last batch (key bytes, value)
+        self._pending: dict[str, tuple[bytes, bytes]] = {}
+        #: past keep, with a buffer: a bit per hash of every key written (most lookups of a
+        #: key never written are answered without a query)
+        self._bits: bytearray | None = None
         self.update(items)
 
     # --- where the entries are --------------------------------------------------------------
@@ -189,43 +96,90 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
         """Whether the entries have moved to the temporary database."""
         return self._db is not None
 
-    def _spill(self, more: Iterable[tuple[str, V]] = ()) -> _Database:
+    def _spill(self, more: Iterable[tuple[str, V]] = ()) -> Database:
         """Move every entry to a new database (and ``more`` after them)."""
-        db = _Database(self._what)
+        db = Database(self._what)
         memory = self._memory or {}
-        encode = self._encode
+        self._bits = bytearray(_BITS >> 3) if self._buffer else None
+        row = self._row
 
         def rows() -> Iterator[tuple[bytes, bytes]]:
             for key, value in memory.items():
-                yield _key(key), marshal.dumps(encode(value))
+                yield row(key, value)
             for key, value in more:
-                yield _key(key), marshal.dumps(encode(value))
+                yield row(key, value)
 
         self._count = db.upsert(rows())
         self._db, self._memory, self._sorted = db, None, None
         return db
 
+    def _row(self, key: str, value: V) -> tuple[bytes, bytes]:
+        """The database row of an entry (its key's bit set)."""
+        bits = self._bits
+        if bits is not None:
+            bit = hash(key) & (_BITS - 1)
+            bits[bit >> 3] |= 1 << (bit & 7)
+        return _key(key), marshal.dumps(self._encode(value))
+
+    def _written(self, key: str) -> bool:
+        """False: ``key`` was never written to the database (True: it may have been)."""
+        bits = self._bits
+        if bits is None:
+            return True
+        bit = hash(key) & (_BITS - 1)
+        return bool(bits[bit >> 3] & (1 << (bit & 7)))
+
     # --- the mapping ------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._memory) if self._memory is not None else self._count
+        if self._memory is not None:
+            return len(self._memory)
+        self._flush()
+        return self._count
+
+    def _value(self, key: str) -> Any:
+        """The stored (marshalled) value of ``key`` on disk, or _MISSING."""
+        pending = self._pending.get(key) if self._pending else None
+        if pending is not None:
+            return pending[1]
+        if not self._written(key):
+            return _MISSING
+        assert self._db is not None
+        row = self._db.one("SELECT v FROM m WHERE k = ?", (_key(key),))
+        return _MISSING if row is None else row[0]
 
     def __getitem__(self, key: str) -> V:
         if self._memory is not None:
             return self._memory[key]
-        assert self._db is not None
-        rows = self._db.run("SELECT v FROM m WHERE k = ?", (_key(key),))
-        if not rows:
+        value = self._value(key)
+        if value is _MISSING:
             raise KeyError(key)
-        return self._decode(marshal.loads(rows[0][0]))
+        return self._decode(marshal.loads(value))
+
+    @overload
+    def get(self, key: str, /) -> V | None: ...
+
+    @overload
+    def get(self, key: str, /, default: V | T) -> V | T: ...
+
+    def get(self, key: str, /, default: Any = None) -> Any:
+        """As ``dict.get`` (one query on disk)."""
+        if self._memory is not None:
+            return self._memory.get(key, default)
+        value = self._value(key)
+        return default if value is _MISSING else self._decode(marshal.loads(value))
 
     def __contains__(self, key: object) -> bool:
         if self._memory is not None:
             return key in self._memory
         if not isinstance(key, str):
             return False
+        if self._pending and key in self._pending:
+            return True
+        if not self._written(key):
+            return False
         assert self._db is not None
-        return bool(self._db.run("SELECT 1 FROM m WHERE k = ?", (_key(key),)))
+        return self._db.one("SELECT 1 FROM m WHERE k = ?", (_key(key),)) is not None
 
     def __setitem__(self, key: str, value: V) -> None:
         memory = self._memory
@@ -238,14 +192,36 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
                 return
             self._spill(((key, value),))
             return
-        assert self._db is not None
-        self._count += self._db.upsert(((_key(key), marshal.dumps(self._encode(value))),))
+        db = self._db
+        assert db is not None
+        row = self._row(key, value)
+        if not self._buffer:
+            self._count += db.upsert((row,))
+            return
+        with db.lock:
+            self._pending[key] = row
+        if len(self._pending) >= self._buffer:
+            self._flush()
+
+    def flush(self) -> None:
+        """Write the buffered entries now (a map a forked process will read: it cannot)."""
+        self._flush()
+
+    def _flush(self) -> None:
+        """Write the buffered entries in one transaction."""
+        db = self._db
+        if not self._pending or db is None:
+            return
+        with db.lock:
+            self._count += db.upsert_locked(list(self._pending.values()))
+            self._pending.clear()
 
     def __delitem__(self, key: str) -> None:
         if self._memory is not None:
             del self._memory[key]
             self._sorted = None
             return
+        self._flush()
         assert self._db is not None
         with self._db.lock, self._db._failing("write"):
             deleted = self._db.connection().execute(
@@ -272,9 +248,10 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
             self[key] = value
 
     def _upsert(self, pairs: Iterable[tuple[str, V]]) -> None:
+        self._flush()
         assert self._db is not None
-        encode = self._encode
-        self._count += self._db.upsert((_key(k), marshal.dumps(encode(v))) for k, v in pairs)
+        row = self._row
+        self._count += self._db.upsert(row(k, v) for k, v in pairs)
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
         """As ``dict.pop``."""
@@ -299,6 +276,7 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
             self._db.close()
             self._db = None
         self._memory, self._sorted, self._count = {}, None, 0
+        self._pending, self._bits = {}, None
 
     def close(self) -> None:
         """:meth:`clear`: the temporary database is removed."""
@@ -336,12 +314,14 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
         first = f"SELECT {columns} FROM m ORDER BY {column} LIMIT {PAGE}"
         then = f"SELECT {columns} FROM m WHERE {column} > ? ORDER BY {column} LIMIT {PAGE}"
         decode = self._decode
+        self._flush()
         rows = db.run(first)
         while rows:
             for row in rows:
                 yield _text(row[1]), decode(marshal.loads(row[2])) if values else None
             if len(rows) < PAGE or self._db is not db:
                 return
+            self._flush()  # what was written meanwhile, behind the cursor: seen
             rows = db.run(then, (rows[-1][1] if column == "k" else rows[-1][0],))
 
     def __repr__(self) -> str:

@@ -63,7 +63,8 @@ class ReferenceCheck:
         self.report = report
         self.tolerate_line_endings = tolerate_line_endings
         #: every listed file some reference names (a set: the values are None)
-        self.referenced: DiskMap[None] = DiskMap(keep=KEEP, what="referenced file")
+        self.referenced: DiskMap[None] = DiskMap(keep=KEEP, what="referenced file",
+                                                 buffer=1024)
         self._missing: set[str] = set()  # resolved paths already reported as not found
         self._folded: dict[str, list[str]] | None = None
 

@@ -58,37 +58,74 @@ def _local(tag: str) -> str:
 
 
 class Record:
-    """A streamed element: its tag, attributes, line, child elements and readable XPath."""
+    """A streamed element: its tag, attributes, line, child elements and readable XPath (its
+    children made when first asked for, its XPath when a finding needs it)."""
 
-    __slots__ = ("_children", "_parent", "attrib", "sourceline", "tag", "xpath")
+    __slots__ = ("_children", "_parent", "_raw", "_where", "_xpath", "attrib", "ordinal",
+                 "sourceline", "tag")
 
     def __init__(self, tag: str, attrib: dict[str, str], line: int | None, xpath: str,
                  parent: etree._Element | Record | None) -> None:
-        self.tag = tag
-        self.attrib = attrib
-        self.sourceline = line
-        self.xpath = xpath
+        """A record without children (see :func:`_decoded` for the spooled ones)."""
+        self.tag, self.attrib, self.sourceline = tag, attrib, line
+        self._xpath: str | None = xpath
         self._parent = parent
-        self._children: list[Record] = []
+        self._raw: tuple[Any, ...] = ()
+        self._children: list[Record] | None = []
+        #: a streamed element's (parent's XPath, ordinal, total of its tag); a child's position
+        self._where: tuple[str, int, int] | int = 0
+        #: the ordinal of a streamed element among its parent's children of its tag
+        self.ordinal = 0
+
+    @property
+    def xpath(self) -> str:
+        xpath = self._xpath
+        if xpath is None:
+            where, tag = self._where, self.tag
+            if isinstance(where, tuple):
+                base, ordinal, total = where
+            else:  # counted among the parent's children of the same tag
+                parent = self._parent
+                assert isinstance(parent, Record)
+                base = parent.xpath
+                tags = [child[0] for child in parent._raw]
+                total, ordinal = tags.count(tag), tags[:where + 1].count(tag)
+            xpath = self._xpath = f"{base}/{_local(tag)}" + (f"[{ordinal}]" if total > 1
+                                                             else "")
+        return xpath
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        return self.attrib.get(name, default)
+        value: str | None = self.attrib.get(name, default)
+        return value
+
+    def _kids(self) -> list[Record]:
+        kids = self._children
+        if kids is None:
+            kids = self._children = [_decoded(raw, self, i) for i, raw in enumerate(self._raw)]
+        return kids
 
     def __iter__(self) -> Iterator[Record]:
-        return iter(self._children)
+        return iter(self._kids())
 
     def __len__(self) -> int:
-        return len(self._children)
+        kids = self._children
+        return len(self._raw) if kids is None else len(kids)
 
     def iter(self, *tags: str) -> Iterator[Record]:
         """This record and every record inside it, in document order (only ``tags``, if
-        given)."""
-        stack: list[Record] = [self]
-        while stack:
-            record = stack.pop()
-            if not tags or record.tag in tags:
-                yield record
-            stack.extend(reversed(record._children))
+        given: a child holding none of them is not made)."""
+        if not tags or self.tag in tags:
+            yield self
+        kids = self._children
+        if kids is not None or not tags:
+            for kid in self._kids():
+                yield from kid.iter(*tags)
+            return
+        for i, raw in enumerate(self._raw):
+            if _holds(raw, tags):
+                if kids is None:
+                    kids = self._kids()
+                yield from kids[i].iter(*tags)
 
     def getparent(self) -> etree._Element | Record | None:
         return self._parent
@@ -102,31 +139,28 @@ class Record:
         return iter(())
 
 
+def _decoded(values: tuple[Any, ...], parent: etree._Element | Record,
+             where: tuple[str, int, int] | int) -> Record:
+    """A spooled element as a :class:`Record` (its children made when asked for)."""
+    record = object.__new__(Record)
+    record.tag, record.sourceline, record.attrib, record._raw = values
+    record._parent, record._children, record._xpath = parent, None, None
+    record._where = where
+    record.ordinal = where[1] if isinstance(where, tuple) else 0
+    return record
+
+
+def _holds(values: tuple[Any, ...], tags: tuple[str, ...]) -> bool:
+    """Whether the encoded element ``values`` or one inside it has one of ``tags``."""
+    return values[0] in tags or any(_holds(child, tags) for child in values[3])
+
+
 def _encode(element: etree._Element) -> tuple[Any, ...]:
     """An element and its child elements as plain values: (tag, line, attributes, children)."""
-    attributes: list[str] = []
-    for key, value in element.attrib.items():
-        attributes.extend((str(key), str(value)))
     line = element.sourceline
-    return (element.tag, line if isinstance(line, int) else None, tuple(attributes),
+    return (element.tag, line if isinstance(line, int) else None,
+            {str(key): str(value) for key, value in element.attrib.items()},
             tuple(_encode(child) for child in element if isinstance(child.tag, str)))
-
-
-def _decode(values: tuple[Any, ...], xpath: str,
-            parent: etree._Element | Record | None) -> Record:
-    tag, line, attributes, children = values
-    record = Record(tag, dict(zip(attributes[::2], attributes[1::2], strict=True)), line, xpath,
-                    parent)
-    totals: dict[str, int] = {}
-    for child in children:
-        totals[child[0]] = totals.get(child[0], 0) + 1
-    seen: dict[str, int] = {}
-    for child in children:
-        tag = child[0]
-        seen[tag] = seen.get(tag, 0) + 1
-        step = _local(tag) + (f"[{seen[tag]}]" if totals[tag] > 1 else "")
-        record._children.append(_decode(child, f"{xpath}/{step}", record))
-    return record
 
 
 class StreamedMets:
@@ -219,10 +253,9 @@ class StreamedMets:
         for sequence, index, ordinal, values in spool.read():
             if parents is not None and index not in parents:
                 continue
-            total = self._siblings[self._parents[index]][tag]
-            step = _local(tag) + (f"[{ordinal}]" if total > 1 else "")
-            xpath = f"{self._parent_xpath(index)}/{step}"
-            yield sequence, _decode(values, xpath, self._parents[index])
+            parent = self._parents[index]
+            yield sequence, _decoded(values, parent, (self._parent_xpath(index), ordinal,
+                                                      self._siblings[parent][tag]))
 
     def count(self, element: etree._Element, name: str) -> int:
         """How many children called ``name`` (a METS local name) ``element`` has."""
@@ -247,7 +280,7 @@ class StreamedMets:
                 if child.tag == tag and parent is element]
         at = 0
         for _, record in self._records(tag, {index}):
-            ordinal = self._ordinal_of(record)
+            ordinal = record.ordinal
             while at < len(kept) and kept[at][0] < ordinal:
                 yield kept[at][1]
                 at += 1
@@ -262,10 +295,6 @@ class StreamedMets:
             found = _STEPS.get(id(child))
             if found is not None and found[0] is child:
                 yield child, parent, _ordinal(found[1])
-
-    @staticmethod
-    def _ordinal_of(record: Record) -> int:
-        return _ordinal(record.xpath.rsplit("/", 1)[-1])
 
     def walk(self, start: etree._Element | Record | None = None, *tags: str
              ) -> Iterator[etree._Element | Record]:

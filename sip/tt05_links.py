@@ -34,6 +34,8 @@ FILE_LABEL = "File"
 CONTENT_GROUPS = ("Data", "Holeyfile")
 #: linked paths kept in memory (the rest in DiskMaps' databases); a test may lower it
 KEEP = SPOOL_KEEP
+#: past KEEP, entries written to the DiskMaps' databases a batch at a time
+BUFFER = 1024
 
 
 @dataclass
@@ -57,8 +59,9 @@ class _Links:
     """How often each path is linked, and where its second link is (a TWICE finding's place)."""
 
     def __init__(self) -> None:
-        self.count: DiskMap[int] = DiskMap(keep=KEEP, what="linked path")
-        self.second: DiskMap[tuple[int | None, str]] = DiskMap(keep=KEEP, what="linked path")
+        self.count: DiskMap[int] = DiskMap(keep=KEEP, what="linked path", buffer=BUFFER)
+        self.second: DiskMap[tuple[int | None, str]] = DiskMap(keep=KEEP, what="linked path",
+                                                               buffer=BUFFER)
 
     def add(self, path: str, div: Element) -> None:
         count = self.count.get(path, 0) + 1
@@ -112,8 +115,9 @@ def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
     is not a data file (a fileGrp, a schema, a dmdSec) is TT05-LINK-NOT-DATA-FILE here.
     """
     files_of: DiskMap[tuple[str, ...]] = DiskMap(encode=tuple, decode=tuple, keep=KEEP,
-                                                 what="linked record")
-    declared_records: DiskMap[int] = DiskMap(keep=KEEP, order="key", what="declared record")
+                                                 what="linked record", buffer=BUFFER)
+    declared_records: DiskMap[int] = DiskMap(keep=KEEP, order="key", what="declared record",
+                                             buffer=BUFFER)
     tie = Tie(files_of, declared_records.keys(), [files_of, declared_records])
     has_link = False
     unknown: set[str] = set()  # fptr targets that are no file of the index
@@ -132,7 +136,8 @@ def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
         for div in _link_divs(mets):
             if div is not None:
                 _check_link(mets, div, other_ids, report, file_links, record_links, files_of)
-        declared_files: DiskMap[int] = DiskMap(keep=KEEP, order="key", what="declared file")
+        declared_files: DiskMap[int] = DiskMap(keep=KEEP, order="key", what="declared file",
+                                               buffer=BUFFER)
         try:
             for file_entry in mets.files.values():
                 if file_entry.path is not None and _is_content(file_entry) \
@@ -149,6 +154,8 @@ def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
         file_links.close()
         record_links.close()
     # a record on disk that no dmdSec lists is not part of the package (EARK-FILE-ORPHAN)
+    files_of.flush()
+    declared_records.flush()
     return tie
 
 

@@ -31,7 +31,10 @@ __all__ = ["HREF", "DmdEntry", "FileEntry", "FileRef", "MetsFile", "children",
 HREF = XLINK_HREF
 #: index entries kept in memory (the rest in a DiskMap's database); a test may lower it
 KEEP = SPOOL_KEEP
+#: past KEEP, entries written to the index's databases a batch at a time
+BUFFER = 1024
 _FILE = f"{{{METS_NS}}}file"
+_DMDSEC = f"{{{METS_NS}}}dmdSec"
 
 Element = etree._Element | Record
 
@@ -110,13 +113,13 @@ class MetsFile:
     root: etree._Element  # the skeleton of :attr:`mets` (or a whole tree)
     #: file ID → its use, path and position (the first ``<file>`` with that ID)
     files: DiskMap[FileRef] = field(default_factory=lambda: DiskMap(
-        encode=tuple, decode=_file_ref, keep=KEEP, what="METS file entry"))
+        encode=tuple, decode=_file_ref, keep=KEEP, what="METS file entry", buffer=BUFFER))
     #: dmdSec ID → the path of its record and its position (the first dmdSec with that ID)
     dmd: DiskMap[DmdEntry] = field(default_factory=lambda: DiskMap(
-        encode=tuple, decode=_dmd_entry, keep=KEEP, what="METS dmdSec entry"))
+        encode=tuple, decode=_dmd_entry, keep=KEEP, what="METS dmdSec entry", buffer=BUFFER))
     #: package paths every FLocat, mdRef and mptr names (resolved; missing files included)
     references: DiskMap[None] = field(default_factory=lambda: DiskMap(
-        keep=KEEP, what="METS reference"))
+        keep=KEEP, what="METS reference", buffer=BUFFER))
     #: the METS file read as a stream (default: :attr:`root` is the whole tree)
     mets: StreamedMets = field(default=None)  # type: ignore[assignment]
 
@@ -209,21 +212,39 @@ def index_mets(tree: PackageTree, rel: str, root: etree._Element,
             return shared.setdefault(path, path)
         return path
 
-    for position, element in enumerate(index.walk("file")):
-        file_id = element.get("ID")
-        if not file_id or file_id in index.files:
-            continue
-        group = element.getparent()
-        use = group.get("USE", "") if group is not None and local(group) == "fileGrp" else ""
-        flocats = children(element, "FLocat")
-        href = _href(flocats[0]) if flocats else None
-        index.files[file_id] = FileRef(sys.intern((use or "").strip()), resolve(href), position)
-    for position, element in enumerate(index.children(root, "dmdSec")):
-        dmd_id = element.get("ID")
-        if not dmd_id or dmd_id in index.dmd:
-            continue
-        refs = children(element, "mdRef")
-        index.dmd[dmd_id] = DmdEntry(resolve(_href(refs[0] if refs else None)), position)
-    index.references.update((path, None) for element in index.walk("FLocat", "mdRef", "mptr")
-                            if (path := resolve(_href(element))) is not None)
+    files = dmds = 0  # positions: among the <file> elements, among the root's dmdSecs
+    resolved: tuple[str | None, str | None] = (None, None)  # a file's FLocat href, resolved
+    # one pass, in document order, over the elements all three need
+    for element in index.walk("file", "dmdSec", "FLocat", "mdRef", "mptr"):
+        tag = element.tag
+        if tag == _FILE:
+            position, files = files, files + 1
+            file_id = element.get("ID")
+            if not file_id or file_id in index.files:
+                continue
+            group = element.getparent()
+            use = group.get("USE", "") if group is not None and local(group) == "fileGrp" \
+                else ""
+            flocats = children(element, "FLocat")
+            href = _href(flocats[0]) if flocats else None
+            resolved = (href, resolve(href))
+            index.files[file_id] = FileRef(sys.intern((use or "").strip()), resolved[1],
+                                           position)
+        elif tag == _DMDSEC:
+            if element.getparent() is not root:
+                continue
+            position, dmds = dmds, dmds + 1
+            dmd_id = element.get("ID")
+            if not dmd_id or dmd_id in index.dmd:
+                continue
+            refs = children(element, "mdRef")
+            index.dmd[dmd_id] = DmdEntry(resolve(_href(refs[0] if refs else None)), position)
+        else:  # FLocat, mdRef, mptr: every path the file names
+            href = _href(element)
+            path = resolved[1] if href is not None and href == resolved[0] else resolve(href)
+            if path is not None:
+                index.references[path] = None
+    index.files.flush()
+    index.dmd.flush()
+    index.references.flush()
     return index

@@ -36,6 +36,8 @@ _KEPT = frozenset({"METS.xml", "EAD.xml"})
 VALIDATE_APART_BYTES = 1024 * 1024
 #: ID values the streamed validity check keeps in memory (the rest in a DiskMap's database)
 KEEP = SPOOL_KEEP
+#: IDs checked against those seen before a batch at a time (one transaction past KEEP)
+_ID_BATCH = 1024
 #: attributes whose values are document-wide unique IDs (``xs:ID`` in mets.xsd; ``xml:id``)
 _ID_ATTRIBUTES = ("ID", "{http://www.w3.org/XML/1998/namespace}id")
 _stream_lock = threading.Lock()
@@ -262,6 +264,8 @@ def _valid_streamed(data: bytes, schema: str) -> bool:
     an ID value seen twice (freed elements no longer hold their IDs, so libxml2 could not see
     that one). The caller parses the same bytes next, which reports any other malformation."""
     seen: DiskMap[None] = DiskMap(keep=KEEP, what="XML ID")
+    batch: list[str] = []  # IDs not yet in ``seen``: added a batch at a time, each batch
+    total = 0  # ... then ``seen`` must hold as many IDs as were read, or one came twice
     ended = False  # the root element was read to its end (a truncated file never is)
     try:
         with _stream_lock:  # one validation context of a shared schema at a time
@@ -273,11 +277,19 @@ def _valid_streamed(data: bytes, schema: str) -> bool:
                 for name in _ID_ATTRIBUTES:
                     value = element.get(name)
                     if value is not None:
-                        if value in seen:
-                            return False
-                        seen[value] = None
+                        batch.append(value)
+                if len(batch) >= _ID_BATCH:
+                    total += len(batch)
+                    seen.update(dict.fromkeys(batch).items())
+                    batch.clear()
+                    if len(seen) != total:
+                        return False
                 ended = element.getparent() is None
                 _free(element)
+            total += len(batch)
+            seen.update(dict.fromkeys(batch).items())
+            if len(seen) != total:
+                return False
             return ended and not any(e.level >= etree.ErrorLevels.ERROR
                                      for e in events.error_log)
     except etree.LxmlError:
