@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 
 from preservation.errors import StorageError
@@ -84,10 +85,13 @@ class Directories:
             try:
                 os.mkdir(path)
             except FileExistsError:
-                if os.path.isdir(path):  # made a directory by a concurrent put: fine
-                    continue
-                if not os.path.lexists(path):  # made by a concurrent put, pruned since
+                # one look at what is there (two could see a directory pruned, then made again)
+                try:
+                    there = os.lstat(path)
+                except FileNotFoundError:  # made by a concurrent put, pruned since
                     raise FileNotFoundError(errno.ENOENT, "pruned while made", path) from None
+                if stat.S_ISDIR(there.st_mode):  # made a directory by a concurrent put: fine
+                    continue
                 raise StorageError(
                     f"key {key} runs through the object {path[len(self._root):].lstrip('/')}",
                     code="STORAGE-KEY-CONFLICT",

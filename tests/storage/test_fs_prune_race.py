@@ -80,6 +80,18 @@ def made_then_pruned(other: FilesystemBackend, other_key: str) -> Callable[[Mkdi
     return race
 
 
+def made_pruned_and_made_again(other: FilesystemBackend, other_key: str
+                               ) -> Callable[[Mkdir, str], None]:
+    """As :func:`made_then_pruned`, and a third writer makes the directory again before we
+    look: what we find is a directory (one look, not two that could disagree)."""
+
+    def race(mkdir: Mkdir, path: str) -> None:
+        made_then_pruned(other, other_key)(mkdir, path)
+        os.mkdir(path)  # the real one again (ours was the one staged)
+
+    return race
+
+
 def parent_pruned(other: FilesystemBackend, other_key: str) -> Callable[[Mkdir, str], None]:
     """Between our ``mkdir`` of a parent and that of its child, another writer puts
     ``other_key`` into the parent and deletes it, pruning the parent we just made."""
@@ -106,6 +118,19 @@ def test_put_into_a_directory_made_and_pruned_by_others_while_it_makes_it(
     assert {info.key for info in store.list()} == {f"{depth}/k"}
     store.delete(f"{depth}/k")
     assert list(root.iterdir()) == []
+
+
+def test_put_into_a_directory_made_pruned_and_made_again_while_it_makes_it(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, other = location(root), location(root)
+    fired = stage(monkeypatch, root / "a", made_pruned_and_made_again(other, "a/other"))
+
+    put_bytes(store, "a/b/k")
+
+    assert fired
+    assert read_all(store, "a/b/k") == DATA
+    assert {info.key for info in store.list()} == {"a/b/k"}
 
 
 def test_put_whose_new_parent_is_pruned_before_its_child_is_made(
