@@ -42,6 +42,8 @@ INCOMING = ".incoming"
 LOCK = ".lock"
 _TEMP = ".tmp-"
 _CHUNK = 64 << 20
+#: tries at making an area whose lock file a concurrent sweep may remove (see IncomingArea)
+_ATTEMPTS = 10
 
 
 class IncomingArea:
@@ -49,16 +51,30 @@ class IncomingArea:
 
     def __init__(self, root: str) -> None:
         base = os.path.join(root, INCOMING)
-        os.makedirs(base, exist_ok=True)
-        self.path = os.path.join(base, uuid.uuid4().hex)
-        # locked before the folder exists: a sweep never sees it unlocked
-        self._lock: int | None = os.open(self.path + LOCK, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX)
-            os.mkdir(self.path, 0o700)
-        except BaseException:
-            self.close()
-            raise
+        for _ in range(_ATTEMPTS):
+            os.makedirs(base, exist_ok=True)
+            self.path = os.path.join(base, uuid.uuid4().hex)
+            # locked before the folder exists: a sweep never sees it unlocked
+            try:
+                self._lock: int | None = os.open(self.path + LOCK,
+                                                 os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+            except FileNotFoundError:
+                continue  # .incoming removed by a sweep or a closing area meanwhile
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX)
+                if not _still_named(self._lock, self.path + LOCK):
+                    # a sweep took the free lock file between its creation and our lock,
+                    # and removed it: a lock without a name protects nothing
+                    os.close(self._lock)
+                    self._lock = None
+                    continue
+                os.mkdir(self.path, 0o700)
+            except BaseException:
+                self.close()
+                raise
+            return
+        raise OSError(f"cannot make an incoming area under {base}: its lock file was removed "
+                      f"{_ATTEMPTS} times while it was made")
 
     def file(self, rel: str) -> str:
         """Where the file ``rel`` (a relative path with '/' separators) is, or will be."""
@@ -258,6 +274,16 @@ def sweep_incoming(root: str) -> int:
     with suppress(OSError):
         os.rmdir(base)
     return removed
+
+
+def _still_named(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        named = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def _remove_free_lock(lock: str) -> None:

@@ -199,3 +199,33 @@ def test_a_held_lock_keeps_its_area_from_another_process(root: Path) -> None:
         assert os.path.isdir(live.path)
     finally:
         live.close()
+
+
+def test_a_sweep_between_the_lock_file_and_its_lock_cannot_expose_a_live_area(
+    root: Path, source: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another ingest's sweep runs after a new area's lock file is made and before it is
+    locked: the sweep finds it free and removes it. The area must not stay with a lock that no
+    file names (the next sweep would take it for abandoned): it starts over under a new name."""
+    real_flock = fcntl.flock
+    swept: list[int] = []
+
+    def flock(fd: int, operation: int) -> None:
+        if not swept:  # the new area's own lock: a concurrent sweep runs just before it
+            monkeypatch.setattr(fcntl, "flock", real_flock)
+            swept.append(sweep_incoming(str(root)))
+        real_flock(fd, operation)
+
+    other = IncomingArea(str(root))  # another running ingest's area keeps .incoming there
+    monkeypatch.setattr(fcntl, "flock", flock)
+    area = IncomingArea(str(root))
+    try:
+        assert swept == [0]  # it removed the free lock file, no area
+        assert os.path.exists(area.path + LOCK)
+        area.copy_in("kept", str(source / "empty"))
+        assert sweep_incoming(str(root)) == 0
+        assert area.take("kept", 0) is not None
+    finally:
+        area.close()
+        other.close()
+    assert not (root / INCOMING).exists()
