@@ -114,8 +114,12 @@ def load_mets(tree: PackageTree, rel: str, report: Report, *, schema: str | None
         return mets, None
     if rel in cache:  # read before and forgotten (or unreadable): read again, quietly
         _, findings, told = cache[rel]
-        streamed, errors = (None, None) if findings else _stream(
-            tree, rel, Report(rel), max_bytes, schema, frozenset(element_only))
+        streamed, errors = None, None
+        if not findings:
+            scratch = Report(rel)
+            streamed, errors = _stream(tree, rel, scratch, max_bytes, schema,
+                                       frozenset(element_only))
+            findings, told = _read_again(tree, rel, scratch, findings, told)
     else:
         scratch = Report(rel)
         streamed, errors = _stream(tree, rel, scratch, max_bytes, schema,
@@ -151,6 +155,20 @@ def _errors_again(tree: PackageTree, rel: str, max_bytes: int, schema: str,
     return None if data is None else _validated(data, rel, max_bytes, schema, element_only)
 
 
+def _read_again(tree: PackageTree, rel: str, scratch: Report,
+                findings: tuple[Finding, ...], told: dict[int, weakref.ref[Report]]
+                ) -> tuple[tuple[Finding, ...], dict[int, weakref.ref[Report]]]:
+    """After a file read cleanly before was read again into ``scratch``: its findings and
+    who heard them. A second read that fails (the file changed meanwhile, or cannot be read
+    now) must not leave its caller with no tree and no finding: its findings become the
+    file's, told afresh to every report (each heard the first read's none)."""
+    if not scratch.findings:
+        return findings, told
+    findings, told = tuple(scratch.findings), {}
+    tree.parsed_xml[rel] = (None, findings, told)
+    return findings, told
+
+
 def _tell(report: Report, findings: tuple[Finding, ...],
           told: dict[int, weakref.ref[Report]]) -> None:
     """Each report hears about a file's problems once. Reports are known by id, with a weak
@@ -170,7 +188,9 @@ def _load_cached(tree: PackageTree, rel: str, report: Report, max_bytes: int,
     if rel in cache:
         parsed, findings, told = cache[rel]
         if parsed is None and findings == ():  # not kept (see below): parse again, quietly
-            parsed, _ = _load(tree, rel, Report(rel), max_bytes, None, element_only)
+            scratch = Report(rel)
+            parsed, _ = _load(tree, rel, scratch, max_bytes, None, element_only)
+            findings, told = _read_again(tree, rel, scratch, findings, told)
     else:
         scratch = Report(rel)
         parsed, errors = _load(tree, rel, scratch, max_bytes, schema, element_only)
