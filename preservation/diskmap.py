@@ -22,7 +22,9 @@ memory per file.
 - ``buffer`` (default 0): past ``keep``, that many written entries wait in memory (read there
   first) and go to the database in one transaction, when there are ``buffer`` of them or before
   anything that needs the database whole (``len``, iteration, ``del``); a failed write is then
-  reported by the operation that writes the batch.
+  reported by the operation that writes the batch. Waiting writes are also written before any
+  ``fork`` (``os.register_at_fork``), so a forked process finds every entry in the database and
+  never has to write; it does not see keys the parent adds after the fork.
 
 A write that fails (the temporary folder full or unwritable) raises
 :class:`~preservation.spooled.SpoolError` (``SPOOL-FAILED``), never an ``OSError`` that could be
@@ -31,14 +33,19 @@ mistaken for a problem of a file being ingested.
 
 from __future__ import annotations
 
+import logging
 import marshal
+import os
+import weakref
 from collections.abc import Callable, ItemsView, Iterable, Iterator, MutableMapping, ValuesView
 from typing import Any, Generic, Literal, TypeVar, overload
 
 from preservation.diskmap_db import CACHE_KIB, Database
-from preservation.spooled import KEEP
+from preservation.spooled import KEEP, SpoolError
 
 __all__ = ["CACHE_KIB", "PAGE", "DiskMap"]
+
+log = logging.getLogger(__name__)
 
 V = TypeVar("V")
 T = TypeVar("T")
@@ -63,6 +70,32 @@ def _key(key: str) -> bytes:
 
 def _text(key: bytes) -> str:
     return key.decode("utf-8", "surrogatepass")
+
+
+#: buffered maps with writes waiting (id → weak reference), written before any fork
+_WAITING: dict[int, weakref.ref[DiskMap[Any]]] = {}
+
+
+def _forget(key: int) -> Callable[[object], None]:
+    def gone(_ref: object) -> None:
+        _WAITING.pop(key, None)
+    return gone
+
+
+def _flush_before_fork() -> None:
+    """Write every buffered map's waiting entries (the forked process reads the database
+    through its own read-only connection, and could not write them)."""
+    for ref in list(_WAITING.values()):
+        waiting = ref()
+        if waiting is not None and waiting._db is not None and \
+                waiting._db.owner == os.getpid():
+            try:
+                waiting._flush()
+            except SpoolError as error:  # the child then misses them; the parent raises later
+                log.warning("%s", error)
+
+
+os.register_at_fork(before=_flush_before_fork)
 
 
 class DiskMap(MutableMapping[str, V], Generic[V]):
@@ -200,6 +233,8 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
             return
         with db.lock:
             self._pending[key] = row
+            if id(self) not in _WAITING:
+                _WAITING[id(self)] = weakref.ref(self, _forget(id(self)))
         if len(self._pending) >= self._buffer:
             self._flush()
 
@@ -215,6 +250,7 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
         with db.lock:
             self._count += db.upsert_locked(list(self._pending.values()))
             self._pending.clear()
+            _WAITING.pop(id(self), None)
 
     def __delitem__(self, key: str) -> None:
         if self._memory is not None:
@@ -277,6 +313,7 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
             self._db = None
         self._memory, self._sorted, self._count = {}, None, 0
         self._pending, self._bits = {}, None
+        _WAITING.pop(id(self), None)
 
     def close(self) -> None:
         """:meth:`clear`: the temporary database is removed."""

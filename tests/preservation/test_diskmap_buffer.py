@@ -65,3 +65,29 @@ def test_a_failed_batch_is_a_spool_error(monkeypatch: pytest.MonkeyPatch) -> Non
     m["a"] = 1  # buffered
     with pytest.raises(SpoolError, match="disk is full"):
         m["b"] = 2  # the batch is written
+
+
+def test_a_forked_process_reads_every_buffered_entry_from_the_database() -> None:
+    """Waiting writes are written before a fork: the child counts, iterates and looks up every
+    entry through its read-only connection (it could not write them itself)."""
+    m: DiskMap[int] = DiskMap(((f"k{i}", i) for i in range(10)), keep=2, buffer=100)
+    m["late"] = 10  # waits in the buffer
+    db = m._db
+    assert db is not None and db.run("SELECT count(*) FROM m") == [(10,)]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it sees, never raise
+        try:
+            everything = [*((f"k{i}", i) for i in range(10)), ("late", 10)]
+            seen = f"{len(m)} {sorted(m.items()) == sorted(everything)} {m.get('late')}"
+        except BaseException as error:  # reported to the parent
+            seen = f"{type(error).__name__}: {error}"
+        os.write(write, seen.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        seen = pipe.read().decode()
+    os.waitpid(pid, 0)
+    assert db.run("SELECT count(*) FROM m") == [(11,)]  # written before the fork
+    assert seen == "11 True 10"
+    assert len(m) == 11 and m["late"] == 10
