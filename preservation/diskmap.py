@@ -16,8 +16,10 @@ memory per file.
   (``order="key"``, as ``sorted(d)``). Past ``keep`` it reads pages of :data:`PAGE` rows,
   each page after the last key seen, so changing the map between two pages does not break the
   iteration (a dict would raise; here a key added behind the cursor is simply seen or not).
-- Threads may share one map (a lock serialises the database). A process forked while the map is
-  on disk reads it through its own connection (read-only); it must not write to it.
+- Threads may read one map at once (a lock serialises the database). Threads that write to one
+  map must hold a lock of their own around the writes: the move from memory to the database
+  is not serialised (the count of keys on disk is). A process forked while the map is on disk
+  reads it through its own connection (read-only); it must not write to it.
 - :meth:`close` (or the end of the map, or of the process that made it) removes the database.
 - ``buffer`` (default 0): past ``keep``, that many written entries wait in memory (read there
   first) and go to the database in one transaction, when there are ``buffer`` of them or before
@@ -229,7 +231,8 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
         assert db is not None
         row = self._row(key, value)
         if not self._buffer:
-            self._count += db.upsert((row,))
+            with db.lock:  # the count too: threads may share a map
+                self._count += db.upsert_locked((row,))
             return
         with db.lock:
             self._pending[key] = row
@@ -262,9 +265,9 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
         with self._db.lock, self._db._failing("write"):
             deleted = self._db.connection().execute(
                 "DELETE FROM m WHERE k = ?", (_key(key),)).rowcount
+            self._count -= 1 if deleted else 0
         if not deleted:
             raise KeyError(key)
-        self._count -= 1
 
     def update(self, other: Any = (), /, **kwargs: V) -> None:
         """As ``dict.update``; many new keys at once go to the database in one transaction."""
@@ -287,7 +290,8 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
         self._flush()
         assert self._db is not None
         row = self._row
-        self._count += self._db.upsert(row(k, v) for k, v in pairs)
+        with self._db.lock:
+            self._count += self._db.upsert_locked(row(k, v) for k, v in pairs)
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
         """As ``dict.pop``."""
