@@ -131,6 +131,11 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
         """Whether the entries have moved to the temporary database."""
         return self._db is not None
 
+    @property
+    def order(self) -> Literal["insertion", "key"]:
+        """The order of iteration (see the module notes)."""
+        return self._order
+
     def _spill(self, more: Iterable[tuple[str, V]] = ()) -> Database:
         """Move every entry to a new database (and ``more`` after them)."""
         db = Database(self._what)

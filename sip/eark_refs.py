@@ -25,6 +25,7 @@ from preservation.spooled import SpoolError
 from sip.bagit_tree import ChangedError
 from sip.eark_model import REFERENCE_RULES, EarkFile, MetsDoc, Reference
 from sip.package import ALGORITHMS, PackageTree
+from sip.sorted_lookup import SortedLookup
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,8 @@ class ReferenceCheck:
         self.tree = tree
         self.report = report
         self.tolerate_line_endings = tolerate_line_endings
-        #: every listed file some reference names (a set: the values are None)
-        self.referenced: DiskMap[None] = DiskMap(keep=KEEP, what="referenced file",
+        #: every listed file some reference names (a set: the values are None), by path
+        self.referenced: DiskMap[None] = DiskMap(keep=KEEP, order="key", what="referenced file",
                                                  buffer=1024)
         self._missing: set[str] = set()  # resolved paths already reported as not found
         self._folded: dict[str, list[str]] | None = None
@@ -237,7 +238,8 @@ class ReferenceCheck:
     def orphans(self, exempt: set[str], unchecked_folders: Iterable[str]) -> None:
         """EARK-FILE-ORPHAN for every listed file no METS file references."""
         prefixes = tuple(f"{folder}/" for folder in unchecked_folders)
+        referenced = SortedLookup(self.referenced)  # the listing is sorted: one walk of both
         for rel in self.tree.files:
-            if rel in self.referenced or rel in exempt or (prefixes and rel.startswith(prefixes)):
+            if rel in referenced or rel in exempt or (prefixes and rel.startswith(prefixes)):
                 continue
             self.report.add("EARK-FILE-ORPHAN", rel, file=printable(rel))

@@ -20,6 +20,7 @@ from preservation.spooled import KEEP as SPOOL_KEEP
 from sip.eark_model import XLINK_TITLE, MetsDoc, children, m
 from sip.eark_repdivs import check_mptrs, check_representation_divs, representation_name
 from sip.mets_stream import Record
+from sip.sorted_lookup import SortedLookup
 
 _ADMIN_TAGS = tuple(m(k) for k in ("techMD", "rightsMD", "sourceMD", "digiprovMD"))
 #: metadata section IDs kept in memory (the rest in a DiskMap's database); a test may lower it
@@ -81,8 +82,9 @@ def check_struct_map(doc: MetsDoc) -> None:
     elif objid and label != objid:
         doc.add("CSIP86-LABEL-NOT-OBJID", main, value=label, objid=objid)
     _check_metadata_div(doc, main)
+    named: list[set[str]] = []  # see _named: made once for the three divisions
     for division in _DIVISIONS:
-        _check_division(doc, main, division)
+        _check_division(doc, main, division, named)
     check_representation_divs(doc, main)
 
 
@@ -101,7 +103,7 @@ def _check_metadata_div(doc: MetsDoc, main: etree._Element) -> None:
                                          ("DMDID", "CSIP92", None)):
         # one per metadata section (a dmdSec per document): sorted, in a DiskMap
         wanted: DiskMap[None] = DiskMap(keep=KEEP, order="key", what="metadata section ID")
-        listed: DiskMap[None] = DiskMap(keep=KEEP, what="metadata section ID")
+        listed: DiskMap[None] = DiskMap(keep=KEEP, order="key", what="metadata section ID")
         try:
             sections = (doc.mets.walk(None, *tags) if tags is not None
                         else doc.mets.children(doc.root, "dmdSec"))
@@ -122,10 +124,17 @@ def _check_listed(doc: MetsDoc, div: etree._Element, attribute: str, requirement
             doc.add(f"{requirement}-{attribute}-MISSING", div, count=len(wanted))
         return
     listed.update((token, None) for token in value.split())
-    missing = [token for token in wanted if token not in listed]
+    # both sorted: on disk, one walk of each answers the lookups of the other (no query each)
+    in_listed = SortedLookup(listed)
+    missing = [token for token in wanted if token not in in_listed]
     if missing:
         doc.add(f"{requirement}-{attribute}-INCOMPLETE", div, missing=" ".join(missing))
-    extra = [token for token in value.split() if token not in wanted]
+    if listed.on_disk:
+        in_wanted = SortedLookup(wanted)
+        unwanted = {token for token in listed if token not in in_wanted}
+        extra = [token for token in value.split() if token in unwanted]
+    else:
+        extra = [token for token in value.split() if token not in wanted]
     if extra:
         doc.add(f"{requirement}-{attribute}-WRONG-TARGET", div, value=" ".join(extra))
 
@@ -149,7 +158,19 @@ def _matches(use: str | None, label: str) -> bool:
         label == "Representations" and representation_name(use) is not None)
 
 
-def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> None:
+def _named(doc: MetsDoc, main: etree._Element, made: list[set[str]]) -> set[str]:
+    """What any fptr inside the main div names, and any mptr's xlink:title (the ID of the
+    representation's file group, CSIP108): read in one walk, kept in ``made``."""
+    if not made:
+        fptr = m("fptr")
+        made.append({(element.get("FILEID") if element.tag == fptr
+                      else element.get(XLINK_TITLE)) or ""
+                     for element in doc.mets.walk(main, fptr, m("mptr"))})
+    return made[0]
+
+
+def _check_division(doc: MetsDoc, main: etree._Element, division: _Division,
+                    named: list[set[str]]) -> None:
     label = division.label
     groups = [g for g in doc.root.iter(m("fileGrp")) if _matches(g.get("USE"), label)]
     divs = [d for d in children(main, "div") if d.get("LABEL") == label]
@@ -176,13 +197,11 @@ def _check_division(doc: MetsDoc, main: etree._Element, division: _Division) -> 
                     use=use or "")
         else:
             pointed.add(target)
-    # an mptr's xlink:title is the ID of the representation's file group (CSIP108)
-    anywhere = {f.get("FILEID") or "" for f in doc.mets.walk(main, m("fptr"))}
-    anywhere |= {p.get(XLINK_TITLE) or "" for p in doc.mets.walk(main, m("mptr"))}
-    uncovered = [g for g in groups
-                 if g.get("ID") not in anywhere and not _covered(doc, g, anywhere)]
     if not groups:
         return
+    anywhere = _named(doc, main, named)
+    uncovered = [g for g in groups
+                 if g.get("ID") not in anywhere and not _covered(doc, g, anywhere)]
     if not divs and not own_divs:
         doc.add(f"{division.div}-DIV-MISSING", main, severity=division.missing)
     if uncovered and not pointed:

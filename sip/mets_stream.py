@@ -155,12 +155,14 @@ def _holds(values: tuple[Any, ...], tags: tuple[str, ...]) -> bool:
     return values[0] in tags or any(_holds(child, tags) for child in values[3])
 
 
-def _encode(element: etree._Element) -> tuple[Any, ...]:
-    """An element and its child elements as plain values: (tag, line, attributes, children)."""
+def _encode(element: etree._Element, tags: set[str]) -> tuple[Any, ...]:
+    """An element and its child elements as plain values: (tag, line, attributes, children);
+    ``tags`` gets the tag of each."""
     line = element.sourceline
+    tags.add(element.tag)
     return (element.tag, line if isinstance(line, int) else None,
             {str(key): str(value) for key, value in element.attrib.items()},
-            tuple(_encode(child) for child in element if isinstance(child.tag, str)))
+            tuple(_encode(child, tags) for child in element if isinstance(child.tag, str)))
 
 
 class StreamedMets:
@@ -169,6 +171,7 @@ class StreamedMets:
     def __init__(self, root: etree._Element) -> None:
         self.root = root
         self._spools: dict[str, RecordSpool] = {}
+        self._inside: dict[str, set[str]] = {}  # per spool: every tag in its records
         #: the skeleton elements that have streamed children, and how many of each tag
         self._parents: list[etree._Element] = []
         self._parent_index: dict[etree._Element, int] = {}
@@ -206,7 +209,8 @@ class StreamedMets:
         spool = self._spools.get(element.tag)
         if spool is None:
             spool = self._spools[element.tag] = RecordSpool("METS element", SpoolError)
-        spool.append((self._count, index, ordinal, _encode(element)))
+        spool.append((self._count, index, ordinal,
+                      _encode(element, self._inside.setdefault(element.tag, set()))))
         self._count += 1
 
     def _sibling(self, element: etree._Element, parent: etree._Element) -> int:
@@ -308,7 +312,10 @@ class StreamedMets:
         if top is not self.root:
             inside = set(top.iter())
             parents = {i for i, parent in enumerate(self._parents) if parent in inside}
-        streams = [self._records(tag, parents) for tag in self._spools]
+        # only the spools that have records below ``top`` holding one of ``tags``
+        streams = [self._records(tag, parents) for tag in self._spools
+                   if (not tags or not self._inside[tag].isdisjoint(tags)) and (
+                       parents is None or any(tag in self._totals[i] for i in parents))]
         pending = heapq.merge(*streams, key=lambda item: item[0]) if streams else iter(())
         upcoming = next(pending, None)
         for element in top.iter():

@@ -15,14 +15,15 @@ import posixpath
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from preservation.diskmap import DiskMap
 from preservation.findings import Report
 from preservation.paths import printable
 from preservation.spooled import KEEP as SPOOL_KEEP
 from sip.package import PackageTree
-from sip.tt05_mets import Element, FileRef, MetsFile, children, line_of, local, xpath_of
+from sip.sorted_lookup import SortedLookup
+from sip.tt05_mets import DmdEntry, Element, FileRef, MetsFile, children, line_of, local, xpath_of
 
 REP = "representations/rep1"
 DATA = f"{REP}/data"
@@ -59,7 +60,8 @@ class _Links:
     """How often each path is linked, and where its second link is (a TWICE finding's place)."""
 
     def __init__(self) -> None:
-        self.count: DiskMap[int] = DiskMap(keep=KEEP, what="linked path", buffer=BUFFER)
+        self.count: DiskMap[int] = DiskMap(keep=KEEP, order="key", what="linked path",
+                                           buffer=BUFFER)
         self.second: DiskMap[tuple[int | None, str]] = DiskMap(keep=KEEP, what="linked path",
                                                                buffer=BUFFER)
 
@@ -72,6 +74,47 @@ class _Links:
     def close(self) -> None:
         self.count.close()
         self.second.close()
+
+
+class _Positioned(Protocol):
+    @property
+    def position(self) -> int: ...
+
+
+E = TypeVar("E", bound=_Positioned)
+
+
+class _InOrder(Generic[E]):
+    """``index.get`` (of :attr:`MetsFile.files` or :attr:`MetsFile.dmd`) for IDs asked mostly
+    in the index's own order, document order, as the tie's divs name them: on disk, the entry
+    after the last one found is read in a walk of the index and tried first, with no query.
+    Another ID is looked up; when it is further on, the walk skips to it (positions grow in
+    the index's order), so it reads each entry at most once."""
+
+    def __init__(self, index: DiskMap[E]) -> None:
+        self._index = index
+        self._items = iter(index.items()) if index.on_disk else None
+        self._next = None if self._items is None else next(self._items, None)
+
+    def get(self, key: str) -> E | None:
+        upcoming, items = self._next, self._items
+        if upcoming is not None and upcoming[0] == key:
+            assert items is not None
+            self._next = next(items, None)
+            return upcoming[1]
+        found = self._index.get(key)
+        if found is not None and upcoming is not None \
+                and found.position > upcoming[1].position:
+            assert items is not None
+            while upcoming is not None and upcoming[1].position <= found.position:
+                upcoming = next(items, None)
+            self._next = upcoming
+        return found
+
+
+def _in_order(index: DiskMap[E]) -> Callable[[str], E | None]:
+    """``index.get``, through an :class:`_InOrder` when the index is on disk."""
+    return _InOrder(index).get if index.on_disk else index.get
 
 
 def record_paths(tree: PackageTree) -> list[str]:
@@ -120,22 +163,19 @@ def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
                                              buffer=BUFFER)
     tie = Tie(files_of, declared_records.keys(), [files_of, declared_records])
     has_link = False
-    unknown: set[str] = set()  # fptr targets that are no file of the index
-    for div in _link_divs(mets):
-        has_link = True
-        if div is not None:
-            unknown.update(target for f in children(div, "fptr")
-                           if (target := f.get("FILEID") or "") not in mets.files)
-    if not has_link:
-        anchor = (mets.csip_struct_maps() or [mets.root])[0]
-        report.add("TT05-LINK-NONE", mets.rel, line=line_of(anchor), xpath=xpath_of(anchor))
-    # those that are some other element's ID (one pass)
-    other_ids = mets.existing_ids(unknown)
+    others: list[set[str]] = []  # see _other_ids: made when first needed
     file_links, record_links = _Links(), _Links()
+    lookups = _in_order(mets.dmd), _in_order(mets.files)
     try:
         for div in _link_divs(mets):
+            has_link = True
             if div is not None:
-                _check_link(mets, div, other_ids, report, file_links, record_links, files_of)
+                _check_link(mets, div, others, report, file_links, record_links, files_of,
+                            lookups)
+        if not has_link:  # no div: no finding above
+            anchor = (mets.csip_struct_maps() or [mets.root])[0]
+            report.add("TT05-LINK-NONE", mets.rel, line=line_of(anchor),
+                       xpath=xpath_of(anchor))
         declared_files: DiskMap[int] = DiskMap(keep=KEEP, order="key", what="declared file",
                                                buffer=BUFFER)
         try:
@@ -159,10 +199,24 @@ def check_tie(tree: PackageTree, mets: MetsFile, report: Report) -> Tie:
     return tie
 
 
-def _check_link(mets: MetsFile, div: Element, other_ids: set[str], report: Report,
-                file_links: _Links, record_links: _Links,
-                files_of: DiskMap[tuple[str, ...]]) -> None:
-    """One ``File`` div of the tie: one record, its data files."""
+def _other_ids(mets: MetsFile, made: list[set[str]]) -> set[str]:
+    """The fptr targets of the tie that are no file of the index but some other element's ID
+    (two passes over the METS file, once, when a target is no file)."""
+    if not made:
+        unknown = {target for div in _link_divs(mets) if div is not None
+                   for f in children(div, "fptr")
+                   if (target := f.get("FILEID") or "") not in mets.files}
+        made.append(mets.existing_ids(unknown))
+    return made[0]
+
+
+def _check_link(mets: MetsFile, div: Element, others: list[set[str]], report: Report,
+                file_links: _Links, record_links: _Links, files_of: DiskMap[tuple[str, ...]],
+                lookups: tuple[Callable[[str], DmdEntry | None],
+                               Callable[[str], FileRef | None]]) -> None:
+    """One ``File`` div of the tie: one record, its data files (``lookups``: ``mets.dmd.get``
+    and ``mets.files.get``)."""
+    dmd_of, file_of = lookups
     dmd_ids = (div.get("DMDID") or "").split()
     file_ids = [f.get("FILEID") or "" for f in children(div, "fptr")]
     if len(dmd_ids) != 1 or not file_ids:
@@ -170,7 +224,7 @@ def _check_link(mets: MetsFile, div: Element, other_ids: set[str], report: Repor
                    records=len(dmd_ids), files=len(file_ids))
     records: list[str] = []
     for dmd_id in dmd_ids:
-        entry = mets.dmd.get(dmd_id)
+        entry = dmd_of(dmd_id)
         if entry is None:
             report.add("TT05-LINK-DANGLING", mets.rel, line=line_of(div),
                        xpath=xpath_of(div), attribute="DMDID", value=dmd_id)
@@ -179,9 +233,9 @@ def _check_link(mets: MetsFile, div: Element, other_ids: set[str], report: Repor
             record_links.add(entry.path, div)
     files: list[str] = []
     for file_id in file_ids:
-        file_entry = mets.files.get(file_id)
+        file_entry = file_of(file_id)
         if file_entry is None or not _is_content(file_entry):
-            if file_entry is not None or file_id in other_ids:
+            if file_entry is not None or file_id in _other_ids(mets, others):
                 report.add("TT05-LINK-NOT-DATA-FILE", mets.rel, line=line_of(div),
                            xpath=xpath_of(div), value=file_id)
             continue  # an ID that is nowhere: the E-ARK validator's EARK-FPTR-DANGLING
@@ -196,7 +250,8 @@ def _count(report: Report, mets: MetsFile, what: str, declared: DiskMap[int], li
            elements: Callable[[set[int]], dict[int, Element]]) -> None:
     """For each declared path (in path order) linked other than once: UNLINKED (located at the
     element declaring it) or TWICE (at the second link)."""
-    wrong = [path for path in declared if links.count.get(path, 0) != 1]
+    counts = SortedLookup(links.count)  # the paths in order: one walk of both on disk
+    wrong = [path for path in declared if counts.get(path, 0) != 1]
     if not wrong:
         return
     declaring = {position: (line_of(element), xpath_of(element)) for position, element in
