@@ -1,15 +1,16 @@
 """A storage location in an S3 bucket: ``s3://bucket/optional/prefix``.
 
-The only module that imports boto3. Credentials, endpoint and region come the standard boto3 way
-(``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_PROFILE``, shared
-config files, instance roles); the ``endpoint_url``, ``region`` and ``profile`` options override
-them. Secrets never appear in the URL, in :meth:`S3Backend.describe` or in error messages.
+The S3 backend (this module, :mod:`~preservation.storage.s3_client` and
+:mod:`~preservation.storage.s3_upload`) is the only code that imports boto3. Credentials, endpoint
+and region come the standard boto3 way (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``,
+``AWS_ENDPOINT_URL``, ``AWS_PROFILE``, shared config files, instance roles); the
+``endpoint_url``, ``region`` and ``profile`` options override them. Secrets never appear in the
+URL, in :meth:`S3Backend.describe` or in error messages. The URL, the client and the translation
+of S3's errors are in :mod:`~preservation.storage.s3_client`.
 
-Every ``put`` is checked twice. We hash and count the streamed bytes ourselves, and we send the
-SHA-256 so that the *server* verifies the bytes it received (``ChecksumSHA256``; per part for
-multipart uploads) and refuses them with ``BadDigest`` on a difference. The whole-object SHA-256
-is kept in the object's metadata (``x-amz-meta-sha256``) because the checksum S3 reports for a
-multipart object is a checksum of part checksums (``…-N``), not the file's digest.
+Every ``put`` is checked twice: by us and by the server, which verifies the SHA-256 we send with
+the bytes; how a small object (one request) and a large one (a multipart upload) are sent and
+checked is in :mod:`~preservation.storage.s3_upload`.
 
 Write-once: ``put`` refuses an existing key (a ``HEAD`` first, then ``If-None-Match: *`` on the
 write itself so a concurrent writer cannot slip in between; servers that do not implement
@@ -26,23 +27,16 @@ the current one again.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import io
 import logging
-import math
-import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from preservation.errors import (
-    ChecksumMismatchError,
     ConfigError,
     DeleteRefusedError,
     ObjectExistsError,
@@ -57,26 +51,41 @@ from preservation.storage.base import (
     check_key,
     check_prefix,
 )
+from preservation.storage.s3_client import (
+    BodyReader,
+    error_parts,
+    make_client,
+    parse_url,
+    translate_error,
+)
+from preservation.storage.s3_upload import (
+    MAX_PART_SIZE,
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    MiB,
+    put_multipart,
+    put_single,
+)
 
 if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
-    from botocore.response import StreamingBody
     from mypy_boto3_s3 import S3Client
+
+__all__ = [
+    "MAX_PARTS",
+    "MAX_PART_SIZE",
+    "MIN_PART_SIZE",
+    "READ_BUFFER",
+    "RETENTION_MODES",
+    "MiB",
+    "S3Backend",
+]
 
 log = logging.getLogger(__name__)
 
-MiB = 1024 * 1024
-#: S3's limits on multipart uploads: parts of at least 5 MiB (except the last), at most 10,000.
-MIN_PART_SIZE = 5 * MiB
-MAX_PART_SIZE = 5 * 1024 * MiB
-MAX_PARTS = 10_000
 RETENTION_MODES = ("COMPLIANCE", "GOVERNANCE")
 #: Read buffer of :meth:`S3Backend.open`.
 READ_BUFFER = MiB
 
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404", "NoSuchVersion"})
-_CHECKSUM_CODES = frozenset({"BadDigest", "XAmzContentSHA256Mismatch"})
 _REFUSED_CODES = frozenset({"AccessDenied", "ObjectLocked"})
 _UNSUPPORTED_CODES = frozenset({"NotImplemented"})
 
@@ -108,7 +117,7 @@ class S3Backend(StorageBackend):
         client: S3Client | None = None,
     ) -> None:
         super().__init__(url)
-        self.bucket, prefix = _parse_url(url)
+        self.bucket, prefix = parse_url(url)
         #: prepended to every key: "" or "some/prefix/"
         self._root = f"{prefix}/" if prefix else ""
         if (retention_mode is None) != (retention_days is None):
@@ -142,7 +151,7 @@ class S3Backend(StorageBackend):
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self._owns_client = client is None
-        self._client: S3Client = client or _make_client(endpoint_url, region, profile)
+        self._client: S3Client = client or make_client(endpoint_url, region, profile)
         #: False once the server has said it does not implement ``If-None-Match`` on writes.
         self._conditional_writes = True
 
@@ -157,20 +166,7 @@ class S3Backend(StorageBackend):
 
     def _error(self, exc: Exception, key: str, action: str) -> StorageError:
         """Translate a boto3 exception into this project's errors, keeping the S3 error code."""
-        where = self._where(key)
-        if isinstance(exc, FlexibleChecksumError):
-            return ChecksumMismatchError(f"{action} {key}: {exc}", location=where)
-        if not isinstance(exc, ClientError):
-            return StorageError(f"{action} {key}: {exc}", location=where)
-        code, status, message = _error_parts(exc)
-        text = f"{action} {key}: S3 error {code} (HTTP {status}): {message}"
-        if code in _MISSING_CODES:
-            return ObjectMissingError(f"no object {key}", location=where)
-        if code in _CHECKSUM_CODES:
-            return ChecksumMismatchError(text, location=where)
-        if code == "PreconditionFailed" or status == 412:
-            return ObjectExistsError(f"object {key} already exists", location=where)
-        return StorageError(text, location=where)
+        return translate_error(exc, key, action, self._where(key))
 
     # -- the interface ---------------------------------------------------------------------
 
@@ -185,7 +181,7 @@ class S3Backend(StorageBackend):
         durable: bool = True,
         verify_later: bool = False,
     ) -> ObjectInfo:
-        """Upload ``source`` after checking it; see the module docstring for what is checked.
+        """Upload ``source`` after checking it; :mod:`~preservation.storage.s3_upload` says how.
 
         On any failure nothing is left under ``key``: a single request that fails stores
         nothing, and a multipart upload that fails (or whose bytes do not match) is aborted.
@@ -209,9 +205,9 @@ class S3Backend(StorageBackend):
             common["ObjectLockRetainUntilDate"] = lock.until
         try:
             if size < self.multipart_threshold:
-                self._put_single(verifier, common)
+                put_single(self._client, verifier, common, self._write_once)
             else:
-                self._put_multipart(verifier, common)
+                put_multipart(self._client, verifier, common, self.part_size, self._write_once)
         except (BotoCoreError, ClientError) as exc:
             error = self._error(exc, key, "put")
             if not (isinstance(error, ObjectExistsError) and self._ours(key, size, sha256)):
@@ -249,63 +245,6 @@ class S3Backend(StorageBackend):
                 )
         return retention
 
-    def _put_single(self, verifier: StreamVerifier, common: dict[str, Any]) -> None:
-        """One PUT of a small object, read whole and checked before a byte is sent."""
-        body = verifier.read(verifier.size)
-        verifier.finish()
-        self._write_once(
-            self._client.put_object,
-            Body=body,
-            ContentLength=len(body),
-            ChecksumSHA256=_b64(bytes.fromhex(verifier.sha256)),
-            **common,
-        )
-
-    def _put_multipart(self, verifier: StreamVerifier, common: dict[str, Any]) -> None:
-        """Upload in parts, each checked by the server; complete only if the whole matches."""
-        part_size = max(self.part_size, math.ceil(verifier.size / MAX_PARTS))
-        upload = self._client.create_multipart_upload(ChecksumAlgorithm="SHA256", **common)
-        upload_id = upload["UploadId"]
-        target = {"Bucket": common["Bucket"], "Key": common["Key"], "UploadId": upload_id}
-        try:
-            parts: list[dict[str, Any]] = []
-            while data := verifier.read(part_size):
-                number = len(parts) + 1
-                checksum = _b64(hashlib.sha256(data).digest())
-                answer = self._client.upload_part(
-                    PartNumber=number,
-                    Body=data,
-                    ContentLength=len(data),
-                    ChecksumSHA256=checksum,
-                    **target,
-                )
-                parts.append(
-                    {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
-                )
-            verifier.finish()
-            self._write_once(
-                self._client.complete_multipart_upload,
-                MultipartUpload={"Parts": parts},
-                **target,
-            )
-        except BaseException:
-            self._abort(target)
-            raise
-
-    def _abort(self, target: dict[str, Any]) -> None:
-        """Abort a multipart upload so that its parts do not linger (and cost) in the bucket."""
-        try:
-            self._client.abort_multipart_upload(**target)
-        except (BotoCoreError, ClientError) as exc:
-            log.error(
-                "could not abort multipart upload %s of %s in bucket %s: %s (a lifecycle "
-                "rule for incomplete multipart uploads on the bucket clears such leftovers)",
-                target["UploadId"],
-                target["Key"],
-                target["Bucket"],
-                exc,
-            )
-
     def _write_once(self, call: Callable[..., Any], **args: Any) -> None:
         """Make the request that creates the object, with ``If-None-Match: *`` if supported."""
         if self._conditional_writes:
@@ -313,7 +252,7 @@ class S3Backend(StorageBackend):
                 call(IfNoneMatch="*", **args)
                 return
             except ClientError as exc:
-                code, status, _ = _error_parts(exc)
+                code, status, _ = error_parts(exc)
                 if code not in _UNSUPPORTED_CODES and status != 501:
                     raise
             self._conditional_writes = False
@@ -340,7 +279,7 @@ class S3Backend(StorageBackend):
         # ingest's worker threads would be kept, fragmented, by their malloc arenas)
         length = answer.get("ContentLength")
         size = READ_BUFFER if not isinstance(length, int) else min(READ_BUFFER, max(length, 8192))
-        return io.BufferedReader(_BodyReader(answer["Body"], self, key), buffer_size=size)
+        return io.BufferedReader(BodyReader(answer["Body"], key, self._error), buffer_size=size)
 
     def head(self, key: str) -> ObjectInfo | None:
         """Size, recorded SHA-256 (``x-amz-meta-sha256``) and retention of an object."""
@@ -403,7 +342,7 @@ class S3Backend(StorageBackend):
         try:
             self._client.delete_object(**target)
         except ClientError as exc:
-            code, _, message = _error_parts(exc)
+            code, _, message = error_parts(exc)
             if code in _REFUSED_CODES:
                 retained = ""
                 if "ObjectLockRetainUntilDate" in current:
@@ -435,84 +374,3 @@ class S3Backend(StorageBackend):
         """Close the connection pool of a client this backend created."""
         if self._owns_client:
             self._client.close()
-
-
-class _BodyReader(io.RawIOBase):
-    """A raw stream over a ``get_object`` body, so that ``open`` returns a real file object.
-
-    Errors while reading (connection lost, truncated body, checksum mismatch) become this
-    project's storage errors; closing it releases the HTTP connection.
-    """
-
-    def __init__(self, body: StreamingBody, backend: S3Backend, key: str) -> None:
-        super().__init__()
-        self._body = body
-        self._backend = backend
-        self._key = key
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        view = memoryview(buffer).cast("B")
-        try:
-            data = self._body.read(len(view))
-        except BotoCoreError as exc:
-            raise self._backend._error(exc, self._key, "read") from exc
-        view[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        if not self.closed:
-            self._body.close()
-        super().close()
-
-
-def _parse_url(url: str) -> tuple[str, str]:
-    """Bucket and key prefix (without slashes at either end) of an ``s3://`` URL."""
-    parts = urlsplit(url)
-    problem = None
-    if parts.scheme != "s3":
-        problem = "the scheme must be s3://"
-    elif "@" in parts.netloc:
-        problem = "credentials do not belong in the URL (use the environment or a profile)"
-    elif not _BUCKET.fullmatch(parts.netloc):
-        problem = f"{parts.netloc!r} is not a valid bucket name"
-    elif parts.query or parts.fragment:
-        problem = "a query or fragment is not allowed"
-    prefix = parts.path.strip("/")
-    if problem is None and prefix:
-        try:
-            check_key(prefix)
-        except StorageError as exc:
-            problem = f"unsafe key prefix: {exc.message}"
-    if problem:
-        # Never echo a URL that may hold credentials.
-        shown = f"s3://{parts.hostname or ''}{parts.path}" if "@" in parts.netloc else url
-        raise ConfigError(f"invalid storage URL {shown!r}: {problem}", code="CONFIG-STORAGE-URL")
-    return parts.netloc, prefix
-
-
-def _make_client(endpoint_url: str | None, region: str | None, profile: str | None) -> S3Client:
-    """A boto3 S3 client from the standard credential chain, with explicit options winning."""
-    try:
-        session = boto3.session.Session(profile_name=profile, region_name=region)
-        client: S3Client = session.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}),
-        )
-    except BotoCoreError as exc:
-        raise ConfigError(f"cannot set up the S3 client: {exc}", code="CONFIG-STORAGE-S3") from exc
-    return client
-
-
-def _error_parts(exc: ClientError) -> tuple[str, int | None, str]:
-    """(S3 error code, HTTP status, message) of a boto3 client error."""
-    error = exc.response.get("Error", {})
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error.get("Code", ""), status, error.get("Message", "")
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
