@@ -176,19 +176,21 @@ class ReferenceCheck:
     def _compare(self, ref: Reference, rel: str, collect: bool = True) -> EarkFile | None:
         _href, size_req, checksum_req = REFERENCE_RULES[ref.section]
         owner, doc = ref.owner, ref.doc
-        actual_size = self.tree.size(rel)
-        declared_size = _int(owner.get("SIZE"))
-        size_bad = declared_size is not None and declared_size != actual_size
         checksum = owner.get("CHECKSUM")
         checksum_type = owner.get("CHECKSUMTYPE")
         algorithm = _algorithm(checksum_type)
         digest: str | None = None
+        if checksum is not None and checksum_type is not None and algorithm is not None:
+            actual_size, digest = self.tree.size_and_digest(rel, algorithm)  # one lookup
+        else:
+            actual_size = self.tree.size(rel)
+        declared_size = _int(owner.get("SIZE"))
+        size_bad = declared_size is not None and declared_size != actual_size
         if checksum is not None and checksum_type is not None:
             if algorithm is None:
                 doc.add("EARK-CHECKSUM-NOT-CHECKED", owner, file=printable(rel),
                         algorithm=checksum_type)
             else:
-                digest = self.tree.digest(rel, algorithm)
                 if digest is None:
                     doc.add("EARK-FILE-UNREADABLE", owner, file=printable(rel))
         checksum_bad = digest is not None and digest != (checksum or "").strip().lower()

@@ -124,6 +124,14 @@ class PackageTree:
             return hit
         return nfc if nfc in self.tree.files else None
 
+    def listed_or_same(self, rel: str) -> str:
+        """``find_nfc(rel) or rel``; with the listing on disk, no lookup for an NFC ``rel``
+        that no other listed name normalises to (the answer is ``rel`` either way)."""
+        if not isinstance(self.tree.files, dict) and rel not in self._nfc \
+                and unicodedata.is_normalized("NFC", rel):
+            return rel
+        return self.find_nfc(rel) or rel
+
     # --- hashing ------------------------------------------------------------------------------
     def hash_all(self, algorithms: Iterable[str] = ("sha256",), *,
                  progress: Callable[[int], None] | None = None) -> None:
@@ -138,13 +146,12 @@ class PackageTree:
 
         Check ``error`` and ``changed`` on the result before trusting ``digests``.
         """
-        listed = self.tree.files.get(rel)
-        if listed is None:
+        known = self._hashed.get(rel)  # only listed files have digests: one lookup if known
+        if known is not None and (algorithm in known.digests or known.error or known.changed):
+            return known
+        if rel not in self.tree.files:
             return None
-        known = self._hashed.get(rel)
-        if known is None or (algorithm not in known.digests and not known.error
-                             and not known.changed):
-            self.hash_all_of([rel], (algorithm,))
+        self.hash_all_of([rel], (algorithm,))
         return self._hashed.get(rel)
 
     def hash_all_of(self, rels: Iterable[str], algorithms: Iterable[str], *,
@@ -194,10 +201,17 @@ class PackageTree:
 
     def digest(self, rel: str, algorithm: str = "sha256") -> str | None:
         """Lower-case hex digest of a listed file, or None (not listed, unreadable, changed)."""
+        return self.size_and_digest(rel, algorithm)[1]
+
+    def size_and_digest(self, rel: str, algorithm: str = "sha256"
+                        ) -> tuple[int | None, str | None]:
+        """:meth:`size` and :meth:`digest` at once (the digests hold the listing's record)."""
         hashed = self.hashed(rel, algorithm)
-        if hashed is None or hashed.error or hashed.changed:
-            return None
-        return hashed.digests.get(algorithm)
+        if hashed is None:
+            return None, None
+        if hashed.error or hashed.changed:
+            return hashed.listed.size, None
+        return hashed.listed.size, hashed.digests.get(algorithm)
 
     def opened(self, rel: str) -> AbstractContextManager[BinaryIO]:
         """``with tree.opened(rel) as f``: a listed file, never through a link.

@@ -207,7 +207,7 @@ def index_mets(tree: PackageTree, rel: str, root: etree._Element,
         resolved = tree.resolve(base, href)
         if resolved.path is None:
             return None
-        path = tree.find_nfc(resolved.path) or resolved.path
+        path = tree.listed_or_same(resolved.path)
         if len(shared) < KEEP:
             return shared.setdefault(path, path)
         return path
