@@ -46,6 +46,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorageB
 
 
 @pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """An empty folder for a filesystem location (a test file may define its own)."""
+    path = tmp_path / "store"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
 def payload() -> Callable[..., bytes]:
     """``payload(size, seed=0)``: reproducible pseudo-random bytes, different for each seed."""
 

@@ -34,13 +34,6 @@ def read_all(backend: FilesystemBackend, key: str) -> bytes:
         return stream.read()
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "store"
-    path.mkdir()
-    return path
-
-
 def location(root: Path) -> FilesystemBackend:
     backend = open_location(root.as_uri())
     assert isinstance(backend, FilesystemBackend)

@@ -18,13 +18,6 @@ from preservation.storage.incoming import INCOMING, LOCK, IncomingArea, sweep_in
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    path = tmp_path / "store"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def source(tmp_path: Path) -> Path:
     path = tmp_path / "transfer"
     (path / "thư mục").mkdir(parents=True)

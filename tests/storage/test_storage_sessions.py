@@ -33,13 +33,6 @@ def put(backend: FilesystemBackend, key: str, data: bytes, *, durable: bool = Tr
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    folder = tmp_path / "store"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def store(root: Path) -> Iterator[FilesystemBackend]:
     """A location with the default durability, ``"immediate"``."""
     backend = open_location(root.as_uri())
