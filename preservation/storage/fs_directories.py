@@ -92,17 +92,10 @@ class Directories:
                     raise FileNotFoundError(errno.ENOENT, "pruned while made", path) from None
                 if stat.S_ISDIR(there.st_mode):  # made a directory by a concurrent put: fine
                     continue
-                raise StorageError(
-                    f"key {key} runs through the object {path[len(self._root):].lstrip('/')}",
-                    code="STORAGE-KEY-CONFLICT",
-                    location=self._where(key),
-                ) from None
+                raise self._conflict(
+                    key, f"the object {path[len(self._root):].lstrip('/')}") from None
             except NotADirectoryError:
-                raise StorageError(
-                    f"key {key} runs through an object, not a directory",
-                    code="STORAGE-KEY-CONFLICT",
-                    location=self._where(key),
-                ) from None
+                raise self._conflict(key, "an object, not a directory") from None
             except FileNotFoundError:
                 raise  # a concurrent prune removed a parent: the caller starts over
             except OSError as exc:
@@ -113,6 +106,11 @@ class Directories:
                 self._pending.add(path)
             else:
                 flush_directory(os.path.dirname(path))
+
+
+    def _conflict(self, key: str, what: str) -> StorageError:
+        return StorageError(f"key {key} runs through {what}", code="STORAGE-KEY-CONFLICT",
+                            location=self._where(key))
 
 
 def flush_directory(directory: str) -> None:
